@@ -1,0 +1,222 @@
+//! Reading and validating `servers.json`.
+//!
+//! Every error names the file and either the line and column (syntax) or the key path
+//! (`mcpServers.git.args[1]`) with what was expected, because the user fixes it by hand.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::model::ServersFile;
+
+/// Why a `servers.json` could not be used. The running config is kept when this happens.
+#[derive(Debug, Clone, thiserror::Error, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ConfigError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        /// Dotted key path, such as `mcpServers.git.args[1]`.
+        key: String,
+        message: String,
+    },
+}
+
+/// Parses and validates the file at `path`.
+pub fn load(path: &Path) -> Result<ServersFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and validates `text` as the contents of `path` (used in errors only).
+pub fn parse(path: &Path, text: &str) -> Result<ServersFile, ConfigError> {
+    // Syntax first, so a broken file reports line and column rather than a key path.
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    if !value.is_object() {
+        return Err(invalid(path, "(top level)", "expected a JSON object"));
+    }
+    let file: ServersFile = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let key = e.path().to_string();
+        invalid(path, &key, &e.into_inner().to_string())
+    })?;
+    validate(path, &file)?;
+    Ok(file)
+}
+
+fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
+    for (name, spec) in &file.mcp_servers {
+        if let Err(why) = check_server_name(name) {
+            return Err(invalid(path, &format!("mcpServers.{name}"), &why));
+        }
+        if spec.command.trim().is_empty() {
+            return Err(invalid(
+                path,
+                &format!("mcpServers.{name}.command"),
+                "expected the program to run (such as \"npx\" or \"uvx\"), found an empty string",
+            ));
+        }
+        let t = &spec.timeouts;
+        for (key, secs) in [
+            ("startupSecs", t.startup_secs),
+            ("requestSecs", t.request_secs),
+            ("toolCallSecs", t.tool_call_secs),
+        ] {
+            if secs == 0 {
+                return Err(invalid(
+                    path,
+                    &format!("mcpServers.{name}.timeouts.{key}"),
+                    "expected a number of seconds greater than 0",
+                ));
+            }
+        }
+        let patterns = spec.tools.allow.iter().flatten().chain(&spec.tools.deny);
+        for pattern in patterns {
+            if let Err(e) = globset::Glob::new(pattern) {
+                return Err(invalid(
+                    path,
+                    &format!("mcpServers.{name}.tools"),
+                    &format!("{pattern:?} is not a valid glob pattern: {e}"),
+                ));
+            }
+        }
+    }
+    if file.gateway.host.trim().is_empty() {
+        return Err(invalid(path, "gateway.host", "expected a host name or IP address"));
+    }
+    Ok(())
+}
+
+/// Server names become URL path segments and the `server__tool` prefix of the aggregate,
+/// so they are restricted to a safe alphabet without `__`.
+pub fn check_server_name(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name.is_empty() || !ok_chars || name.starts_with('.') {
+        return Err(format!(
+            "server name {name:?} is not allowed: use letters, digits, '-', '_' and '.' \
+             (not first), as it becomes part of the endpoint URL"
+        ));
+    }
+    if name.contains("__") {
+        return Err(format!(
+            "server name {name:?} is not allowed: '__' separates server and tool names on \
+             the aggregate endpoint"
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(path: &Path, key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+/// serde_json appends " at line L column C"; we report those as fields instead.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("/tmp/servers.json")
+    }
+
+    #[test]
+    fn claude_desktop_file_parses_with_defaults() {
+        let file = parse(
+            &p(),
+            r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"]}},"other":1}"#,
+        )
+        .unwrap();
+        let time = &file.mcp_servers["time"];
+        assert_eq!(time.command, "uvx");
+        assert_eq!(time.args, ["mcp-server-time"]);
+        assert!(!time.disabled);
+        assert_eq!(time.timeouts.startup_secs, 60);
+        assert_eq!(file.gateway.port, super::super::model::DEFAULT_PORT);
+    }
+
+    #[test]
+    fn syntax_error_reports_line_and_column() {
+        let err = parse(&p(), "{\n  \"mcpServers\": {,}\n}").unwrap_err();
+        match err {
+            ConfigError::Syntax { line, column, .. } => {
+                assert_eq!(line, 2);
+                assert!(column > 1);
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_type_reports_key_path() {
+        let err = parse(&p(), r#"{"mcpServers":{"git":{"command":"x","args":["a",1]}}}"#)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("mcpServers.git.args[1]"), "{text}");
+        assert!(text.contains("/tmp/servers.json"), "{text}");
+    }
+
+    #[test]
+    fn missing_command_is_named() {
+        let err = parse(&p(), r#"{"mcpServers":{"git":{"args":[]}}}"#).unwrap_err();
+        assert!(err.to_string().contains("command"), "{err}");
+    }
+
+    #[test]
+    fn names_that_break_urls_are_refused() {
+        for bad in ["a/b", "", "a__b", "sp ace", ".hidden"] {
+            assert!(check_server_name(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["git", "server-everything", "time_2", "a.b"] {
+            assert!(check_server_name(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn invalid_glob_is_refused() {
+        let err = parse(
+            &p(),
+            r#"{"mcpServers":{"x":{"command":"x","tools":{"deny":["[a"]}}}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("mcpServers.x.tools"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        let err = parse(
+            &p(),
+            r#"{"mcpServers":{"x":{"command":"x","timeouts":{"startupSecs":0}}}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("timeouts.startupSecs"), "{err}");
+    }
+}

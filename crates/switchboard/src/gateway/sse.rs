@@ -1,0 +1,175 @@
+//! The legacy HTTP+SSE transport (protocol 2024-11-05), which rmcp has no server for.
+//!
+//! `GET /servers/{name}/sse` opens a session: the first event (`endpoint`) tells the client
+//! where to POST, then every message to the client is an SSE `message` event.
+//! `POST .../messages?sessionId=` delivers one JSON-RPC message and answers 202. Each session
+//! is an rmcp server (a [`ServerProxy`]) over a pair of bounded channels, so a client that does
+//! not read its stream slows only its own session.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::ServiceExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::proxy::ServerProxy;
+
+/// Messages buffered per direction and session before the sender waits.
+const CHANNEL_CAPACITY: usize = 64;
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Open legacy sessions: id -> where its POSTed messages go.
+#[derive(Default)]
+pub struct SseSessions {
+    map: Mutex<HashMap<String, SseSession>>,
+}
+
+struct SseSession {
+    server: String,
+    inbound: mpsc::Sender<ClientJsonRpcMessage>,
+}
+
+impl SseSessions {
+    fn insert(&self, id: String, session: SseSession) {
+        self.lock().insert(id, session);
+    }
+
+    fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn inbound(&self, id: &str, server: &str) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
+        self.lock()
+            .get(id)
+            .filter(|s| s.server == server)
+            .map(|s| s.inbound.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SseSession>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// `GET /servers/{name}/sse`
+pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
+        return ApiError::unknown_server(&name).into_response();
+    };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (in_tx, in_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
+    let (out_tx, out_rx) = futures::channel::mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_CAPACITY);
+    state.sse.insert(
+        id.clone(),
+        SseSession {
+            server: name.clone(),
+            inbound: in_tx,
+        },
+    );
+
+    // The session lives until the client goes away (its stream is dropped), the server entry
+    // is removed, or Switchboard stops.
+    let session_ct = retired.child_token();
+    let closed = CancellationToken::new();
+    {
+        let sessions = Arc::clone(&state.sse);
+        let id = id.clone();
+        let ct = session_ct.clone();
+        let closed = closed.clone();
+        tokio::spawn(async move {
+            let proxy = ServerProxy::new(slot);
+            let sink = out_tx.sink_map_err(std::io::Error::other);
+            let stream = tokio_stream::wrappers::ReceiverStream::new(in_rx);
+            match proxy.serve_with_ct((sink, stream), ct.clone()).await {
+                Ok(running) => {
+                    let _ = running.waiting().await;
+                }
+                Err(e) => tracing::debug!(session = %id, error = %e, "legacy SSE session ended before initialize"),
+            }
+            sessions.remove(&id);
+            closed.cancel();
+        });
+    }
+
+    let endpoint = format!("/servers/{name}/messages?sessionId={id}");
+    let first = futures::stream::once(async move {
+        Ok::<_, Infallible>(Event::default().event("endpoint").data(endpoint))
+    });
+    let guard = session_ct.drop_guard();
+    let messages = out_rx
+        .map(move |msg| {
+            let _keep = &guard; // dropping the stream (client gone) cancels the session
+            let event = Event::default().event("message");
+            Ok(match serde_json::to_string(&msg) {
+                Ok(json) => event.data(json),
+                Err(e) => event.data(format!("{{\"error\":\"unserialisable message: {e}\"}}")),
+            })
+        })
+        .take_until(closed.cancelled_owned());
+    Sse::new(first.chain(messages))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQuery {
+    session_id: Option<String>,
+}
+
+/// `POST /servers/{name}/messages?sessionId=`
+pub async fn post(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<SessionQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(id) = query.session_id else {
+        return ApiError::bad_request("missing sessionId query parameter (open /sse first)")
+            .into_response();
+    };
+    let Some(inbound) = state.sse.inbound(&id, &name) else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+            format!("no open SSE session '{id}' for server '{name}'; open /servers/{name}/sse again"),
+        )
+        .into_response();
+    };
+    let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            return ApiError::bad_request(format!("body is not a JSON-RPC message: {e}"))
+                .into_response()
+        }
+    };
+    if inbound.send(message).await.is_err() {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+            format!("SSE session '{id}' has closed; open /servers/{name}/sse again"),
+        )
+        .into_response();
+    }
+    (StatusCode::ACCEPTED, "Accepted").into_response()
+}

@@ -1,0 +1,190 @@
+//! The set of configured servers: one [`ServerSlot`] and one [`Supervisor`] per entry.
+//!
+//! [`Hub::apply`] turns a parsed `servers.json` into running servers, touching only what
+//! changed: new entries start, removed ones stop, a change to launch fields restarts, a change
+//! to proxy-only fields (filter, timeouts) applies live and tells connected clients.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use rmcp::model::{ServerNotification, ToolListChangedNotification};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServersFile;
+use crate::events::{Event, EventBus};
+use crate::logs::ServerLog;
+use crate::proxy::send_all;
+use crate::slot::ServerSlot;
+use crate::supervisor::{Control, Supervisor};
+
+/// What [`Hub::apply`] did, for logs and events.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplySummary {
+    pub started: Vec<String>,
+    pub stopped: Vec<String>,
+    pub restarted: Vec<String>,
+    pub updated_live: Vec<String>,
+}
+
+struct Managed {
+    supervisor: Supervisor,
+    /// Cancelled when the entry is removed, closing its client sessions.
+    retired: CancellationToken,
+}
+
+/// See the module documentation. Cheap to share (`Arc`).
+pub struct Hub {
+    /// Read on every request; written only by `apply` and `shutdown`.
+    slots: RwLock<BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>>,
+    /// Serialises `apply`, `restart` and `shutdown`.
+    managed: Mutex<HashMap<String, Managed>>,
+    events: EventBus,
+    log_dir: Option<PathBuf>,
+}
+
+impl Hub {
+    /// `log_dir`: where per-server stderr logs are written (`None`: memory only).
+    pub fn new(events: EventBus, log_dir: Option<PathBuf>) -> Arc<Self> {
+        Arc::new(Self {
+            slots: RwLock::new(BTreeMap::new()),
+            managed: Mutex::new(HashMap::new()),
+            events,
+            log_dir,
+        })
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// The slot of server `name`, if configured.
+    pub fn slot(&self, name: &str) -> Option<Arc<ServerSlot>> {
+        self.read_slots().get(name).map(|(slot, _)| Arc::clone(slot))
+    }
+
+    /// The slot and the token cancelled when it is removed.
+    pub fn slot_with_retirement(&self, name: &str) -> Option<(Arc<ServerSlot>, CancellationToken)> {
+        self.read_slots()
+            .get(name)
+            .map(|(slot, retired)| (Arc::clone(slot), retired.clone()))
+    }
+
+    /// Every configured server, by name.
+    pub fn slots(&self) -> Vec<Arc<ServerSlot>> {
+        self.read_slots().values().map(|(s, _)| Arc::clone(s)).collect()
+    }
+
+    fn read_slots(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_slots(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>> {
+        self.slots.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the running set match `file`. See the module documentation.
+    pub async fn apply(&self, file: &ServersFile) -> ApplySummary {
+        let mut managed = self.managed.lock().await;
+        let mut summary = ApplySummary::default();
+
+        let removed: Vec<String> = managed
+            .keys()
+            .filter(|name| !file.mcp_servers.contains_key(*name))
+            .cloned()
+            .collect();
+        let mut stopping = Vec::new();
+        for name in removed {
+            self.write_slots().remove(&name);
+            if let Some(m) = managed.remove(&name) {
+                m.retired.cancel();
+                stopping.push(m.supervisor.stop());
+            }
+            summary.stopped.push(name);
+        }
+        futures::future::join_all(stopping).await;
+
+        for (name, spec) in &file.mcp_servers {
+            match self.slot(name) {
+                None => {
+                    let log = Arc::new(ServerLog::new(
+                        self.log_dir.as_ref().map(|d| d.join(format!("{name}.log"))),
+                    ));
+                    let slot = ServerSlot::new(name.clone(), spec.clone(), log);
+                    let retired = CancellationToken::new();
+                    self.write_slots()
+                        .insert(name.clone(), (Arc::clone(&slot), retired.clone()));
+                    let supervisor = Supervisor::start(slot, self.events.clone());
+                    managed.insert(
+                        name.clone(),
+                        Managed {
+                            supervisor,
+                            retired,
+                        },
+                    );
+                    summary.started.push(name.clone());
+                }
+                Some(slot) => {
+                    let old = slot.settings();
+                    if old.spec == *spec {
+                        continue;
+                    }
+                    let relaunch = old.spec.launch() != spec.launch();
+                    let tools_changed = old.spec.tools != spec.tools;
+                    slot.set_spec(spec.clone());
+                    if relaunch {
+                        if let Some(m) = managed.get(name) {
+                            m.supervisor.send(Control::Restart);
+                        }
+                        summary.restarted.push(name.clone());
+                    } else {
+                        if tools_changed {
+                            notify_tools_changed(&slot).await;
+                            self.events.publish(Event::ToolsChanged { name: name.clone() });
+                        }
+                        summary.updated_live.push(name.clone());
+                    }
+                }
+            }
+        }
+        if !summary.started.is_empty() || !summary.stopped.is_empty() {
+            self.events.publish(Event::ServersChanged);
+        }
+        summary
+    }
+
+    /// Restarts server `name` now. Returns false when there is no such server.
+    pub async fn restart(&self, name: &str) -> bool {
+        let managed = self.managed.lock().await;
+        match managed.get(name) {
+            Some(m) => {
+                m.supervisor.send(Control::Restart);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops every server (process groups killed) and waits for them.
+    pub async fn shutdown(&self) {
+        let mut managed = self.managed.lock().await;
+        let all: Vec<Managed> = managed.drain().map(|(_, m)| m).collect();
+        let stops = all.into_iter().map(|m| {
+            m.retired.cancel();
+            m.supervisor.stop()
+        });
+        futures::future::join_all(stops).await;
+    }
+}
+
+/// Tells every client session of `slot` that its tool list changed.
+pub async fn notify_tools_changed(slot: &ServerSlot) {
+    let notification =
+        ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default());
+    send_all(slot.sessions().peers(), notification).await;
+}

@@ -1,0 +1,16 @@
+//! Switchboard's core: runs the MCP servers of `servers.json` once and serves them to every
+//! client over a local HTTP gateway. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod events;
+pub mod filter;
+pub mod gateway;
+pub mod hub;
+pub mod logs;
+pub mod proxy;
+pub mod slot;
+pub mod supervisor;
+pub mod telemetry;
+
+pub use app::{App, AppOptions, StartError};

@@ -1,0 +1,9 @@
+//! The MCP proxy: a server towards each downstream client session, a client towards the child.
+
+mod server;
+mod sessions;
+mod upstream;
+
+pub use server::{supported_versions, ServerProxy};
+pub use sessions::{ClientFeature, SessionId, SessionRegistry};
+pub use upstream::{send_all, UpstreamClient, UpstreamSignal};

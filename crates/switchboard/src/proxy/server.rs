@@ -1,0 +1,426 @@
+//! The server side of the proxy: what Switchboard is to one downstream client session.
+//!
+//! One [`ServerProxy`] exists per downstream session (both transports make one per session).
+//! Each request is forwarded over a clone of the child's shared [`rmcp::Peer`]; nothing is
+//! locked while waiting, so concurrent calls from any number of sessions run concurrently.
+//! The tool filter is applied to `tools/list` and enforced on `tools/call`.
+#![allow(deprecated)] // logging and resources/subscribe are legacy (SEP-2577) but still served
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, CancelledNotification,
+    CancelledNotificationParam, ClientNotification, ClientRequest, CompleteRequest,
+    CompleteRequestParams, CompleteResult, ErrorCode, ErrorData, GetMeta,
+    GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, RootsListChangedNotification, ServerCapabilities, ServerResult,
+    SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
+    UnsubscribeRequest, UnsubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RequestContext};
+use rmcp::{RoleServer, ServerHandler, ServiceError};
+use serde::de::DeserializeOwned;
+
+use super::sessions::SessionId;
+use crate::slot::{ServerSlot, ServerState, Upstream};
+
+/// Protocol versions offered downstream: every version with the `initialize` lifecycle.
+/// 2026-07-28's inline lifecycle is not offered yet, so `server/discover` gets a JSON-RPC error
+/// and clients fall back to `initialize` (see ARCHITECTURE.md).
+pub fn supported_versions() -> Cow<'static, [ProtocolVersion]> {
+    Cow::Borrowed(ProtocolVersion::known_up_to(
+        &ProtocolVersion::LATEST_WITH_INITIALIZE,
+    ))
+}
+
+/// See the module documentation.
+pub struct ServerProxy {
+    slot: Arc<ServerSlot>,
+    session: SessionId,
+}
+
+impl ServerProxy {
+    pub fn new(slot: Arc<ServerSlot>) -> Self {
+        let session = slot.sessions().allocate();
+        Self { slot, session }
+    }
+
+    fn server(&self) -> &str {
+        self.slot.name()
+    }
+
+    /// The child's connection, or an error that says why there is none, at once.
+    fn upstream(&self) -> Result<Upstream, ErrorData> {
+        if let Some(upstream) = self.slot.upstream() {
+            return Ok(upstream);
+        }
+        let status = self.slot.status();
+        let mut message = format!(
+            "server '{}' is {}",
+            self.server(),
+            status.state.as_str()
+        );
+        if status.state.is_transient() || status.state == ServerState::Failed {
+            message.push_str("; try again shortly");
+        }
+        if let Some(error) = &status.last_error {
+            message.push_str(&format!(" (last error: {error})"));
+        }
+        Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None))
+    }
+
+    /// Waits (bounded by the startup timeout) for a starting server, so a client that connects
+    /// while Switchboard is still launching its servers is served rather than refused.
+    async fn wait_until_settled(&self) {
+        let mut status = self.slot.watch_status();
+        let startup = self.slot.settings().spec.timeouts.startup();
+        let _ = tokio::time::timeout(startup, status.wait_for(|s| !s.state.is_transient())).await;
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.slot.settings().spec.timeouts.request()
+    }
+
+    /// Forwards `request` upstream on behalf of the request in `ctx`, routing progress back,
+    /// and cancelling upstream when the caller cancels.
+    async fn forward(
+        &self,
+        mut request: ClientRequest,
+        ctx: RequestContext<RoleServer>,
+        timeout: Duration,
+    ) -> Result<ServerResult, ErrorData> {
+        let upstream = self.upstream()?;
+        let downstream_token = ctx.meta.get_progress_token();
+        let mut meta = ctx.meta.clone();
+        // rmcp puts its own token on the forwarded request; ours is mapped back below.
+        meta.0.remove("progressToken");
+        request.get_meta_mut().extend(meta);
+
+        let mut in_flight = self.slot.sessions().begin(self.session, ctx.id.clone());
+        let handle = upstream
+            .peer
+            .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
+            .await
+            .map_err(|e| self.upstream_error(e))?;
+        if let Some(token) = downstream_token {
+            in_flight.route_progress(handle.progress_token.clone(), token);
+        }
+        let upstream_id = handle.id.clone();
+        tokio::select! {
+            result = handle.await_response() => result.map_err(|e| self.upstream_error(e)),
+            _ = ctx.ct.cancelled() => {
+                let cancel = CancelledNotification::new(CancelledNotificationParam::new(
+                    Some(upstream_id),
+                    Some("cancelled by the client".into()),
+                ));
+                let _ = upstream
+                    .peer
+                    .send_notification(ClientNotification::CancelledNotification(cancel))
+                    .await;
+                Err(ErrorData::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    format!("request to server '{}' was cancelled", self.server()),
+                    None,
+                ))
+            }
+        }
+    }
+
+    fn upstream_error(&self, error: ServiceError) -> ErrorData {
+        match error {
+            // The child's own JSON-RPC error is the most precise answer: pass it on as it is.
+            ServiceError::McpError(error) => error,
+            ServiceError::Timeout { timeout } => ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "server '{}' did not answer within {}s (raise timeouts in servers.json if \
+                     it needs longer)",
+                    self.server(),
+                    timeout.as_secs()
+                ),
+                None,
+            ),
+            ServiceError::TransportClosed => ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "server '{}' closed its connection (it exited or is restarting)",
+                    self.server()
+                ),
+                None,
+            ),
+            other => ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("server '{}': {other}", self.server()),
+                None,
+            ),
+        }
+    }
+
+    fn not_exposed(&self, tool: &str) -> ErrorData {
+        ErrorData::new(
+            ErrorCode::INVALID_PARAMS,
+            format!(
+                "tool '{tool}' of server '{}' is not exposed (hidden by the tools filter in \
+                 servers.json)",
+                self.server()
+            ),
+            None,
+        )
+    }
+
+    fn initialize_result(&self, upstream: Option<&Upstream>) -> InitializeResult {
+        let mut capabilities = match upstream {
+            Some(u) => u.info.capabilities.clone(),
+            None => ServerCapabilities::default(),
+        };
+        // The filter can change while a client is connected; it learns through list_changed.
+        let tools = capabilities.tools.get_or_insert_with(Default::default);
+        tools.list_changed = Some(true);
+        let mut result = InitializeResult::new(capabilities);
+        result.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
+        if let Some(u) = upstream {
+            if let Some(server_info) = &u.info.server_info {
+                result.server_info = server_info.clone();
+            }
+            result.instructions = u.info.instructions.clone();
+        } else {
+            result.server_info = rmcp::model::Implementation::new(
+                self.server().to_owned(),
+                env!("CARGO_PKG_VERSION"),
+            );
+        }
+        result
+    }
+}
+
+impl Drop for ServerProxy {
+    fn drop(&mut self) {
+        self.slot.sessions().unregister(self.session);
+    }
+}
+
+/// Takes the result variant a method expects. The result union is untagged, so a result may
+/// have been read as a look-alike variant; a JSON round trip recovers it.
+fn expect<T: DeserializeOwned>(
+    server: &str,
+    result: ServerResult,
+    direct: impl FnOnce(ServerResult) -> Result<T, ServerResult>,
+) -> Result<T, ErrorData> {
+    let result = match direct(result) {
+        Ok(t) => return Ok(t),
+        Err(result) => result,
+    };
+    serde_json::to_value(&result)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            ErrorData::internal_error(
+                format!("server '{server}' sent a result of the wrong shape: {e}"),
+                None,
+            )
+        })
+}
+
+/// A paginated list request carrying the caller's cursor (if any) as it came.
+fn paginated<M: Default>(
+    params: Option<PaginatedRequestParams>,
+) -> rmcp::model::RequestOptionalParam<M, PaginatedRequestParams> {
+    rmcp::model::RequestOptionalParam {
+        method: M::default(),
+        params,
+        extensions: Default::default(),
+    }
+}
+
+macro_rules! take {
+    ($variant:ident) => {
+        |r| match r {
+            ServerResult::$variant(x) => Ok(x),
+            other => Err(other),
+        }
+    };
+}
+
+impl ServerHandler for ServerProxy {
+    fn get_info(&self) -> InitializeResult {
+        self.initialize_result(self.slot.upstream().as_ref())
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        supported_versions()
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
+        Err(ErrorData::method_not_found::<
+            rmcp::model::DiscoverRequestMethod,
+        >())
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        self.wait_until_settled().await;
+        let upstream = self.upstream()?;
+        self.slot
+            .sessions()
+            .register(self.session, context.peer.clone(), request.capabilities.clone());
+        let mut result = self.initialize_result(Some(&upstream));
+        // rmcp negotiates the final version from the client's request and our supported list.
+        result.protocol_version = request.protocol_version;
+        Ok(result)
+    }
+
+    async fn ping(&self, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let request = ClientRequest::ListToolsRequest(paginated(request));
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        let mut list: ListToolsResult = expect(self.server(), result, take!(ListToolsResult))?;
+        let settings = self.slot.settings();
+        list.tools.retain(|t| settings.filter.exposes(&t.name));
+        Ok(list)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let settings = self.slot.settings();
+        if !settings.filter.exposes(&request.name) {
+            return Err(self.not_exposed(&request.name));
+        }
+        let timeout = settings.spec.timeouts.tool_call();
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+        let result = self.forward(request, context, timeout).await?;
+        let result: CallToolResult = expect(self.server(), result, take!(CallToolResult))?;
+        Ok(CallToolResponse::Complete(result))
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let request = ClientRequest::ListPromptsRequest(paginated(request));
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        expect(self.server(), result, take!(ListPromptsResult))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        let result: GetPromptResult = expect(self.server(), result, take!(GetPromptResult))?;
+        Ok(GetPromptResponse::Complete(result))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let request =
+            ClientRequest::ListResourcesRequest(paginated(request));
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        expect(self.server(), result, take!(ListResourcesResult))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let request = ClientRequest::ListResourceTemplatesRequest(
+            paginated(request),
+        );
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        expect(self.server(), result, take!(ListResourceTemplatesResult))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        let result: ReadResourceResult =
+            expect(self.server(), result, take!(ReadResourceResult))?;
+        Ok(ReadResourceResponse::Complete(result))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let first = self.slot.sessions().subscribe(self.session, &request.uri);
+        if first {
+            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+            self.forward(request, context, self.request_timeout()).await?;
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let last = self.slot.sessions().unsubscribe(self.session, &request.uri);
+        if last {
+            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+            self.forward(request, context, self.request_timeout()).await?;
+        }
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        let result = self.forward(request, context, self.request_timeout()).await?;
+        expect(self.server(), result, take!(CompleteResult))
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request));
+        self.forward(request, context, self.request_timeout()).await?;
+        Ok(())
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        if let Some(upstream) = self.slot.upstream() {
+            let n = ClientNotification::RootsListChangedNotification(
+                RootsListChangedNotification::default(),
+            );
+            let _ = upstream.peer.send_notification(n).await;
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The downstream sessions connected to one upstream server, and what is in flight.
+//!
+//! One child serves many client sessions, so everything the child sends that is meant for
+//! "the client" has to be routed: progress to the session whose request carries that token,
+//! server-to-client requests (sampling, elicitation, roots) to the session whose request is in
+//! flight, list_changed to everyone, resources/updated to subscribers. The registry is a plain
+//! mutex held only for map operations, never across an `.await`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rmcp::model::{ClientCapabilities, ProgressToken, RequestId};
+use rmcp::service::Peer;
+use rmcp::RoleServer;
+
+/// Identifies a downstream session within one registry.
+pub type SessionId = u64;
+
+/// A server-to-client capability a request from the child needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFeature {
+    Sampling,
+    Elicitation,
+    Roots,
+}
+
+impl ClientFeature {
+    fn offered_by(self, caps: &ClientCapabilities) -> bool {
+        match self {
+            ClientFeature::Sampling => caps.sampling.is_some(),
+            ClientFeature::Elicitation => caps.elicitation.is_some(),
+            ClientFeature::Roots => caps.roots.is_some(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientFeature::Sampling => "sampling",
+            ClientFeature::Elicitation => "elicitation",
+            ClientFeature::Roots => "roots",
+        }
+    }
+}
+
+struct Session {
+    peer: Peer<RoleServer>,
+    caps: ClientCapabilities,
+    /// Sequence number of the session's latest activity; higher is more recent.
+    last_active: u64,
+    subscriptions: HashSet<String>,
+}
+
+struct InFlight {
+    session: SessionId,
+    request: RequestId,
+}
+
+struct ProgressRoute {
+    session: SessionId,
+    token: ProgressToken,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<SessionId, Session>,
+    /// Upstream progress token (chosen by our rmcp client) -> the caller's own token.
+    progress: HashMap<ProgressToken, ProgressRoute>,
+    /// Requests forwarded upstream and not yet answered, by start order.
+    in_flight: BTreeMap<u64, InFlight>,
+    seq: u64,
+}
+
+impl Inner {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+}
+
+/// See the module documentation. Shared (`Arc`) by the proxies and the upstream client.
+#[derive(Default)]
+pub struct SessionRegistry {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+}
+
+/// A downstream peer chosen to receive a server-to-client request, with the id of the
+/// in-flight request it is related to (so Streamable HTTP can send it on that request's stream).
+pub struct Target {
+    pub peer: Peer<RoleServer>,
+    pub related_request: Option<RequestId>,
+}
+
+impl SessionRegistry {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves an id for a session that has not initialised yet.
+    pub fn allocate(&self) -> SessionId {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records the session's peer once it has initialised.
+    pub fn register(&self, id: SessionId, peer: Peer<RoleServer>, caps: ClientCapabilities) {
+        let mut inner = self.lock();
+        let last_active = inner.next_seq();
+        inner.sessions.insert(
+            id,
+            Session {
+                peer,
+                caps,
+                last_active,
+                subscriptions: HashSet::new(),
+            },
+        );
+    }
+
+    /// Forgets the session and everything routed to it.
+    pub fn unregister(&self, id: SessionId) {
+        let mut inner = self.lock();
+        inner.sessions.remove(&id);
+        inner.progress.retain(|_, r| r.session != id);
+        inner.in_flight.retain(|_, f| f.session != id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Marks a request from `session` as forwarded upstream. The returned guard removes the
+    /// entry (and its progress route, once set) when dropped, however the call ends.
+    pub fn begin(self: &Arc<Self>, session: SessionId, request: RequestId) -> InFlightGuard {
+        let mut inner = self.lock();
+        let seq = inner.next_seq();
+        if let Some(s) = inner.sessions.get_mut(&session) {
+            s.last_active = seq;
+        }
+        inner.in_flight.insert(seq, InFlight { session, request });
+        InFlightGuard {
+            registry: Arc::clone(self),
+            seq,
+            upstream_token: None,
+        }
+    }
+
+    /// Where a progress notification carrying the upstream `token` should go.
+    pub fn progress_route(&self, token: &ProgressToken) -> Option<(Peer<RoleServer>, ProgressToken)> {
+        let inner = self.lock();
+        let route = inner.progress.get(token)?;
+        let session = inner.sessions.get(&route.session)?;
+        Some((session.peer.clone(), route.token.clone()))
+    }
+
+    /// The session to ask for `feature`: the newest in-flight request whose session offers it,
+    /// else the most recently active session that offers it.
+    pub fn pick(&self, feature: ClientFeature) -> Option<Target> {
+        let inner = self.lock();
+        for flight in inner.in_flight.values().rev() {
+            if let Some(s) = inner.sessions.get(&flight.session) {
+                if feature.offered_by(&s.caps) {
+                    return Some(Target {
+                        peer: s.peer.clone(),
+                        related_request: Some(flight.request.clone()),
+                    });
+                }
+            }
+        }
+        inner
+            .sessions
+            .values()
+            .filter(|s| feature.offered_by(&s.caps))
+            .max_by_key(|s| s.last_active)
+            .map(|s| Target {
+                peer: s.peer.clone(),
+                related_request: None,
+            })
+    }
+
+    /// Every connected session, for list_changed and logging broadcasts.
+    pub fn peers(&self) -> Vec<Peer<RoleServer>> {
+        self.lock().sessions.values().map(|s| s.peer.clone()).collect()
+    }
+
+    /// Sessions subscribed to `uri`.
+    pub fn subscribers(&self, uri: &str) -> Vec<Peer<RoleServer>> {
+        self.lock()
+            .sessions
+            .values()
+            .filter(|s| s.subscriptions.contains(uri))
+            .map(|s| s.peer.clone())
+            .collect()
+    }
+
+    /// Records a subscription; returns true when it is the first for `uri` (so it must be
+    /// forwarded upstream).
+    pub fn subscribe(&self, session: SessionId, uri: &str) -> bool {
+        let mut inner = self.lock();
+        let first = !inner.sessions.values().any(|s| s.subscriptions.contains(uri));
+        if let Some(s) = inner.sessions.get_mut(&session) {
+            s.subscriptions.insert(uri.to_owned());
+        }
+        first
+    }
+
+    /// Drops a subscription; returns true when no session is subscribed to `uri` any more.
+    pub fn unsubscribe(&self, session: SessionId, uri: &str) -> bool {
+        let mut inner = self.lock();
+        if let Some(s) = inner.sessions.get_mut(&session) {
+            s.subscriptions.remove(uri);
+        }
+        !inner.sessions.values().any(|s| s.subscriptions.contains(uri))
+    }
+}
+
+/// Keeps an in-flight entry alive; see [`SessionRegistry::begin`].
+pub struct InFlightGuard {
+    registry: Arc<SessionRegistry>,
+    seq: u64,
+    upstream_token: Option<ProgressToken>,
+}
+
+impl InFlightGuard {
+    /// Routes progress for `upstream` (the token our client put on the forwarded request) to
+    /// the caller's `downstream` token.
+    pub fn route_progress(&mut self, upstream: ProgressToken, downstream: ProgressToken) {
+        let mut inner = self.registry.lock();
+        let Some(flight) = inner.in_flight.get(&self.seq) else {
+            return;
+        };
+        let session = flight.session;
+        inner.progress.insert(
+            upstream.clone(),
+            ProgressRoute {
+                session,
+                token: downstream,
+            },
+        );
+        self.upstream_token = Some(upstream);
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut inner = self.registry.lock();
+        inner.in_flight.remove(&self.seq);
+        if let Some(token) = &self.upstream_token {
+            inner.progress.remove(token);
+        }
+    }
+}

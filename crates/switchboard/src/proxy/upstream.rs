@@ -1,0 +1,204 @@
+//! The client side of the proxy: what Switchboard is to the child server.
+//!
+//! It answers the child's requests by forwarding them to the right downstream session
+//! (see [`SessionRegistry`]) and fans the child's notifications out. It owns no state of its
+//! own beyond the handles it was given, so a restart of the child builds a fresh one.
+#![allow(deprecated)] // sampling and roots are deprecated by SEP-2577 but still used by servers
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    ClientCapabilities, ClientInfo, ClientResult, EmptyResult, ErrorCode, ErrorData,
+    Implementation, ProtocolVersion, ServerNotification, ServerRequest,
+};
+use rmcp::service::{NotificationContext, OriginatingRequestId, RequestContext};
+use rmcp::{RoleClient, Service};
+use tokio::sync::mpsc;
+
+use super::sessions::{ClientFeature, SessionRegistry};
+
+/// Something the supervisor must react to, reported by the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamSignal {
+    /// `notifications/tools/list_changed`: refresh the cached tool list.
+    ToolsChanged,
+}
+
+/// How long a server-to-client request (sampling waits for a human or a model) may take.
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// A progress notification can overtake the registration of its route by a hair (the request
+/// is on the wire before we learn the token rmcp chose); wait this long for it.
+const PROGRESS_ROUTE_GRACE: Duration = Duration::from_millis(200);
+
+/// See the module documentation.
+pub struct UpstreamClient {
+    server: String,
+    sessions: Arc<SessionRegistry>,
+    signals: mpsc::UnboundedSender<UpstreamSignal>,
+}
+
+impl UpstreamClient {
+    pub fn new(
+        server: String,
+        sessions: Arc<SessionRegistry>,
+        signals: mpsc::UnboundedSender<UpstreamSignal>,
+    ) -> Self {
+        Self {
+            server,
+            sessions,
+            signals,
+        }
+    }
+
+    async fn forward_to_client(
+        &self,
+        feature: ClientFeature,
+        mut request: ServerRequest,
+    ) -> Result<ClientResult, ErrorData> {
+        let Some(target) = self.sessions.pick(feature) else {
+            return Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "no client connected to Switchboard's server '{}' supports {}",
+                    self.server,
+                    feature.name()
+                ),
+                None,
+            ));
+        };
+        if let Some(related) = target.related_request {
+            // Streamable HTTP then sends it on the stream of the call that caused it.
+            rmcp::model::GetExtensions::extensions_mut(&mut request)
+                .insert(OriginatingRequestId(related));
+        }
+        let handle = target
+            .peer
+            .send_request_with_option(
+                request,
+                rmcp::service::PeerRequestOptions::with_timeout(CLIENT_REQUEST_TIMEOUT),
+            )
+            .await
+            .map_err(|e| client_gone(&self.server, e))?;
+        handle.await_response().await.map_err(|e| match e {
+            rmcp::ServiceError::McpError(error) => error,
+            other => client_gone(&self.server, other),
+        })
+    }
+
+    async fn route_progress(&self, mut notification: rmcp::model::ProgressNotification) {
+        let token = notification.params.progress_token.clone();
+        let mut route = self.sessions.progress_route(&token);
+        if route.is_none() {
+            tokio::time::sleep(PROGRESS_ROUTE_GRACE).await;
+            route = self.sessions.progress_route(&token);
+        }
+        let Some((peer, downstream_token)) = route else {
+            tracing::debug!(server = %self.server, ?token, "progress for no request in flight");
+            return;
+        };
+        notification.params.progress_token = downstream_token;
+        let _ = peer
+            .send_notification(ServerNotification::ProgressNotification(notification))
+            .await;
+    }
+
+    async fn broadcast(&self, notification: ServerNotification) {
+        let peers = self.sessions.peers();
+        send_all(peers, notification).await;
+    }
+}
+
+/// Sends `notification` to every peer concurrently; a slow session does not delay the others.
+pub async fn send_all(peers: Vec<rmcp::Peer<rmcp::RoleServer>>, notification: ServerNotification) {
+    let sends = peers.into_iter().map(|peer| {
+        let n = notification.clone();
+        async move {
+            let _ = peer.send_notification(n).await;
+        }
+    });
+    futures::future::join_all(sends).await;
+}
+
+fn client_gone(server: &str, error: rmcp::ServiceError) -> ErrorData {
+    ErrorData::internal_error(
+        format!("the client chosen to answer server '{server}' did not: {error}"),
+        None,
+    )
+}
+
+impl Service<RoleClient> for UpstreamClient {
+    async fn handle_request(
+        &self,
+        request: ServerRequest,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ClientResult, ErrorData> {
+        match request {
+            ServerRequest::PingRequest(_) => Ok(ClientResult::EmptyResult(EmptyResult {})),
+            ServerRequest::CreateMessageRequest(_) => {
+                self.forward_to_client(ClientFeature::Sampling, request).await
+            }
+            ServerRequest::ElicitRequest(_) => {
+                self.forward_to_client(ClientFeature::Elicitation, request)
+                    .await
+            }
+            ServerRequest::ListRootsRequest(_) => {
+                self.forward_to_client(ClientFeature::Roots, request).await
+            }
+            other => Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("Switchboard does not forward this request from servers: {other:?}"),
+                None,
+            )),
+        }
+    }
+
+    async fn handle_notification(
+        &self,
+        notification: ServerNotification,
+        _context: NotificationContext<RoleClient>,
+    ) -> Result<(), ErrorData> {
+        match notification {
+            ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
+            ServerNotification::ToolListChangedNotification(_) => {
+                let _ = self.signals.send(UpstreamSignal::ToolsChanged);
+                self.broadcast(notification).await;
+            }
+            ServerNotification::ResourceUpdatedNotification(ref n) => {
+                let peers = self.sessions.subscribers(&n.params.uri);
+                send_all(peers, notification).await;
+            }
+            ServerNotification::ResourceListChangedNotification(_)
+            | ServerNotification::PromptListChangedNotification(_)
+            | ServerNotification::LoggingMessageNotification(_) => {
+                self.broadcast(notification).await
+            }
+            ServerNotification::CancelledNotification(n) => {
+                // The child gave up on a request it made to us; the client's answer will be
+                // dropped by rmcp when it arrives.
+                tracing::debug!(server = %self.server, ?n.params.request_id, "child cancelled a request");
+            }
+            other => {
+                tracing::debug!(server = %self.server, ?other, "notification not forwarded");
+            }
+        }
+        Ok(())
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        // Offer every client-side feature: whether a real client can answer is decided per
+        // request, and an error names the missing capability.
+        let capabilities = ClientCapabilities::builder()
+            .enable_roots()
+            .enable_roots_list_changed()
+            .enable_sampling()
+            .enable_elicitation()
+            .build();
+        let mut info = ClientInfo::new(
+            capabilities,
+            Implementation::new("switchboard", env!("CARGO_PKG_VERSION")),
+        );
+        info.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
+        info
+    }
+}

@@ -1,0 +1,189 @@
+//! The shared state of one configured server.
+//!
+//! A [`ServerSlot`] is what the supervisor (the only writer of status and upstream), the
+//! proxies (readers, on the request path) and the API (readers) share. Every field is either a
+//! `watch` channel or a lock held only for a clone, so nothing on the request path waits on
+//! anything but the child itself.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rmcp::model::{ServerPeerInfo, Tool};
+use rmcp::service::Peer;
+use rmcp::RoleClient;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::config::ServerSpec;
+use crate::filter::ToolFilter;
+use crate::logs::ServerLog;
+use crate::proxy::SessionRegistry;
+
+/// Where a server is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerState {
+    /// Spawned, `initialize` not answered yet.
+    Starting,
+    /// Initialised and answering.
+    Running,
+    /// It was running and died (or stopped answering); waiting out the backoff.
+    Restarting,
+    /// The last start failed (spawn error, bad config, no `initialize` answer); retried with
+    /// backoff.
+    Failed,
+    /// Stopped on purpose (shutdown, removal).
+    Stopped,
+    /// `"disabled": true` in servers.json.
+    Disabled,
+}
+
+impl ServerState {
+    /// States that will change without anyone asking: a caller may wait for them to settle.
+    pub fn is_transient(self) -> bool {
+        matches!(self, ServerState::Starting | ServerState::Restarting)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Starting => "starting",
+            ServerState::Running => "running",
+            ServerState::Restarting => "restarting",
+            ServerState::Failed => "failed",
+            ServerState::Stopped => "stopped",
+            ServerState::Disabled => "disabled",
+        }
+    }
+}
+
+/// What the supervisor reports about a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerStatus {
+    pub state: ServerState,
+    pub pid: Option<u32>,
+    /// When the current child reached `running`.
+    pub running_since: Option<SystemTime>,
+    /// Restarts after a crash, failed start or health failure since Switchboard started it.
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    /// When the next start attempt is due, while `restarting` or `failed`.
+    pub next_attempt: Option<SystemTime>,
+}
+
+impl ServerStatus {
+    pub fn new(state: ServerState) -> Self {
+        Self {
+            state,
+            pid: None,
+            running_since: None,
+            restarts: 0,
+            last_error: None,
+            next_attempt: None,
+        }
+    }
+
+    pub fn uptime(&self) -> Option<Duration> {
+        self.running_since
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+    }
+}
+
+/// A live connection to the child: the rmcp peer (cheap to clone, safe to use concurrently)
+/// and what the child said about itself in `initialize`.
+#[derive(Clone)]
+pub struct Upstream {
+    pub peer: Peer<RoleClient>,
+    pub info: Arc<ServerPeerInfo>,
+}
+
+/// The part of the config entry that the proxy applies live.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    pub spec: ServerSpec,
+    pub filter: ToolFilter,
+}
+
+/// See the module documentation.
+pub struct ServerSlot {
+    name: String,
+    settings: RwLock<Arc<LiveSettings>>,
+    status: watch::Sender<ServerStatus>,
+    upstream: watch::Sender<Option<Upstream>>,
+    tools: RwLock<Arc<Vec<Tool>>>,
+    sessions: Arc<SessionRegistry>,
+    log: Arc<ServerLog>,
+}
+
+impl ServerSlot {
+    pub fn new(name: String, spec: ServerSpec, log: Arc<ServerLog>) -> Arc<Self> {
+        let initial = if spec.disabled {
+            ServerState::Disabled
+        } else {
+            ServerState::Starting
+        };
+        let filter = ToolFilter::new(&spec.tools);
+        Arc::new(Self {
+            name,
+            settings: RwLock::new(Arc::new(LiveSettings { spec, filter })),
+            status: watch::channel(ServerStatus::new(initial)).0,
+            upstream: watch::channel(None).0,
+            tools: RwLock::new(Arc::new(Vec::new())),
+            sessions: SessionRegistry::new(),
+            log,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn settings(&self) -> Arc<LiveSettings> {
+        Arc::clone(&self.settings.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Replaces the live settings (filter, timeouts). Launch fields take effect at the next
+    /// spawn; the caller restarts the child when they changed.
+    pub fn set_spec(&self, spec: ServerSpec) {
+        let filter = ToolFilter::new(&spec.tools);
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(LiveSettings { spec, filter });
+    }
+
+    pub fn status(&self) -> ServerStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn watch_status(&self) -> watch::Receiver<ServerStatus> {
+        self.status.subscribe()
+    }
+
+    /// For the supervisor: change the status in place.
+    pub fn update_status(&self, f: impl FnOnce(&mut ServerStatus)) {
+        self.status.send_modify(f);
+    }
+
+    pub fn upstream(&self) -> Option<Upstream> {
+        self.upstream.borrow().clone()
+    }
+
+    pub fn set_upstream(&self, upstream: Option<Upstream>) {
+        self.upstream.send_replace(upstream);
+    }
+
+    /// The child's full tool list as last fetched (unfiltered).
+    pub fn tools(&self) -> Arc<Vec<Tool>> {
+        Arc::clone(&self.tools.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn set_tools(&self, tools: Vec<Tool>) {
+        *self.tools.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tools);
+    }
+
+    pub fn sessions(&self) -> &Arc<SessionRegistry> {
+        &self.sessions
+    }
+
+    pub fn log(&self) -> &Arc<ServerLog> {
+        &self.log
+    }
+}
