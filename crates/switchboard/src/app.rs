@@ -79,10 +79,9 @@ impl App {
                 addr: bind.clone(),
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: bind,
-            source,
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
 
         let events = EventBus::default();
         let hub = Hub::new(events.clone(), options.server_log_dir.clone());

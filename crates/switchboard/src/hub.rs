@@ -61,7 +61,9 @@ impl Hub {
 
     /// The slot of server `name`, if configured.
     pub fn slot(&self, name: &str) -> Option<Arc<ServerSlot>> {
-        self.read_slots().get(name).map(|(slot, _)| Arc::clone(slot))
+        self.read_slots()
+            .get(name)
+            .map(|(slot, _)| Arc::clone(slot))
     }
 
     /// The slot and the token cancelled when it is removed.
@@ -73,18 +75,23 @@ impl Hub {
 
     /// Every configured server, by name.
     pub fn slots(&self) -> Vec<Arc<ServerSlot>> {
-        self.read_slots().values().map(|(s, _)| Arc::clone(s)).collect()
+        self.read_slots()
+            .values()
+            .map(|(s, _)| Arc::clone(s))
+            .collect()
     }
 
     fn read_slots(
         &self,
-    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>> {
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>>
+    {
         self.slots.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn write_slots(
         &self,
-    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>> {
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, (Arc<ServerSlot>, CancellationToken)>>
+    {
         self.slots.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -145,7 +152,8 @@ impl Hub {
                     } else {
                         if tools_changed {
                             notify_tools_changed(&slot).await;
-                            self.events.publish(Event::ToolsChanged { name: name.clone() });
+                            self.events
+                                .publish(Event::ToolsChanged { name: name.clone() });
                         }
                         summary.updated_live.push(name.clone());
                     }

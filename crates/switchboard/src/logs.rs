@@ -88,7 +88,10 @@ impl ServerLog {
     /// The last `n` lines, oldest first.
     pub fn tail(&self, n: usize) -> Vec<LogLine> {
         let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-        tail.iter().skip(tail.len().saturating_sub(n)).cloned().collect()
+        tail.iter()
+            .skip(tail.len().saturating_sub(n))
+            .cloned()
+            .collect()
     }
 
     /// The last `n` lines joined, for error messages.
@@ -145,7 +148,10 @@ mod tests {
         }
         let tail = log.tail(usize::MAX);
         assert_eq!(tail.len(), TAIL_LINES);
-        assert_eq!(tail.last().unwrap().line, format!("line {}", TAIL_LINES + 9));
+        assert_eq!(
+            tail.last().unwrap().line,
+            format!("line {}", TAIL_LINES + 9)
+        );
         assert_eq!(log.tail(2).len(), 2);
     }
 

@@ -9,7 +9,11 @@ use switchboard::config::{self, Dirs};
 use switchboard::{App, AppOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "Run local MCP servers once, for every AI client")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Run local MCP servers once, for every AI client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,11 @@ fn main() -> Result<()> {
     }
 }
 
-async fn serve(config_flag: Option<PathBuf>, host: Option<String>, port: Option<u16>) -> Result<()> {
+async fn serve(
+    config_flag: Option<PathBuf>,
+    host: Option<String>,
+    port: Option<u16>,
+) -> Result<()> {
     let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
     let _log_guard = switchboard::telemetry::init(&dirs.log_dir());
     if config::create_if_missing(&dirs.config_file)
@@ -85,7 +93,9 @@ async fn wait_for_signal() -> Result<()> {
 
 #[cfg(not(unix))]
 async fn wait_for_signal() -> Result<()> {
-    tokio::signal::ctrl_c().await.context("cannot handle Ctrl-C")
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot handle Ctrl-C")
 }
 
 async fn status(config_flag: Option<PathBuf>, url: Option<String>) -> Result<()> {
@@ -99,19 +109,27 @@ async fn status(config_flag: Option<PathBuf>, url: Option<String>) -> Result<()>
     };
     let body = http_get(&format!("{url}/api/servers"))
         .await
-        .with_context(|| format!("no Switchboard answering at {url} (is `switchboard serve` running?)"))?;
+        .with_context(|| {
+            format!("no Switchboard answering at {url} (is `switchboard serve` running?)")
+        })?;
     let value: serde_json::Value =
         serde_json::from_str(&body).context("the gateway answered something that is not JSON")?;
     let Some(servers) = value["servers"].as_array() else {
         bail!("unexpected answer from {url}/api/servers");
     };
-    println!("{:<24} {:<11} {:>8} {:>9} {:>8}  ERROR", "NAME", "STATE", "PID", "TOOLS", "RESTARTS");
+    println!(
+        "{:<24} {:<11} {:>8} {:>9} {:>8}  ERROR",
+        "NAME", "STATE", "PID", "TOOLS", "RESTARTS"
+    );
     for s in servers {
         println!(
             "{:<24} {:<11} {:>8} {:>9} {:>8}  {}",
             s["name"].as_str().unwrap_or("?"),
             s["state"].as_str().unwrap_or("?"),
-            s["pid"].as_u64().map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            s["pid"]
+                .as_u64()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
             format!("{}/{}", s["tools"]["exposed"], s["tools"]["total"]),
             s["restarts"],
             s["lastError"].as_str().unwrap_or(""),
@@ -123,7 +141,9 @@ async fn status(config_flag: Option<PathBuf>, url: Option<String>) -> Result<()>
 /// A minimal HTTP/1.1 GET over loopback, enough for `status` without an HTTP client crate.
 async fn http_get(url: &str) -> Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").context("only http:// URLs are supported")?;
+    let rest = url
+        .strip_prefix("http://")
+        .context("only http:// URLs are supported")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -141,7 +161,9 @@ async fn http_get(url: &str) -> Result<String> {
         .await
         .context("timed out reading the answer")??;
     let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").context("malformed HTTP answer")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP answer")?;
     if !head.starts_with("HTTP/1.1 200") {
         bail!("{}", head.lines().next().unwrap_or("bad answer"));
     }

@@ -13,7 +13,8 @@ const DEFAULT_FILTER: &str = "info,rmcp=warn";
 /// Installs the global subscriber. Keep the returned guard alive: dropping it flushes the file.
 /// When the log directory cannot be created, logs go to stderr only and the reason is logged.
 pub fn init(log_dir: &Path) -> Option<WorkerGuard> {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let stderr = fmt::layer().with_writer(std::io::stderr);
     match std::fs::create_dir_all(log_dir) {
         Ok(()) => {
@@ -28,7 +29,10 @@ pub fn init(log_dir: &Path) -> Option<WorkerGuard> {
             Some(guard)
         }
         Err(e) => {
-            tracing_subscriber::registry().with(filter()).with(stderr).init();
+            tracing_subscriber::registry()
+                .with(filter())
+                .with(stderr)
+                .init();
             tracing::warn!(dir = %log_dir.display(), error = %e, "cannot create the log directory; logging to stderr only");
             None
         }

@@ -62,7 +62,12 @@ mod tests {
     #[test]
     fn unset_variable_is_named() {
         let err = expand_with("${env:API_KEY}", env).unwrap_err();
-        assert_eq!(err, ExpandError::Unset { var: "API_KEY".into() });
+        assert_eq!(
+            err,
+            ExpandError::Unset {
+                var: "API_KEY".into()
+            }
+        );
         assert!(err.to_string().contains("API_KEY"));
     }
 

@@ -98,7 +98,11 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
         }
     }
     if file.gateway.host.trim().is_empty() {
-        return Err(invalid(path, "gateway.host", "expected a host name or IP address"));
+        return Err(invalid(
+            path,
+            "gateway.host",
+            "expected a host name or IP address",
+        ));
     }
     Ok(())
 }
@@ -177,8 +181,11 @@ mod tests {
 
     #[test]
     fn wrong_type_reports_key_path() {
-        let err = parse(&p(), r#"{"mcpServers":{"git":{"command":"x","args":["a",1]}}}"#)
-            .unwrap_err();
+        let err = parse(
+            &p(),
+            r#"{"mcpServers":{"git":{"command":"x","args":["a",1]}}}"#,
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("mcpServers.git.args[1]"), "{text}");
         assert!(text.contains("/tmp/servers.json"), "{text}");
@@ -196,7 +203,10 @@ mod tests {
             assert!(check_server_name(bad).is_err(), "{bad:?} should be refused");
         }
         for good in ["git", "server-everything", "time_2", "a.b"] {
-            assert!(check_server_name(good).is_ok(), "{good:?} should be accepted");
+            assert!(
+                check_server_name(good).is_ok(),
+                "{good:?} should be accepted"
+            );
         }
     }
 

@@ -17,7 +17,8 @@ impl Dirs {
     /// config dir; logs go to the platform data dir.
     pub fn resolve(config_flag: Option<PathBuf>) -> Result<Self, String> {
         let project = directories::ProjectDirs::from("dev", "switchboard", "switchboard");
-        let config_file = match config_flag.or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
+        let config_file = match config_flag
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
         {
             Some(path) => path,
             None => project
@@ -64,7 +65,11 @@ pub fn create_if_missing(path: &Path) -> std::io::Result<bool> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
         Ok(mut f) => {
             std::io::Write::write_all(&mut f, EXAMPLE_CONFIG.as_bytes())?;
             Ok(true)

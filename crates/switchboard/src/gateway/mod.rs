@@ -39,7 +39,11 @@ impl AppState {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        let mut allowed_hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let mut allowed_hosts = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
         if !allowed_hosts.contains(&addr.ip().to_string()) {
             allowed_hosts.push(addr.ip().to_string());
         }

@@ -78,7 +78,8 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (in_tx, in_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
-    let (out_tx, out_rx) = futures::channel::mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_CAPACITY);
+    let (out_tx, out_rx) =
+        futures::channel::mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_CAPACITY);
     state.sse.insert(
         id.clone(),
         SseSession {
@@ -104,7 +105,9 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
                 Ok(running) => {
                     let _ = running.waiting().await;
                 }
-                Err(e) => tracing::debug!(session = %id, error = %e, "legacy SSE session ended before initialize"),
+                Err(e) => {
+                    tracing::debug!(session = %id, error = %e, "legacy SSE session ended before initialize")
+                }
             }
             sessions.remove(&id);
             closed.cancel();
@@ -152,7 +155,9 @@ pub async fn post(
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_session",
-            format!("no open SSE session '{id}' for server '{name}'; open /servers/{name}/sse again"),
+            format!(
+                "no open SSE session '{id}' for server '{name}'; open /servers/{name}/sse again"
+            ),
         )
         .into_response();
     };

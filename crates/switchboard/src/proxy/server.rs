@@ -11,16 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, CancelledNotification,
-    CancelledNotificationParam, ClientNotification, ClientRequest, CompleteRequest,
-    CompleteRequestParams, CompleteResult, ErrorCode, ErrorData, GetMeta,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
+    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
+    CompleteRequest, CompleteRequestParams, CompleteResult, ErrorCode, ErrorData, GetMeta,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    InitializeRequestParams, InitializeResult, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, RootsListChangedNotification, ServerCapabilities, ServerResult,
-    SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
-    UnsubscribeRequest, UnsubscribeRequestParams,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    RootsListChangedNotification, ServerCapabilities, ServerResult, SetLevelRequest,
+    SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams, UnsubscribeRequest,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, RequestContext};
 use rmcp::{RoleServer, ServerHandler, ServiceError};
@@ -60,11 +60,7 @@ impl ServerProxy {
             return Ok(upstream);
         }
         let status = self.slot.status();
-        let mut message = format!(
-            "server '{}' is {}",
-            self.server(),
-            status.state.as_str()
-        );
+        let mut message = format!("server '{}' is {}", self.server(), status.state.as_str());
         if status.state.is_transient() || status.state == ServerState::Failed {
             message.push_str("; try again shortly");
         }
@@ -271,9 +267,11 @@ impl ServerHandler for ServerProxy {
         context.peer.set_peer_info(request.clone());
         self.wait_until_settled().await;
         let upstream = self.upstream()?;
-        self.slot
-            .sessions()
-            .register(self.session, context.peer.clone(), request.capabilities.clone());
+        self.slot.sessions().register(
+            self.session,
+            context.peer.clone(),
+            request.capabilities.clone(),
+        );
         let mut result = self.initialize_result(Some(&upstream));
         // rmcp negotiates the final version from the client's request and our supported list.
         result.protocol_version = request.protocol_version;
@@ -290,7 +288,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let request = ClientRequest::ListToolsRequest(paginated(request));
-        let result = self.forward(request, context, self.request_timeout()).await?;
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
         let mut list: ListToolsResult = expect(self.server(), result, take!(ListToolsResult))?;
         let settings = self.slot.settings();
         list.tools.retain(|t| settings.filter.exposes(&t.name));
@@ -319,7 +319,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let request = ClientRequest::ListPromptsRequest(paginated(request));
-        let result = self.forward(request, context, self.request_timeout()).await?;
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
         expect(self.server(), result, take!(ListPromptsResult))
     }
 
@@ -329,7 +331,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-        let result = self.forward(request, context, self.request_timeout()).await?;
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
         let result: GetPromptResult = expect(self.server(), result, take!(GetPromptResult))?;
         Ok(GetPromptResponse::Complete(result))
     }
@@ -339,9 +343,10 @@ impl ServerHandler for ServerProxy {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let request =
-            ClientRequest::ListResourcesRequest(paginated(request));
-        let result = self.forward(request, context, self.request_timeout()).await?;
+        let request = ClientRequest::ListResourcesRequest(paginated(request));
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
         expect(self.server(), result, take!(ListResourcesResult))
     }
 
@@ -350,10 +355,10 @@ impl ServerHandler for ServerProxy {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let request = ClientRequest::ListResourceTemplatesRequest(
-            paginated(request),
-        );
-        let result = self.forward(request, context, self.request_timeout()).await?;
+        let request = ClientRequest::ListResourceTemplatesRequest(paginated(request));
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
         expect(self.server(), result, take!(ListResourceTemplatesResult))
     }
 
@@ -363,9 +368,10 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-        let result = self.forward(request, context, self.request_timeout()).await?;
-        let result: ReadResourceResult =
-            expect(self.server(), result, take!(ReadResourceResult))?;
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
+        let result: ReadResourceResult = expect(self.server(), result, take!(ReadResourceResult))?;
         Ok(ReadResourceResponse::Complete(result))
     }
 
@@ -377,7 +383,8 @@ impl ServerHandler for ServerProxy {
         let first = self.slot.sessions().subscribe(self.session, &request.uri);
         if first {
             let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-            self.forward(request, context, self.request_timeout()).await?;
+            self.forward(request, context, self.request_timeout())
+                .await?;
         }
         Ok(())
     }
@@ -390,7 +397,8 @@ impl ServerHandler for ServerProxy {
         let last = self.slot.sessions().unsubscribe(self.session, &request.uri);
         if last {
             let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-            self.forward(request, context, self.request_timeout()).await?;
+            self.forward(request, context, self.request_timeout())
+                .await?;
         }
         Ok(())
     }
@@ -401,7 +409,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
-        let result = self.forward(request, context, self.request_timeout()).await?;
+        let result = self
+            .forward(request, context, self.request_timeout())
+            .await?;
         expect(self.server(), result, take!(CompleteResult))
     }
 
@@ -411,7 +421,8 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request));
-        self.forward(request, context, self.request_timeout()).await?;
+        self.forward(request, context, self.request_timeout())
+            .await?;
         Ok(())
     }
 

@@ -154,7 +154,10 @@ impl SessionRegistry {
     }
 
     /// Where a progress notification carrying the upstream `token` should go.
-    pub fn progress_route(&self, token: &ProgressToken) -> Option<(Peer<RoleServer>, ProgressToken)> {
+    pub fn progress_route(
+        &self,
+        token: &ProgressToken,
+    ) -> Option<(Peer<RoleServer>, ProgressToken)> {
         let inner = self.lock();
         let route = inner.progress.get(token)?;
         let session = inner.sessions.get(&route.session)?;
@@ -188,7 +191,11 @@ impl SessionRegistry {
 
     /// Every connected session, for list_changed and logging broadcasts.
     pub fn peers(&self) -> Vec<Peer<RoleServer>> {
-        self.lock().sessions.values().map(|s| s.peer.clone()).collect()
+        self.lock()
+            .sessions
+            .values()
+            .map(|s| s.peer.clone())
+            .collect()
     }
 
     /// Sessions subscribed to `uri`.
@@ -205,7 +212,10 @@ impl SessionRegistry {
     /// forwarded upstream).
     pub fn subscribe(&self, session: SessionId, uri: &str) -> bool {
         let mut inner = self.lock();
-        let first = !inner.sessions.values().any(|s| s.subscriptions.contains(uri));
+        let first = !inner
+            .sessions
+            .values()
+            .any(|s| s.subscriptions.contains(uri));
         if let Some(s) = inner.sessions.get_mut(&session) {
             s.subscriptions.insert(uri.to_owned());
         }
@@ -218,7 +228,10 @@ impl SessionRegistry {
         if let Some(s) = inner.sessions.get_mut(&session) {
             s.subscriptions.remove(uri);
         }
-        !inner.sessions.values().any(|s| s.subscriptions.contains(uri))
+        !inner
+            .sessions
+            .values()
+            .any(|s| s.subscriptions.contains(uri))
     }
 }
 

@@ -136,7 +136,8 @@ impl Service<RoleClient> for UpstreamClient {
         match request {
             ServerRequest::PingRequest(_) => Ok(ClientResult::EmptyResult(EmptyResult {})),
             ServerRequest::CreateMessageRequest(_) => {
-                self.forward_to_client(ClientFeature::Sampling, request).await
+                self.forward_to_client(ClientFeature::Sampling, request)
+                    .await
             }
             ServerRequest::ElicitRequest(_) => {
                 self.forward_to_client(ClientFeature::Elicitation, request)

@@ -51,7 +51,12 @@ pub struct Resolved {
 
 /// Expands variables and resolves the program on the PATH the child will see.
 pub fn resolve(spec: &ServerSpec) -> Result<Resolved, SpawnError> {
-    let field = |name: String| move |source| SpawnError::Expand { field: name, source };
+    let field = |name: String| {
+        move |source| SpawnError::Expand {
+            field: name,
+            source,
+        }
+    };
     let command = expand(&spec.command).map_err(field("command".into()))?;
     let args = spec
         .args
@@ -66,9 +71,7 @@ pub fn resolve(spec: &ServerSpec) -> Result<Resolved, SpawnError> {
         .collect::<Result<Vec<_>, SpawnError>>()?;
     let cwd = match &spec.cwd {
         Some(dir) => {
-            let dir = PathBuf::from(
-                expand(&dir.to_string_lossy()).map_err(field("cwd".into()))?,
-            );
+            let dir = PathBuf::from(expand(&dir.to_string_lossy()).map_err(field("cwd".into()))?);
             if !dir.is_dir() {
                 return Err(SpawnError::NoCwd(dir));
             }
@@ -82,13 +85,14 @@ pub fn resolve(spec: &ServerSpec) -> Result<Resolved, SpawnError> {
         .map(|(_, v)| OsString::from(v))
         .or_else(|| std::env::var_os("PATH"))
         .unwrap_or_default();
-    let base = cwd.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    let program = which::which_in(&command, Some(&search_path), &base).map_err(|_| {
-        SpawnError::NotFound {
+    let base = cwd
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let program =
+        which::which_in(&command, Some(&search_path), &base).map_err(|_| SpawnError::NotFound {
             command: command.clone(),
             path: search_path.to_string_lossy().into_owned(),
-        }
-    })?;
+        })?;
     Ok(Resolved {
         program,
         args,

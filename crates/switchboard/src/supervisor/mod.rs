@@ -158,16 +158,14 @@ impl Task {
     }
 
     /// Spawns and initialises the child within the startup timeout.
-    async fn start(
-        &mut self,
-        spec: &crate::config::ServerSpec,
-    ) -> Result<Started, String> {
+    async fn start(&mut self, spec: &crate::config::ServerSpec) -> Result<Started, String> {
         let resolved = child::resolve(spec).map_err(|e| e.to_string())?;
         let spawned = child::spawn(&resolved).map_err(|e| e.to_string())?;
         let pid = spawned.pid;
-        self.slot
-            .log()
-            .push(format!("[switchboard] started pid {pid}: {}", resolved.program.display()));
+        self.slot.log().push(format!(
+            "[switchboard] started pid {pid}: {}",
+            resolved.program.display()
+        ));
         if let Some(stderr) = spawned.stderr {
             let log = Arc::clone(self.slot.log());
             tokio::spawn(async move { log.pump(stderr).await });
@@ -238,10 +236,12 @@ impl Task {
             HEALTH_INTERVAL,
         );
         let mut misses = 0;
+        let mut connection_closed = false;
         let mut signals = signals;
         let ended = loop {
             tokio::select! {
                 quit = &mut done => {
+                    connection_closed = true;
                     let why = match quit {
                         Ok(reason) => format!("the server exited ({reason:?})"),
                         Err(e) => format!("the connection task failed: {e}"),
@@ -274,9 +274,11 @@ impl Task {
             }
         };
         self.slot.set_upstream(None);
-        ct.cancel();
-        // Closing the transport closes stdin, then TERMs and KILLs the group if it lingers.
-        let _ = done.await;
+        if !connection_closed {
+            ct.cancel();
+            // Closing the transport closes stdin, then TERMs and KILLs the group if it lingers.
+            let _ = done.await;
+        }
         child::kill_group(pid);
         ended
     }

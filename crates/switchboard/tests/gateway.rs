@@ -1,0 +1,375 @@
+//! End-to-end: `switchboard serve` running real servers from npm and PyPI, driven over
+//! Streamable HTTP by rmcp's own client, and the REST API.
+#![allow(deprecated)] // sampling is deprecated by SEP-2577 but still what servers use
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientInfo, CreateMessageRequestParams,
+    CreateMessageResult, ErrorData, Implementation, ProgressNotificationParam, SamplingMessage,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService, ServiceExt};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient};
+use serde_json::{json, Value};
+use support::{everything, time_server, Switchboard};
+
+/// What the test client saw, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Progress(String),
+    Sampling(String),
+}
+
+/// A real rmcp client that answers sampling and records progress.
+#[derive(Clone, Default)]
+struct RecordingClient {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl RecordingClient {
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl ClientHandler for RecordingClient {
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let prompt = serde_json::to_string(&params.messages).unwrap_or_default();
+        self.seen.lock().unwrap().push(Seen::Sampling(prompt));
+        Ok(CreateMessageResult::new(
+            SamplingMessage::assistant_text("sampled-by-rmcp-test-client"),
+            "test-model".into(),
+        ))
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let token = serde_json::to_string(&params.progress_token).unwrap_or_default();
+        self.seen.lock().unwrap().push(Seen::Progress(token));
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        ClientInfo::new(
+            ClientCapabilities::builder().enable_sampling().build(),
+            Implementation::new("switchboard-e2e", "0"),
+        )
+    }
+}
+
+async fn connect(
+    url: String,
+    client: RecordingClient,
+) -> RunningService<RoleClient, RecordingClient> {
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        client.serve(StreamableHttpClientTransport::from_uri(url)),
+    )
+    .await
+    .expect("initialize within 60s")
+    .expect("initialize succeeds")
+}
+
+fn call(name: &str, arguments: Value) -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    params.arguments = arguments.as_object().cloned();
+    params
+}
+
+fn text_of(result: &rmcp::model::CallToolResult) -> String {
+    serde_json::to_string(&result.content).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
+    let mut everything = everything();
+    everything["tools"] = json!({ "deny": ["get-env", "toggle-*"] });
+    let sb = Switchboard::start(json!({ "everything": everything }));
+    sb.wait_running("everything").await;
+
+    let client = connect(sb.mcp_url("everything"), RecordingClient::default()).await;
+    let tools: HashSet<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains("echo"), "{tools:?}");
+    assert!(!tools.contains("get-env"), "denied tool listed: {tools:?}");
+    assert!(
+        !tools.iter().any(|t| t.starts_with("toggle-")),
+        "glob-denied tool listed: {tools:?}"
+    );
+
+    let result = client
+        .call_tool(call("echo", json!({ "message": "through switchboard" })))
+        .await
+        .expect("echo");
+    assert!(text_of(&result).contains("through switchboard"));
+
+    let refused = client
+        .call_tool(call("get-env", json!({})))
+        .await
+        .expect_err("a filtered tool must be refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains("get-env") && message.contains("everything"),
+        "the refusal should name the tool and the server: {message}"
+    );
+
+    // The API shows the same split.
+    let detail = sb.server("everything").await;
+    let exposed: Vec<(String, bool)> = detail["toolList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["exposed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(exposed.contains(&("echo".into(), true)), "{exposed:?}");
+    assert!(exposed.contains(&("get-env".into(), false)), "{exposed:?}");
+    assert_eq!(
+        detail["tools"]["exposed"].as_u64().unwrap()
+            + 1
+            + exposed
+                .iter()
+                .filter(|(n, _)| n.starts_with("toggle-"))
+                .count() as u64,
+        detail["tools"]["total"].as_u64().unwrap()
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_notifications_reach_the_caller() {
+    let sb = Switchboard::start(json!({ "everything": everything() }));
+    sb.wait_running("everything").await;
+    let recorder = RecordingClient::default();
+    let client = connect(sb.mcp_url("everything"), recorder.clone()).await;
+    let result = client
+        .call_tool(call(
+            "trigger-long-running-operation",
+            json!({ "duration": 1, "steps": 4 }),
+        ))
+        .await
+        .expect("long-running operation");
+    assert!(text_of(&result).contains("completed"));
+    let progress = recorder
+        .seen()
+        .iter()
+        .filter(|s| matches!(s, Seen::Progress(_)))
+        .count();
+    assert_eq!(
+        progress,
+        4,
+        "one progress notification per step: {:?}",
+        recorder.seen()
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sampling_request_from_the_server_is_answered_by_the_client() {
+    let sb = Switchboard::start(json!({ "everything": everything() }));
+    sb.wait_running("everything").await;
+    let recorder = RecordingClient::default();
+    let client = connect(sb.mcp_url("everything"), recorder.clone()).await;
+    let result = client
+        .call_tool(call(
+            "trigger-sampling-request",
+            json!({ "prompt": "what is a switchboard?", "maxTokens": 10 }),
+        ))
+        .await
+        .expect("sampling tool");
+    let text = text_of(&result);
+    assert!(
+        text.contains("sampled-by-rmcp-test-client"),
+        "the client's answer must come back through the server: {text}"
+    );
+    assert!(
+        recorder
+            .seen()
+            .iter()
+            .any(|s| matches!(s, Seen::Sampling(p) if p.contains("what is a switchboard?"))),
+        "the client's sampling callback must see the server's prompt: {:?}",
+        recorder.seen()
+    );
+    client.cancel().await.ok();
+}
+
+/// 32 two-second calls on one session: if the gateway serialised them, the first would finish
+/// before the second started. Asserting on order, not time: every call must have reported
+/// progress before any call finished.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_to_one_server_run_concurrently() {
+    const CALLS: usize = 32;
+    let sb = Switchboard::start(json!({ "everything": everything() }));
+    sb.wait_running("everything").await;
+    let recorder = RecordingClient::default();
+    let client = connect(sb.mcp_url("everything"), recorder.clone()).await;
+    let finished = Arc::new(Mutex::new(None::<usize>));
+    let calls = (0..CALLS).map(|_| {
+        let peer = client.peer().clone();
+        let recorder = recorder.clone();
+        let finished = Arc::clone(&finished);
+        async move {
+            let result = peer
+                .call_tool(call(
+                    "trigger-long-running-operation",
+                    json!({ "duration": 2, "steps": 4 }),
+                ))
+                .await;
+            // Record how many calls had shown progress when the first one finished.
+            let tokens_so_far = distinct_progress_tokens(&recorder.seen());
+            finished.lock().unwrap().get_or_insert(tokens_so_far);
+            result
+        }
+    });
+    let results = tokio::time::timeout(Duration::from_secs(120), futures::future::join_all(calls))
+        .await
+        .expect("all calls finish");
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    let in_flight_at_first_finish = finished.lock().unwrap().expect("a call finished");
+    assert_eq!(
+        in_flight_at_first_finish, CALLS,
+        "every call must be running before the first one finishes"
+    );
+    client.cancel().await.ok();
+}
+
+fn distinct_progress_tokens(seen: &[Seen]) -> usize {
+    seen.iter()
+        .filter_map(|s| match s {
+            Seen::Progress(token) => Some(token),
+            _ => None,
+        })
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_server_from_pypi_is_served() {
+    let sb = Switchboard::start(json!({ "time": time_server() }));
+    sb.wait_running("time").await;
+    let client = connect(sb.mcp_url("time"), RecordingClient::default()).await;
+    let result = client
+        .call_tool(call(
+            "get_current_time",
+            json!({ "timezone": "Europe/Paris" }),
+        ))
+        .await
+        .expect("get_current_time");
+    assert!(
+        text_of(&result).contains("Europe/Paris"),
+        "{}",
+        text_of(&result)
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_that_cannot_start_is_failed_with_its_error() {
+    let sb = Switchboard::start(json!({
+        "missing": { "command": "switchboard-test-no-such-command" },
+        "exits": { "command": "sh", "args": ["-c", "echo 'fatal: bad token' >&2; exit 3"] },
+    }));
+    let missing = sb
+        .wait_for("missing", Duration::from_secs(20), |s| {
+            s["state"] == "failed"
+        })
+        .await;
+    let error = missing["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("switchboard-test-no-such-command") && error.contains("PATH"),
+        "{error}"
+    );
+    let exits = sb
+        .wait_for("exits", Duration::from_secs(20), |s| {
+            s["state"] == "failed"
+                && s["lastError"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("bad token"))
+        })
+        .await;
+    assert!(exits["pid"].is_null());
+
+    // A client asking for it gets an error that says why, not a hang.
+    let client = RecordingClient::default()
+        .serve(StreamableHttpClientTransport::from_uri(
+            sb.mcp_url("missing"),
+        ))
+        .await;
+    let error = client.err().expect("initialize must fail").to_string();
+    assert!(error.contains("missing"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_child_is_restarted_with_a_new_pid() {
+    let sb = Switchboard::start(json!({ "everything": everything() }));
+    let before = sb.wait_running("everything").await;
+    let pid = before["pid"].as_u64().unwrap() as u32;
+    support::signal(pid, nix::sys::signal::Signal::SIGKILL);
+    let after = sb
+        .wait_for("everything", Duration::from_secs(30), |s| {
+            s["state"] == "running" && s["pid"].as_u64() != Some(pid as u64)
+        })
+        .await;
+    assert_eq!(after["restarts"], 1);
+    assert!(!support::alive(pid), "the killed child must be reaped");
+
+    // And it serves again.
+    let client = connect(sb.mcp_url("everything"), RecordingClient::default()).await;
+    client
+        .call_tool(call("echo", json!({ "message": "back" })))
+        .await
+        .expect("echo after restart");
+    client.cancel().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_lists_servers_and_answers_json_errors() {
+    let sb = Switchboard::start(json!({
+        "everything": everything(),
+        "off": { "command": "sh", "disabled": true },
+    }));
+    sb.wait_running("everything").await;
+    let (status, health) = sb.get("/api/health").await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+
+    let (status, list) = sb.get("/api/servers").await;
+    assert_eq!(status, 200);
+    let servers = list["servers"].as_array().unwrap();
+    let names: Vec<&str> = servers
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["everything", "off"]);
+    let everything = &servers[0];
+    assert!(everything["pid"].as_u64().is_some());
+    assert!(everything["uptimeSecs"].as_u64().is_some());
+    assert!(everything["tools"]["total"].as_u64().unwrap() > 5);
+    assert_eq!(everything["endpoints"]["mcp"], sb.mcp_url("everything"));
+    assert_eq!(everything["endpoints"]["sse"], sb.sse_url("everything"));
+    assert_eq!(servers[1]["state"], "disabled");
+
+    let (status, body) = sb.get("/api/servers/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "unknown_server");
+    assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
+}

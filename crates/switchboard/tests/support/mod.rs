@@ -1,0 +1,241 @@
+//! Shared harness of the end-to-end tests: a real `switchboard serve` process on a free port
+//! with a temporary servers.json, real MCP servers installed by `tests/setup.sh`, and the
+//! cross-language SDK clients of `tests/clients/`.
+//!
+//! Every wait is bounded; every process started here is killed when its guard drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The repository root (tests run with the crate as working directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn installed(relative: &str) -> PathBuf {
+    let path = repo_root().join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash tests/setup.sh` first (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// `@modelcontextprotocol/server-everything` from npm.
+pub fn everything() -> Value {
+    json!({ "command": installed("tests/node/node_modules/.bin/mcp-server-everything").to_string_lossy(), "args": ["stdio"] })
+}
+
+/// `mcp-server-time` from PyPI.
+pub fn time_server() -> Value {
+    json!({ "command": installed("tests/.venv-mcp2/bin/mcp-server-time").to_string_lossy(), "args": ["--local-timezone", "UTC"] })
+}
+
+/// A running `switchboard serve`.
+pub struct Switchboard {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Switchboard {
+    /// Starts the binary with `servers` as the `mcpServers` object.
+    pub fn start(servers: Value) -> Self {
+        Self::start_with_file(json!({ "mcpServers": servers }))
+    }
+
+    /// Starts the binary with `file` as the whole servers.json.
+    pub fn start_with_file(file: Value) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("servers.json");
+        std::fs::write(&config, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--port", "0", "--config"])
+            .arg(&config)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("RUST_LOG", "info,switchboard=debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("switchboard.stderr")).unwrap(),
+            ))
+            .spawn()
+            .expect("spawn switchboard");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("switchboard listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(dir.path().join("switchboard.stderr"))
+                    .unwrap_or_default();
+                panic!("switchboard did not start within 30s; stderr:\n{log}");
+            }
+        };
+        Self {
+            child,
+            url,
+            dir,
+            config,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn mcp_url(&self, server: &str) -> String {
+        format!("{}/servers/{server}/mcp", self.url)
+    }
+
+    pub fn sse_url(&self, server: &str) -> String {
+        format!("{}/servers/{server}/sse", self.url)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn server(&self, name: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/servers/{name}")).await;
+        assert_eq!(status, 200, "GET /api/servers/{name}: {body}");
+        body
+    }
+
+    /// Polls `/api/servers/{name}` until `pred` holds, for at most `limit`.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        limit: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let server = self.server(name).await;
+            if pred(&server) {
+                return server;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "server '{name}' did not reach the expected state within {limit:?}: {server:#}\nswitchboard stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_running(&self, name: &str) -> Value {
+        self.wait_for(name, Duration::from_secs(60), |s| s["state"] == "running")
+            .await
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("switchboard.stderr")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        signal(self.child.id(), nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Switchboard {
+    fn drop(&mut self) {
+        if self.terminate().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie still answers signal 0; read its state to tell.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Runs a client script (last stdout line is its JSON report), bounded by `limit`.
+pub fn run_client(program: &Path, args: &[String], limit: Duration) -> Value {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait client").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "client {} {args:?} did not finish within {limit:?}; stderr:\n{}",
+                program.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    match serde_json::from_str::<Value>(last) {
+        Ok(v) if output.status.success() => v,
+        _ => panic!(
+            "client {} {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
+            program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
