@@ -202,15 +202,16 @@ impl Drop for ServerProxy {
 
 /// Takes the result variant a method expects. The result union is untagged, so a result may
 /// have been read as a look-alike variant; a JSON round trip recovers it.
-fn expect<T: DeserializeOwned>(
-    server: &str,
-    result: ServerResult,
-    direct: impl FnOnce(ServerResult) -> Result<T, ServerResult>,
-) -> Result<T, ErrorData> {
-    let result = match direct(result) {
-        Ok(t) => return Ok(t),
-        Err(result) => result,
+macro_rules! expect {
+    ($server:expr, $result:expr, $variant:ident) => {
+        match $result {
+            ServerResult::$variant(x) => Ok(x),
+            other => reread($server, other),
+        }
     };
+}
+
+fn reread<T: DeserializeOwned>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
     serde_json::to_value(&result)
         .and_then(serde_json::from_value)
         .map_err(|e| {
@@ -230,15 +231,6 @@ fn paginated<M: Default>(
         params,
         extensions: Default::default(),
     }
-}
-
-macro_rules! take {
-    ($variant:ident) => {
-        |r| match r {
-            ServerResult::$variant(x) => Ok(x),
-            other => Err(other),
-        }
-    };
 }
 
 impl ServerHandler for ServerProxy {
@@ -291,7 +283,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        let mut list: ListToolsResult = expect(self.server(), result, take!(ListToolsResult))?;
+        let mut list: ListToolsResult = expect!(self.server(), result, ListToolsResult)?;
         let settings = self.slot.settings();
         list.tools.retain(|t| settings.filter.exposes(&t.name));
         Ok(list)
@@ -309,7 +301,7 @@ impl ServerHandler for ServerProxy {
         let timeout = settings.spec.timeouts.tool_call();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
         let result = self.forward(request, context, timeout).await?;
-        let result: CallToolResult = expect(self.server(), result, take!(CallToolResult))?;
+        let result: CallToolResult = expect!(self.server(), result, CallToolResult)?;
         Ok(CallToolResponse::Complete(result))
     }
 
@@ -322,7 +314,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        expect(self.server(), result, take!(ListPromptsResult))
+        expect!(self.server(), result, ListPromptsResult)
     }
 
     async fn get_prompt(
@@ -334,7 +326,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        let result: GetPromptResult = expect(self.server(), result, take!(GetPromptResult))?;
+        let result: GetPromptResult = expect!(self.server(), result, GetPromptResult)?;
         Ok(GetPromptResponse::Complete(result))
     }
 
@@ -347,7 +339,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        expect(self.server(), result, take!(ListResourcesResult))
+        expect!(self.server(), result, ListResourcesResult)
     }
 
     async fn list_resource_templates(
@@ -359,7 +351,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        expect(self.server(), result, take!(ListResourceTemplatesResult))
+        expect!(self.server(), result, ListResourceTemplatesResult)
     }
 
     async fn read_resource(
@@ -371,7 +363,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        let result: ReadResourceResult = expect(self.server(), result, take!(ReadResourceResult))?;
+        let result: ReadResourceResult = expect!(self.server(), result, ReadResourceResult)?;
         Ok(ReadResourceResponse::Complete(result))
     }
 
@@ -412,7 +404,7 @@ impl ServerHandler for ServerProxy {
         let result = self
             .forward(request, context, self.request_timeout())
             .await?;
-        expect(self.server(), result, take!(CompleteResult))
+        expect!(self.server(), result, CompleteResult)
     }
 
     async fn set_level(
