@@ -27,6 +27,7 @@ use rmcp::{RoleServer, ServerHandler, ServiceError};
 use serde::de::DeserializeOwned;
 
 use super::sessions::SessionId;
+use super::upstream::PROGRESS_FLUSH_LIMIT;
 use crate::slot::{ServerSlot, ServerState, Upstream};
 
 /// Protocol versions offered downstream: every version with the `initialize` lifecycle.
@@ -108,7 +109,11 @@ impl ServerProxy {
         }
         let upstream_id = handle.id.clone();
         tokio::select! {
-            result = handle.await_response() => result.map_err(|e| self.upstream_error(e)),
+            result = handle.await_response() => {
+                // Progress read before the response must reach the caller before it.
+                let _ = tokio::time::timeout(PROGRESS_FLUSH_LIMIT, in_flight.progress_settled()).await;
+                result.map_err(|e| self.upstream_error(e))
+            }
             _ = ctx.ct.cancelled() => {
                 let cancel = CancelledNotification::new(CancelledNotificationParam::new(
                     Some(upstream_id),
@@ -129,8 +134,12 @@ impl ServerProxy {
 
     fn upstream_error(&self, error: ServiceError) -> ErrorData {
         match error {
-            // The child's own JSON-RPC error is the most precise answer: pass it on as it is.
-            ServiceError::McpError(error) => error,
+            // The child's own JSON-RPC error is the most precise answer: keep its code and
+            // data, and say whose it is.
+            ServiceError::McpError(mut error) => {
+                error.message = format!("server '{}': {}", self.server(), error.message).into();
+                error
+            }
             ServiceError::Timeout { timeout } => ErrorData::new(
                 ErrorCode::INTERNAL_ERROR,
                 format!(

@@ -61,6 +61,14 @@ struct ProgressRoute {
     token: ProgressToken,
 }
 
+/// Progress notifications read from the child for one upstream token, and how many of them
+/// have been passed on (or dropped).
+#[derive(Default)]
+struct ProgressCount {
+    received: u32,
+    delivered: u32,
+}
+
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<SessionId, Session>,
@@ -68,6 +76,7 @@ struct Inner {
     progress: HashMap<ProgressToken, ProgressRoute>,
     /// Requests forwarded upstream and not yet answered, by start order.
     in_flight: BTreeMap<u64, InFlight>,
+    progress_counts: HashMap<ProgressToken, ProgressCount>,
     seq: u64,
 }
 
@@ -83,6 +92,8 @@ impl Inner {
 pub struct SessionRegistry {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
+    /// Woken whenever a progress notification has been passed on.
+    progress_settled: tokio::sync::Notify,
 }
 
 /// A downstream peer chosen to receive a server-to-client request, with the id of the
@@ -162,6 +173,36 @@ impl SessionRegistry {
         let route = inner.progress.get(token)?;
         let session = inner.sessions.get(&route.session)?;
         Some((session.peer.clone(), route.token.clone()))
+    }
+
+    /// Counts a progress notification the moment it is read from the child.
+    pub fn progress_received(&self, token: &ProgressToken) {
+        self.lock()
+            .progress_counts
+            .entry(token.clone())
+            .or_default()
+            .received += 1;
+    }
+
+    /// Counts a progress notification as passed on (or dropped). With `forget`, the token
+    /// belongs to no call any more and its count is discarded.
+    pub fn progress_delivered(&self, token: &ProgressToken, forget: bool) {
+        {
+            let mut inner = self.lock();
+            if forget {
+                inner.progress_counts.remove(token);
+            } else if let Some(count) = inner.progress_counts.get_mut(token) {
+                count.delivered += 1;
+            }
+        }
+        self.progress_settled.notify_waiters();
+    }
+
+    fn progress_pending(&self, token: &ProgressToken) -> bool {
+        self.lock()
+            .progress_counts
+            .get(token)
+            .is_some_and(|c| c.delivered < c.received)
     }
 
     /// The session to ask for `feature`: the newest in-flight request whose session offers it,
@@ -260,6 +301,23 @@ impl InFlightGuard {
         );
         self.upstream_token = Some(upstream);
     }
+
+    /// Waits until every progress notification read for this call has been passed on, so the
+    /// caller sees them before the response. Bounded by the caller.
+    pub async fn progress_settled(&self) {
+        let Some(token) = &self.upstream_token else {
+            return;
+        };
+        loop {
+            let notified = self.registry.progress_settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.registry.progress_pending(token) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Drop for InFlightGuard {
@@ -268,6 +326,7 @@ impl Drop for InFlightGuard {
         inner.in_flight.remove(&self.seq);
         if let Some(token) = &self.upstream_token {
             inner.progress.remove(token);
+            inner.progress_counts.remove(token);
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum UpstreamSignal {
 
 /// How long a server-to-client request (sampling waits for a human or a model) may take.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a response waits for the progress notifications read before it to be passed on.
+pub const PROGRESS_FLUSH_LIMIT: Duration = Duration::from_millis(500);
 /// A progress notification can overtake the registration of its route by a hair (the request
 /// is on the wire before we learn the token rmcp chose); wait this long for it.
 const PROGRESS_ROUTE_GRACE: Duration = Duration::from_millis(200);
@@ -95,12 +97,14 @@ impl UpstreamClient {
         }
         let Some((peer, downstream_token)) = route else {
             tracing::debug!(server = %self.server, ?token, "progress for no request in flight");
+            self.sessions.progress_delivered(&token, true);
             return;
         };
         notification.params.progress_token = downstream_token;
         let _ = peer
             .send_notification(ServerNotification::ProgressNotification(notification))
             .await;
+        self.sessions.progress_delivered(&token, false);
     }
 
     async fn broadcast(&self, notification: ServerNotification) {

@@ -20,7 +20,7 @@ pub use backoff::Backoff;
 pub use child::{kill_group, resolve, SpawnError};
 
 use crate::events::{Event, EventBus};
-use crate::proxy::{UpstreamClient, UpstreamSignal};
+use crate::proxy::{ObservedTransport, UpstreamClient, UpstreamSignal};
 use crate::slot::{ServerSlot, ServerState, Upstream};
 
 /// How often a running child is pinged.
@@ -179,7 +179,8 @@ impl Task {
             signals_tx,
         );
         let startup = spec.timeouts.startup();
-        let initialised = tokio::time::timeout(startup, client.serve(spawned.transport)).await;
+        let transport = ObservedTransport::new(spawned.transport, Arc::clone(self.slot.sessions()));
+        let initialised = tokio::time::timeout(startup, client.serve(transport)).await;
         let running = match initialised {
             Ok(Ok(running)) => running,
             Ok(Err(e)) => {

@@ -1,0 +1,260 @@
+//! End-to-end: the official SDK clients (Python `mcp` 1.x and 2.x, TypeScript) against real
+//! servers through Switchboard, on both transports. The client scripts live in
+//! `tests/clients/`; each prints one JSON report.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{everything, repo_root, run_client, time_server, Switchboard};
+
+#[derive(Debug, Clone, Copy)]
+enum Sdk {
+    Python1,
+    Python2,
+    TypeScript,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Transport {
+    Streamable,
+    Sse,
+}
+
+impl Transport {
+    fn arg(self) -> &'static str {
+        match self {
+            Transport::Streamable => "streamable",
+            Transport::Sse => "sse",
+        }
+    }
+}
+
+fn program_and_script(sdk: Sdk) -> (PathBuf, PathBuf) {
+    let root = repo_root();
+    match sdk {
+        Sdk::Python1 => (
+            root.join("tests/.venv-mcp1/bin/python"),
+            root.join("tests/clients/py_client.py"),
+        ),
+        Sdk::Python2 => (
+            root.join("tests/.venv-mcp2/bin/python"),
+            root.join("tests/clients/py_client.py"),
+        ),
+        Sdk::TypeScript => (
+            PathBuf::from("node"),
+            root.join("tests/clients/ts_client.mjs"),
+        ),
+    }
+}
+
+fn scenario(
+    sb: &Switchboard,
+    sdk: Sdk,
+    transport: Transport,
+    server: &str,
+    name: &str,
+    extra: Value,
+) -> Value {
+    let (program, script) = program_and_script(sdk);
+    let url = match transport {
+        Transport::Streamable => sb.mcp_url(server),
+        Transport::Sse => sb.sse_url(server),
+    };
+    let args = vec![
+        script.to_string_lossy().into_owned(),
+        "--url".into(),
+        url,
+        "--transport".into(),
+        transport.arg().into(),
+        "--scenario".into(),
+        name.into(),
+        "--extra".into(),
+        extra.to_string(),
+        "--timeout".into(),
+        "60".into(),
+    ];
+    let report = run_client(&program, &args, Duration::from_secs(90));
+    assert_eq!(
+        report["ok"], true,
+        "{sdk:?}/{transport:?} {name} failed: {report:#}"
+    );
+    report
+}
+
+fn start() -> Switchboard {
+    let mut everything = everything();
+    everything["tools"] = json!({ "deny": ["get-env"] });
+    Switchboard::start(json!({ "everything": everything, "time": time_server() }))
+}
+
+/// Every scenario of the client harness through one Switchboard, on one transport.
+async fn full_round_trip(sdk: Sdk, transport: Transport) {
+    let sb = start();
+    sb.wait_running("everything").await;
+    sb.wait_running("time").await;
+    let run = |server: &str, name: &str, extra: Value| {
+        let (sb, server, name) = (&sb, server.to_owned(), name.to_owned());
+        async move {
+            tokio::task::block_in_place(|| scenario(sb, sdk, transport, &server, &name, extra))
+        }
+    };
+
+    let listed = run("everything", "list_tools", json!({})).await;
+    let tools: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tools.contains(&"echo"), "{tools:?}");
+    assert!(
+        !tools.contains(&"get-env"),
+        "the filter must hide get-env: {tools:?}"
+    );
+    if let Sdk::Python2 = sdk {
+        assert_eq!(
+            listed["handshake"], "initialize (after server/discover fallback)",
+            "the 2.x SDK must fall back from server/discover to initialize"
+        );
+    }
+
+    let echoed = run(
+        "everything",
+        "call",
+        json!({ "tool": "echo", "arguments": { "message": "hello from the sdk" } }),
+    )
+    .await;
+    assert!(echoed["text"]
+        .as_str()
+        .unwrap()
+        .contains("hello from the sdk"));
+
+    // A hidden tool is refused with a JSON-RPC error (reported as ok:false by the script).
+    let (program, script) = program_and_script(sdk);
+    let url = match transport {
+        Transport::Streamable => sb.mcp_url("everything"),
+        Transport::Sse => sb.sse_url("everything"),
+    };
+    let refused = tokio::task::block_in_place(|| {
+        run_client(
+            &program,
+            &[
+                script.to_string_lossy().into_owned(),
+                "--url".into(),
+                url,
+                "--transport".into(),
+                transport.arg().into(),
+                "--scenario".into(),
+                "call".into(),
+                "--extra".into(),
+                json!({ "tool": "get-env", "arguments": {} }).to_string(),
+            ],
+            Duration::from_secs(90),
+        )
+    });
+    assert_eq!(refused["ok"], false, "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not exposed"),
+        "{refused:#}"
+    );
+
+    let progress = run(
+        "everything",
+        "progress",
+        json!({ "arguments": { "duration": 1, "steps": 4 } }),
+    )
+    .await;
+    let seen = progress["progress"].as_array().unwrap().len();
+    // The TS SDK drops a progress notification that arrives with the response on SSE (a
+    // client-side race documented in tests/clients/README.md); every other client sees all.
+    let expected = match (sdk, transport) {
+        (Sdk::TypeScript, Transport::Sse) => 3..=4,
+        _ => 4..=4,
+    };
+    assert!(
+        expected.contains(&seen),
+        "{sdk:?}/{transport:?}: {seen} progress notifications"
+    );
+
+    let sampled = run("everything", "sampling", json!({})).await;
+    assert_eq!(sampled["sampling_called"], true, "{sampled:#}");
+    assert_eq!(sampled["result_contains_reply"], true, "{sampled:#}");
+
+    let concurrent = run(
+        "everything",
+        "concurrent",
+        json!({ "n": 32, "tool": "echo", "arguments": { "message": "call-{i}" } }),
+    )
+    .await;
+    assert_eq!(concurrent["successes"], 32, "{concurrent:#}");
+    assert_eq!(concurrent["mismatched"], 0, "{concurrent:#}");
+
+    let listed = run("everything", "resources_prompts", json!({})).await;
+    assert!(
+        !listed["resources"].as_array().unwrap().is_empty(),
+        "{listed:#}"
+    );
+    assert!(
+        !listed["read"]["contents"].as_array().unwrap().is_empty(),
+        "{listed:#}"
+    );
+    assert!(
+        !listed["resource_templates"].as_array().unwrap().is_empty(),
+        "{listed:#}"
+    );
+    assert!(
+        !listed["prompts"].as_array().unwrap().is_empty(),
+        "{listed:#}"
+    );
+    assert!(
+        listed["prompt"]["messages"].as_u64().unwrap() > 0,
+        "{listed:#}"
+    );
+
+    let time = run(
+        "time",
+        "call",
+        json!({ "tool": "get_current_time", "arguments": { "timezone": "Asia/Tokyo" } }),
+    )
+    .await;
+    assert!(
+        time["text"].as_str().unwrap().contains("Asia/Tokyo"),
+        "{time:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_1x_over_streamable_http() {
+    full_round_trip(Sdk::Python1, Transport::Streamable).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_1x_over_legacy_sse() {
+    full_round_trip(Sdk::Python1, Transport::Sse).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_2x_over_streamable_http() {
+    full_round_trip(Sdk::Python2, Transport::Streamable).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_2x_over_legacy_sse() {
+    full_round_trip(Sdk::Python2, Transport::Sse).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_over_streamable_http() {
+    full_round_trip(Sdk::TypeScript, Transport::Streamable).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_over_legacy_sse() {
+    full_round_trip(Sdk::TypeScript, Transport::Sse).await;
+}
