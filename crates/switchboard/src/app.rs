@@ -12,10 +12,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, ConfigError, GatewaySettings, ServersFile};
-use crate::events::{Event, EventBus};
+use crate::config::{self, GatewaySettings};
+use crate::events::EventBus;
 use crate::gateway::{self, AppState};
 use crate::hub::Hub;
+use crate::store::{ConfigStore, Reload};
+use crate::watch;
 
 /// How to start an [`App`].
 #[derive(Debug, Clone)]
@@ -45,27 +47,25 @@ pub enum StartError {
 /// A running Switchboard: its servers and its gateway.
 pub struct App {
     hub: Arc<Hub>,
+    store: Arc<ConfigStore>,
     addr: SocketAddr,
-    config_file: PathBuf,
-    initial_error: Option<ConfigError>,
-    stop_gateway: CancellationToken,
+    /// Stops the gateway and the watcher.
+    stop: CancellationToken,
     gateway: JoinHandle<std::io::Result<()>>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 impl App {
-    /// Loads the config, binds the gateway and starts every server.
+    /// Loads the config, binds the gateway, starts every server and watches the file.
     ///
     /// A config that does not load does not stop the gateway: it starts with no servers and
     /// the error is reported (the file can be fixed while it runs).
     pub async fn start(options: AppOptions) -> Result<Self, StartError> {
-        let (file, initial_error) = match config::load(&options.config_file) {
-            Ok(file) => (file, None),
-            Err(e) => {
-                tracing::error!("{e}");
-                (empty_file(), Some(e))
-            }
-        };
-        let settings = effective_gateway(&file.gateway, &options);
+        // The gateway's own settings are read once; servers come from the store below.
+        let gateway_file = config::load(&options.config_file)
+            .map(|f| f.gateway)
+            .unwrap_or_default();
+        let settings = effective_gateway(&gateway_file, &options);
         if !is_loopback(&settings.host) && settings.token.is_none() {
             return Err(StartError::ExposedWithoutToken {
                 host: settings.host,
@@ -85,25 +85,36 @@ impl App {
 
         let events = EventBus::default();
         let hub = Hub::new(events.clone(), options.server_log_dir.clone());
-        let summary = hub.apply(&file).await;
-        tracing::info!(servers = summary.started.len(), "servers started");
-        if let Some(e) = &initial_error {
-            events.publish(Event::ConfigError {
-                message: e.to_string(),
-            });
+        let store = ConfigStore::new(options.config_file.clone(), Arc::clone(&hub), events);
+        match store.reload().await {
+            Reload::Applied(summary) => {
+                tracing::info!(servers = summary.started.len(), "servers started")
+            }
+            Reload::Missing => tracing::warn!(
+                file = %options.config_file.display(),
+                "servers.json does not exist; running no servers until it is created"
+            ),
+            Reload::Rejected(_) | Reload::Unchanged => {}
         }
 
-        let state = AppState::new(Arc::clone(&hub), addr);
-        let stop_gateway = CancellationToken::new();
-        let gateway = tokio::spawn(gateway::serve(listener, state, stop_gateway.clone()));
+        let stop = CancellationToken::new();
+        let watcher = match watch::spawn(Arc::clone(&store), stop.clone()) {
+            Ok(task) => Some(task),
+            Err(e) => {
+                tracing::error!("{e}; edits to servers.json will not be applied until restart");
+                None
+            }
+        };
+        let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr);
+        let gateway = tokio::spawn(gateway::serve(listener, state, stop.clone()));
         tracing::info!("gateway listening on http://{addr}");
         Ok(Self {
             hub,
+            store,
             addr,
-            config_file: options.config_file,
-            initial_error,
-            stop_gateway,
+            stop,
             gateway,
+            watcher,
         })
     }
 
@@ -119,19 +130,17 @@ impl App {
         &self.hub
     }
 
-    pub fn config_file(&self) -> &PathBuf {
-        &self.config_file
-    }
-
-    /// The error of the file as it was at start, if it did not load.
-    pub fn initial_error(&self) -> Option<&ConfigError> {
-        self.initial_error.as_ref()
+    pub fn store(&self) -> &Arc<ConfigStore> {
+        &self.store
     }
 
     /// Stops every server (killing their process groups), then the gateway.
     pub async fn shutdown(self) {
+        if let Some(watcher) = self.watcher {
+            watcher.abort();
+        }
         self.hub.shutdown().await;
-        self.stop_gateway.cancel();
+        self.stop.cancel();
         // Open streams were closed with their sessions; do not wait forever on a stuck one.
         if tokio::time::timeout(Duration::from_secs(5), self.gateway)
             .await
@@ -139,13 +148,6 @@ impl App {
         {
             tracing::warn!("gateway did not stop within 5s");
         }
-    }
-}
-
-fn empty_file() -> ServersFile {
-    ServersFile {
-        mcp_servers: Default::default(),
-        gateway: GatewaySettings::default(),
     }
 }
 

@@ -10,7 +10,9 @@ pub mod hub;
 pub mod logs;
 pub mod proxy;
 pub mod slot;
+pub mod store;
 pub mod supervisor;
 pub mod telemetry;
+pub mod watch;
 
 pub use app::{App, AppOptions, StartError};

@@ -1,6 +1,5 @@
 //! End-to-end: `switchboard serve` running real servers from npm and PyPI, driven over
 //! Streamable HTTP by rmcp's own client, and the REST API.
-#![allow(deprecated)] // sampling is deprecated by SEP-2577 but still what servers use
 
 mod support;
 
@@ -8,88 +7,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientInfo, CreateMessageRequestParams,
-    CreateMessageResult, ErrorData, Implementation, ProgressNotificationParam, SamplingMessage,
-};
-use rmcp::service::{NotificationContext, RequestContext, RunningService, ServiceExt};
+use rmcp::service::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientHandler, RoleClient};
-use serde_json::{json, Value};
+use serde_json::json;
+use support::client::{call, connect, text_of, RecordingClient, Seen};
 use support::{everything, time_server, Switchboard};
-
-/// What the test client saw, in order.
-#[derive(Debug, Clone, PartialEq)]
-enum Seen {
-    Progress(String),
-    Sampling(String),
-}
-
-/// A real rmcp client that answers sampling and records progress.
-#[derive(Clone, Default)]
-struct RecordingClient {
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl RecordingClient {
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl ClientHandler for RecordingClient {
-    async fn create_message(
-        &self,
-        params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<CreateMessageResult, ErrorData> {
-        let prompt = serde_json::to_string(&params.messages).unwrap_or_default();
-        self.seen.lock().unwrap().push(Seen::Sampling(prompt));
-        Ok(CreateMessageResult::new(
-            SamplingMessage::assistant_text("sampled-by-rmcp-test-client"),
-            "test-model".into(),
-        ))
-    }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let token = serde_json::to_string(&params.progress_token).unwrap_or_default();
-        self.seen.lock().unwrap().push(Seen::Progress(token));
-    }
-
-    fn get_info(&self) -> ClientInfo {
-        ClientInfo::new(
-            ClientCapabilities::builder().enable_sampling().build(),
-            Implementation::new("switchboard-e2e", "0"),
-        )
-    }
-}
-
-async fn connect(
-    url: String,
-    client: RecordingClient,
-) -> RunningService<RoleClient, RecordingClient> {
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        client.serve(StreamableHttpClientTransport::from_uri(url)),
-    )
-    .await
-    .expect("initialize within 60s")
-    .expect("initialize succeeds")
-}
-
-fn call(name: &str, arguments: Value) -> CallToolRequestParams {
-    let mut params = CallToolRequestParams::new(name.to_owned());
-    params.arguments = arguments.as_object().cloned();
-    params
-}
-
-fn text_of(result: &rmcp::model::CallToolResult) -> String {
-    serde_json::to_string(&result.content).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
@@ -372,4 +294,50 @@ async fn api_lists_servers_and_answers_json_errors() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "unknown_server");
     assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_show_the_stderr_tail_and_follow_streams_new_lines() {
+    use futures::StreamExt;
+    let sb = Switchboard::start(json!({
+        "ticker": {
+            "command": "sh",
+            "args": ["-c", "echo first line >&2; i=0; while true; do i=$((i+1)); echo tick $i >&2; sleep 0.2; done"],
+        }
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = sb.get("/api/servers/ticker/logs?tail=50").await;
+        assert_eq!(status, 200);
+        let lines: Vec<&str> = body["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["line"].as_str().unwrap())
+            .collect();
+        if lines.contains(&"first line") && lines.iter().any(|l| l.starts_with("tick")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stderr not in the tail: {lines:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let response = reqwest::get(format!("{}/api/servers/ticker/logs?follow=1&tail=0", sb.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while text.matches("event: log").count() < 3 {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("live lines within 10s")
+            .expect("stream open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("tick"), "{text}");
+    let (status, body) = sb.get("/api/servers/nope/logs").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_server")));
 }

@@ -19,11 +19,13 @@ pub use sse::SseSessions;
 pub use streamable::StreamableServices;
 
 use crate::hub::Hub;
+use crate::store::ConfigStore;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
+    pub store: Arc<ConfigStore>,
     pub streamable: Arc<StreamableServices>,
     pub sse: Arc<SseSessions>,
     /// `http://host:port` as clients should use it, for the endpoint URLs the API lists.
@@ -33,7 +35,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(hub: Arc<Hub>, addr: SocketAddr) -> Self {
+    pub fn new(hub: Arc<Hub>, store: Arc<ConfigStore>, addr: SocketAddr) -> Self {
         let host = match addr.ip() {
             ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
@@ -49,6 +51,7 @@ impl AppState {
         }
         Self {
             hub,
+            store,
             streamable: Arc::default(),
             sse: Arc::default(),
             base_url: format!("http://{host}:{}", addr.port()).into(),
@@ -63,9 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/servers/{name}/mcp", any(streamable::handle))
         .route("/servers/{name}/sse", get(sse::open))
         .route("/servers/{name}/messages", post(sse::post))
-        .route("/api/health", get(api::health))
-        .route("/api/servers", get(api::list))
-        .route("/api/servers/{name}", get(api::detail))
+        .merge(api::routes())
         .with_state(state)
 }
 

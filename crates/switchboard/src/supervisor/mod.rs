@@ -220,6 +220,8 @@ impl Task {
             peer: peer.clone(),
             info,
         }));
+        // "running" promises a known tool list.
+        self.refresh_tools(&peer).await;
         self.slot.update_status(|s| {
             s.state = ServerState::Running;
             s.pid = Some(pid);
@@ -228,7 +230,6 @@ impl Task {
             s.next_attempt = None;
         });
         self.publish_state();
-        self.refresh_tools(&peer).await;
 
         let ct = running.cancellation_token();
         let mut done = Box::pin(running.waiting());

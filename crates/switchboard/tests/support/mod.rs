@@ -5,6 +5,10 @@
 //! Every wait is bounded; every process started here is killed when its guard drops.
 #![allow(dead_code)]
 
+pub mod client;
+pub mod events;
+pub mod files;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -123,6 +127,27 @@ impl Switchboard {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends `method path` with a raw body; returns the status and the JSON answer.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn server(&self, name: &str) -> Value {
         let (status, body) = self.get(&format!("/api/servers/{name}")).await;
         assert_eq!(status, 200, "GET /api/servers/{name}: {body}");
@@ -138,7 +163,8 @@ impl Switchboard {
     ) -> Value {
         let deadline = Instant::now() + limit;
         loop {
-            let server = self.server(name).await;
+            // Not configured yet (404) counts as not there yet.
+            let (_, server) = self.get(&format!("/api/servers/{name}")).await;
             if pred(&server) {
                 return server;
             }
@@ -150,6 +176,10 @@ impl Switchboard {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    pub async fn pid_of(&self, name: &str) -> u32 {
+        self.wait_running(name).await["pid"].as_u64().unwrap() as u32
     }
 
     pub async fn wait_running(&self, name: &str) -> Value {

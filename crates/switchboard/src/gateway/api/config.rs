@@ -1,0 +1,47 @@
+//! `/api/config` (where the file is, whether it applied) and `/api/events` (SSE).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::Json;
+use futures::StreamExt;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::gateway::AppState;
+use crate::store::ConfigStatus;
+
+/// `GET /api/config`
+pub async fn config(State(state): State<AppState>) -> Json<ConfigStatus> {
+    Json(state.store.status())
+}
+
+/// `GET /api/events`: every [`crate::events::Event`] as an SSE event named after its type,
+/// with the event as JSON data. A subscriber that falls behind gets a `lagged` event and
+/// should refetch what it shows.
+pub async fn events(State(state): State<AppState>) -> impl IntoResponse {
+    let stream = BroadcastStream::new(state.hub.events().subscribe()).map(|item| {
+        let event = match item {
+            Ok(event) => {
+                let json = serde_json::to_value(&event).unwrap_or_default();
+                let name = json["type"].as_str().unwrap_or("event").to_owned();
+                SseEvent::default().event(name).data(json.to_string())
+            }
+            Err(BroadcastStreamRecvError::Lagged(n)) => SseEvent::default()
+                .event("lagged")
+                .data(format!("{{\"type\":\"lagged\",\"missed\":{n}}}")),
+        };
+        Ok::<_, Infallible>(event)
+    });
+    let hello = futures::stream::once(async {
+        Ok::<_, Infallible>(
+            SseEvent::default()
+                .event("hello")
+                .data("{\"type\":\"hello\"}"),
+        )
+    });
+    Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

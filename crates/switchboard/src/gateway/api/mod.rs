@@ -1,0 +1,41 @@
+//! The REST API under `/api`. Reads come from the hub's slots; every change goes through the
+//! [`ConfigStore`](crate::store::ConfigStore), which writes servers.json and applies it.
+
+mod config;
+mod logs;
+mod servers;
+
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/health", get(servers::health))
+        .route("/api/servers", get(servers::list))
+        .route(
+            "/api/servers/{name}",
+            get(servers::detail)
+                .patch(servers::patch)
+                .put(servers::put)
+                .delete(servers::remove),
+        )
+        .route("/api/servers/{name}/restart", post(servers::restart))
+        .route("/api/servers/{name}/logs", get(logs::logs))
+        .route("/api/config", get(config::config))
+        .route("/api/events", get(config::events))
+}
+
+/// Parses a request body as a JSON object, with an error that says what was wrong.
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}

@@ -1,0 +1,264 @@
+//! `/api/servers`: the list, one server with its tools, and the changes (restart, PATCH,
+//! PUT, DELETE; the last three edit servers.json through the config store).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::json_object;
+use crate::config::check_server_name;
+use crate::gateway::{ApiError, AppState};
+use crate::slot::{ServerSlot, ServerState};
+use crate::store::{merge_patch, servers_mut, EditError};
+
+/// `GET /api/health`
+pub async fn health() -> Json<Value> {
+    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    pub mcp: String,
+    pub sse: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCount {
+    pub exposed: usize,
+    pub total: usize,
+}
+
+/// One row of `/api/servers`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSummary {
+    pub name: String,
+    pub state: ServerState,
+    pub pid: Option<u32>,
+    pub uptime_secs: Option<u64>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    /// Milliseconds since the Unix epoch of the next start attempt, while failed/restarting.
+    pub next_attempt_ms: Option<u64>,
+    pub tools: ToolCount,
+    pub sessions: usize,
+    pub endpoints: Endpoints,
+    pub command: String,
+    pub args: Vec<String>,
+    pub disabled: bool,
+}
+
+/// A tool as `/api/servers/{name}` shows it: with whether the filter exposes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolView {
+    pub name: String,
+    pub description: Option<String>,
+    pub input_schema: Value,
+    pub exposed: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerDetail {
+    #[serde(flatten)]
+    pub summary: ServerSummary,
+    pub cwd: Option<String>,
+    /// Environment variable names; values are not shown (they are often secrets).
+    pub env_keys: Vec<String>,
+    pub tool_list: Vec<ToolView>,
+}
+
+fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
+    let status = slot.status();
+    let settings = slot.settings();
+    let tools = slot.tools();
+    let exposed = tools
+        .iter()
+        .filter(|t| settings.filter.exposes(&t.name))
+        .count();
+    let name = slot.name().to_owned();
+    ServerSummary {
+        state: status.state,
+        pid: status.pid,
+        uptime_secs: status.uptime().map(|d| d.as_secs()),
+        restarts: status.restarts,
+        last_error: status.last_error.clone(),
+        next_attempt_ms: status.next_attempt.and_then(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as u64)
+        }),
+        tools: ToolCount {
+            exposed,
+            total: tools.len(),
+        },
+        sessions: slot.sessions().len(),
+        endpoints: Endpoints {
+            mcp: format!("{base_url}/servers/{name}/mcp"),
+            sse: format!("{base_url}/servers/{name}/sse"),
+        },
+        command: settings.spec.command.clone(),
+        args: settings.spec.args.clone(),
+        disabled: settings.spec.disabled,
+        name,
+    }
+}
+
+/// `GET /api/servers`
+pub async fn list(State(state): State<AppState>) -> Json<Value> {
+    let servers: Vec<ServerSummary> = state
+        .hub
+        .slots()
+        .iter()
+        .map(|slot| summarize(slot, &state.base_url))
+        .collect();
+    Json(serde_json::json!({ "servers": servers }))
+}
+
+/// `GET /api/servers/{name}`
+pub async fn detail(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match state.hub.slot(&name) {
+        Some(slot) => Json(detail_of(&slot, &state.base_url)).into_response(),
+        None => ApiError::unknown_server(&name).into_response(),
+    }
+}
+
+fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
+    let settings = slot.settings();
+    let tool_list = slot
+        .tools()
+        .iter()
+        .map(|tool| ToolView {
+            name: tool.name.to_string(),
+            description: tool.description.as_ref().map(|d| d.to_string()),
+            input_schema: Value::Object((*tool.input_schema).clone()),
+            exposed: settings.filter.exposes(&tool.name),
+        })
+        .collect();
+    ServerDetail {
+        summary: summarize(slot, base_url),
+        cwd: settings.spec.cwd.as_ref().map(|c| c.display().to_string()),
+        env_keys: settings.spec.env.keys().cloned().collect(),
+        tool_list,
+    }
+}
+
+/// `POST /api/servers/{name}/restart`
+pub async fn restart(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    if state.hub.restart(&name).await {
+        (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "name": name, "restarting": true })),
+        )
+            .into_response()
+    } else {
+        ApiError::unknown_server(&name).into_response()
+    }
+}
+
+/// `PATCH /api/servers/{name}`: a JSON merge patch (RFC 7396) of the server's entry, such as
+/// `{"disabled": true}` or `{"tools": {"deny": ["get-env"]}}`; `null` removes a key.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let patch = match json_object(&body) {
+        Ok(patch) => Value::Object(patch),
+        Err(e) => return e.into_response(),
+    };
+    let result = state
+        .store
+        .edit(|root| {
+            let entry = servers_mut(root)?
+                .get_mut(&name)
+                .ok_or_else(|| EditError::UnknownServer(name.clone()))?;
+            merge_patch(entry, &patch);
+            Ok(())
+        })
+        .await;
+    respond(&state, &name, result.map(|_| StatusCode::OK))
+}
+
+/// `PUT /api/servers/{name}`: adds the server, or replaces its entry (in place, keeping its
+/// position in the file).
+pub async fn put(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Response {
+    if let Err(why) = check_server_name(&name) {
+        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", why).into_response();
+    }
+    let entry = match json_object(&body) {
+        Ok(entry) => Value::Object(entry),
+        Err(e) => return e.into_response(),
+    };
+    let existed = state.hub.slot(&name).is_some();
+    let result = state
+        .store
+        .edit(|root| {
+            let servers = servers_mut(root)?;
+            match servers.get_mut(&name) {
+                Some(existing) => *existing = entry.clone(),
+                None => {
+                    servers.insert(name.clone(), entry.clone());
+                }
+            }
+            Ok(())
+        })
+        .await;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    respond(&state, &name, result.map(|_| status))
+}
+
+/// `DELETE /api/servers/{name}`
+pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let result = state
+        .store
+        .edit(|root| {
+            servers_mut(root)?
+                .shift_remove(&name)
+                .map(|_| ())
+                .ok_or_else(|| EditError::UnknownServer(name.clone()))
+        })
+        .await;
+    match result {
+        Ok(_) => Json(serde_json::json!({ "name": name, "removed": true })).into_response(),
+        Err(e) => edit_error(e).into_response(),
+    }
+}
+
+/// Answers a successful edit with the server as it is now.
+fn respond(state: &AppState, name: &str, result: Result<StatusCode, EditError>) -> Response {
+    match result {
+        Ok(status) => match state.hub.slot(name) {
+            Some(slot) => (status, Json(detail_of(&slot, &state.base_url))).into_response(),
+            None => ApiError::unknown_server(name).into_response(),
+        },
+        Err(e) => edit_error(e).into_response(),
+    }
+}
+
+fn edit_error(error: EditError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        EditError::UnknownServer(name) => ApiError::unknown_server(&name),
+        EditError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", message),
+        EditError::BadRequest(_) => ApiError::bad_request(message),
+        EditError::FileBroken(_) => ApiError::new(StatusCode::CONFLICT, "config_broken", message),
+        EditError::Contended => ApiError::new(StatusCode::CONFLICT, "config_contended", message),
+        EditError::Io { .. } => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "config_write_failed",
+            message,
+        ),
+    }
+}

@@ -1,0 +1,431 @@
+//! `ConfigStore`: the one place that reads, writes and applies `servers.json`.
+//!
+//! The file is the only source of truth. The watcher calls [`ConfigStore::reload`] when it
+//! changes; the API calls [`ConfigStore::edit`], which rewrites the file (keeping unknown keys
+//! and key order, atomically, with a backup) and applies the result at once. Each applied
+//! version is remembered by the hash of its text, so the watcher's echo of our own write is
+//! recognised and not applied twice. A version that does not parse or validate is never
+//! applied and never overwritten: the last good config keeps running and the error is kept
+//! for `/api/config` and published as an event.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{self, ConfigError};
+use crate::events::{Event, EventBus};
+use crate::hub::{ApplySummary, Hub};
+
+/// How many times an edit is retried when the file changes under it.
+const EDIT_ATTEMPTS: usize = 5;
+
+/// Why an API edit of servers.json was refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The file on disk is broken; we do not overwrite the user's work in progress.
+    #[error("servers.json cannot be changed while it has an error; fix it first: {0}")]
+    FileBroken(ConfigError),
+    /// The change would make the file invalid.
+    #[error("{0}")]
+    Invalid(ConfigError),
+    #[error("no server named '{0}' in servers.json")]
+    UnknownServer(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("servers.json kept changing while it was being edited; try again")]
+    Contended,
+}
+
+/// What `/api/config` reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigStatus {
+    pub path: PathBuf,
+    pub backup_path: PathBuf,
+    /// Milliseconds since the Unix epoch of the last successful apply.
+    pub last_applied_ms: Option<u64>,
+    /// The error of the newest version of the file, if it could not be applied.
+    pub error: Option<ConfigError>,
+}
+
+/// The outcome of a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    Applied(ApplySummary),
+    /// The text is the one already running (for example our own write).
+    Unchanged,
+    /// The file is gone; nothing was stopped.
+    Missing,
+    Rejected(ConfigError),
+}
+
+struct State {
+    applied_hash: Option<u64>,
+    last_applied: Option<SystemTime>,
+    error: Option<ConfigError>,
+}
+
+/// See the module documentation.
+pub struct ConfigStore {
+    path: PathBuf,
+    hub: Arc<Hub>,
+    events: EventBus,
+    state: Mutex<State>,
+    /// Serialises reloads and edits, so versions are applied in the order they were read.
+    apply: tokio::sync::Mutex<()>,
+    /// Runs where a concurrent editor's save would be detected, so tests can put one there.
+    #[cfg(test)]
+    before_compare: Mutex<Option<Box<dyn FnMut() + Send>>>,
+}
+
+impl ConfigStore {
+    pub fn new(path: PathBuf, hub: Arc<Hub>, events: EventBus) -> Arc<Self> {
+        Arc::new(Self {
+            path,
+            hub,
+            events,
+            state: Mutex::new(State {
+                applied_hash: None,
+                last_applied: None,
+                error: None,
+            }),
+            apply: tokio::sync::Mutex::new(()),
+            #[cfg(test)]
+            before_compare: Mutex::new(None),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".bak");
+        self.path.with_file_name(name)
+    }
+
+    pub fn status(&self) -> ConfigStatus {
+        let state = self.lock();
+        ConfigStatus {
+            path: self.path.clone(),
+            backup_path: self.backup_path(),
+            last_applied_ms: state.last_applied.and_then(|t| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_millis() as u64)
+            }),
+            error: state.error.clone(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the file as it is now and applies it if it is new and valid.
+    pub async fn reload(&self) -> Reload {
+        let _serial = self.apply.lock().await;
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %self.path.display(), "servers.json was deleted; the running servers are kept until it returns");
+                return Reload::Missing;
+            }
+            Err(e) => {
+                let error = ConfigError::Read {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                };
+                self.reject(error.clone());
+                return Reload::Rejected(error);
+            }
+        };
+        self.apply_text_locked(&text).await
+    }
+
+    /// Applies `text` (the file's contents) unless it is the version already running.
+    async fn apply_text_locked(&self, text: &str) -> Reload {
+        let hash = hash_text(text);
+        let (unchanged, had_error) = {
+            let mut state = self.lock();
+            let unchanged = state.applied_hash == Some(hash);
+            // Back to the running version after a broken one: the error is over.
+            let had_error = unchanged && state.error.take().is_some();
+            (unchanged, had_error)
+        };
+        if unchanged {
+            if had_error {
+                self.events.publish(Event::ConfigReloaded);
+            }
+            return Reload::Unchanged;
+        }
+        let file = match config::parse(&self.path, text) {
+            Ok(file) => file,
+            Err(error) => {
+                self.reject(error.clone());
+                return Reload::Rejected(error);
+            }
+        };
+        let summary = self.hub.apply(&file).await;
+        {
+            let mut state = self.lock();
+            state.applied_hash = Some(hash);
+            state.last_applied = Some(SystemTime::now());
+            state.error = None;
+        }
+        tracing::info!(?summary, "servers.json applied");
+        self.events.publish(Event::ConfigReloaded);
+        Reload::Applied(summary)
+    }
+
+    fn reject(&self, error: ConfigError) {
+        tracing::error!("servers.json not applied, the previous version keeps running: {error}");
+        let changed = {
+            let mut state = self.lock();
+            let changed = state.error.as_ref() != Some(&error);
+            state.error = Some(error.clone());
+            changed
+        };
+        if changed {
+            self.events.publish(Event::ConfigError {
+                message: error.to_string(),
+            });
+        }
+    }
+
+    /// Changes the file through `edit` (on its JSON root object), writes it atomically with a
+    /// backup, and applies it. Every key the edit does not touch is kept, in order.
+    pub async fn edit(
+        &self,
+        edit: impl Fn(&mut Map<String, Value>) -> Result<(), EditError>,
+    ) -> Result<ApplySummary, EditError> {
+        let _serial = self.apply.lock().await;
+        for _ in 0..EDIT_ATTEMPTS {
+            let before = match std::fs::read_to_string(&self.path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => {
+                    return Err(EditError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
+            };
+            let mut root = match &before {
+                Some(text) => match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(map)) => map,
+                    Ok(_) | Err(_) => {
+                        let error = config::parse(&self.path, text).err().unwrap_or_else(|| {
+                            ConfigError::Invalid {
+                                path: self.path.clone(),
+                                key: "(top level)".into(),
+                                message: "expected a JSON object".into(),
+                            }
+                        });
+                        return Err(EditError::FileBroken(error));
+                    }
+                },
+                None => Map::new(),
+            };
+            edit(&mut root)?;
+            let mut text = serde_json::to_string_pretty(&Value::Object(root))
+                .map_err(|e| EditError::BadRequest(e.to_string()))?;
+            text.push('\n');
+            config::parse(&self.path, &text).map_err(EditError::Invalid)?;
+            match self.replace_if_unchanged(before.as_deref(), &text)? {
+                true => {}
+                false => continue, // someone else wrote meanwhile: redo the edit on their version
+            }
+            return Ok(match self.apply_text_locked(&text).await {
+                Reload::Applied(summary) => summary,
+                _ => ApplySummary::default(),
+            });
+        }
+        Err(EditError::Contended)
+    }
+
+    /// Writes `text` via a temp file and rename, keeping the previous file as the backup,
+    /// unless the file no longer holds `expected`. Returns whether it wrote.
+    fn replace_if_unchanged(&self, expected: Option<&str>, text: &str) -> Result<bool, EditError> {
+        let io = |source| EditError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        temp.write_all(text.as_bytes()).map_err(io)?;
+        temp.as_file().sync_all().map_err(io)?;
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            let _ = std::fs::set_permissions(temp.path(), meta.permissions());
+        }
+        if let Some(previous) = expected {
+            std::fs::write(self.backup_path(), previous).map_err(io)?;
+        }
+        // Last check, as close to the rename as possible: an editor's save that landed since
+        // we read the file is redone on, not overwritten. (No lock is shared with editors, so
+        // a save within the two syscalls below cannot be seen.)
+        #[cfg(test)]
+        if let Some(hook) = self.before_compare.lock().unwrap().as_mut() {
+            hook();
+        }
+        if std::fs::read_to_string(&self.path).ok().as_deref() != expected {
+            tracing::debug!(file = %self.path.display(), "servers.json changed while being edited; redoing the edit");
+            return Ok(false);
+        }
+        temp.persist(&self.path).map_err(|e| io(e.error))?;
+        Ok(true)
+    }
+}
+
+fn hash_text(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The `mcpServers` object of `root`, created when absent.
+pub fn servers_mut(root: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, EditError> {
+    root.entry("mcpServers")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| EditError::BadRequest("mcpServers in servers.json is not an object".into()))
+}
+
+/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store_with(text: &str) -> (tempfile::TempDir, Arc<ConfigStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.json");
+        std::fs::write(&path, text).unwrap();
+        let events = EventBus::default();
+        let hub = Hub::new(events.clone(), None);
+        (dir, ConfigStore::new(path, hub, events))
+    }
+
+    const DISABLED: &str = r#"{"mcpServers":{"a":{"command":"sh","disabled":true}}}"#;
+
+    #[tokio::test]
+    async fn an_editor_save_during_an_edit_is_redone_on_not_overwritten() {
+        let (_dir, store) = store_with(DISABLED);
+        let path = store.path().to_owned();
+        let mut saved = false;
+        *store.before_compare.lock().unwrap() = Some(Box::new(move || {
+            if !saved {
+                saved = true;
+                let editor = r#"{"mcpServers":{"a":{"command":"sh","disabled":true}},"editor":1}"#;
+                std::fs::write(&path, editor).unwrap();
+            }
+        }));
+        store
+            .edit(|root| {
+                root.insert("api".into(), json!(2));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let on_disk: Value =
+            serde_json::from_str(&std::fs::read_to_string(store.path()).unwrap()).unwrap();
+        assert_eq!(
+            on_disk["editor"], 1,
+            "the editor's save was overwritten: {on_disk}"
+        );
+        assert_eq!(on_disk["api"], 2, "the API's edit was lost: {on_disk}");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_never_settles_is_reported_not_overwritten() {
+        let (_dir, store) = store_with(DISABLED);
+        let path = store.path().to_owned();
+        let mut n = 0;
+        *store.before_compare.lock().unwrap() = Some(Box::new(move || {
+            n += 1;
+            std::fs::write(&path, format!(r#"{{"mcpServers":{{}},"n":{n}}}"#)).unwrap();
+        }));
+        let result = store.edit(|_| Ok(())).await;
+        assert!(matches!(result, Err(EditError::Contended)), "{result:?}");
+        let on_disk = std::fs::read_to_string(store.path()).unwrap();
+        assert!(
+            on_disk.contains(&format!("\"n\":{EDIT_ATTEMPTS}")),
+            "{on_disk}"
+        );
+    }
+
+    #[tokio::test]
+    async fn own_write_is_applied_once_and_a_broken_file_is_kept() {
+        let (_dir, store) = store_with(DISABLED);
+        assert!(matches!(store.reload().await, Reload::Applied(_)));
+        assert_eq!(store.reload().await, Reload::Unchanged);
+        store
+            .edit(|root| {
+                root.insert("x".into(), json!(1));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.reload().await,
+            Reload::Unchanged,
+            "the watcher's echo of our write"
+        );
+
+        std::fs::write(store.path(), "{ broken").unwrap();
+        assert!(matches!(
+            store.reload().await,
+            Reload::Rejected(ConfigError::Syntax { .. })
+        ));
+        assert!(store.status().error.is_some());
+        let refused = store.edit(|_| Ok(())).await;
+        assert!(
+            matches!(refused, Err(EditError::FileBroken(_))),
+            "{refused:?}"
+        );
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "{ broken");
+    }
+
+    #[test]
+    fn merge_patch_merges_replaces_and_removes() {
+        let mut target = json!({"a": 1, "b": {"c": 2, "d": 3}, "keep": true});
+        merge_patch(&mut target, &json!({"a": 5, "b": {"c": null, "e": 4}}));
+        assert_eq!(target, json!({"a": 5, "b": {"d": 3, "e": 4}, "keep": true}));
+    }
+
+    #[test]
+    fn merge_patch_keeps_key_order() {
+        let mut target = json!({"z": 1, "a": 2, "m": 3});
+        merge_patch(&mut target, &json!({"a": 9}));
+        let keys: Vec<&String> = target.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["z", "a", "m"]);
+    }
+}
