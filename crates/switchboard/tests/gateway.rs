@@ -290,6 +290,23 @@ async fn api_lists_servers_and_answers_json_errors() {
     assert_eq!(everything["endpoints"]["sse"], sb.sse_url("everything"));
     assert_eq!(servers[1]["state"], "disabled");
 
+    let (status, resources) = sb.get("/api/servers/everything/resources").await;
+    assert_eq!(status, 200, "{resources}");
+    assert!(!resources["resources"].as_array().unwrap().is_empty());
+    assert!(!resources["templates"].as_array().unwrap().is_empty());
+    let (status, prompts) = sb.get("/api/servers/everything/prompts").await;
+    assert_eq!(status, 200, "{prompts}");
+    assert!(prompts["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "simple-prompt"));
+    let (status, body) = sb.get("/api/servers/off/prompts").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("server_not_running"))
+    );
+
     let (status, body) = sb.get("/api/servers/nope").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "unknown_server");
@@ -318,13 +335,19 @@ async fn logs_show_the_stderr_tail_and_follow_streams_new_lines() {
         if lines.contains(&"first line") && lines.iter().any(|l| l.starts_with("tick")) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "stderr not in the tail: {lines:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stderr not in the tail: {lines:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let response = reqwest::get(format!("{}/api/servers/ticker/logs?follow=1&tail=0", sb.url))
-        .await
-        .unwrap();
+    let response = reqwest::get(format!(
+        "{}/api/servers/ticker/logs?follow=1&tail=0",
+        sb.url
+    ))
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let mut text = String::new();
@@ -339,5 +362,8 @@ async fn logs_show_the_stderr_tail_and_follow_streams_new_lines() {
     }
     assert!(text.contains("tick"), "{text}");
     let (status, body) = sb.get("/api/servers/nope/logs").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_server")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_server"))
+    );
 }

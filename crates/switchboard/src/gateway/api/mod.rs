@@ -1,6 +1,7 @@
 //! The REST API under `/api`. Reads come from the hub's slots; every change goes through the
 //! [`ConfigStore`](crate::store::ConfigStore), which writes servers.json and applies it.
 
+mod catalog;
 mod config;
 mod logs;
 mod servers;
@@ -25,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/servers/{name}/restart", post(servers::restart))
         .route("/api/servers/{name}/logs", get(logs::logs))
+        .route("/api/servers/{name}/resources", get(catalog::resources))
+        .route("/api/servers/{name}/prompts", get(catalog::prompts))
         .route("/api/config", get(config::config))
         .route("/api/events", get(config::events))
 }
