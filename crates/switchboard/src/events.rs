@@ -21,6 +21,10 @@ pub enum Event {
     },
     /// A server's tool list (or its filter) changed.
     ToolsChanged { name: String },
+    /// A server's prompt list changed.
+    PromptsChanged { name: String },
+    /// A server's resource or resource template list changed.
+    ResourcesChanged { name: String },
     /// A server entry was added to or removed from the running set.
     ServersChanged,
     /// A new version of servers.json was applied.

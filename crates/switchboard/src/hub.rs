@@ -42,6 +42,9 @@ pub struct Hub {
     managed: Mutex<HashMap<String, Managed>>,
     events: EventBus,
     log_dir: Option<PathBuf>,
+    /// Cancelled by `shutdown`; parent of every entry's retirement token, so client sessions
+    /// of every endpoint close when Switchboard stops.
+    stopping: CancellationToken,
 }
 
 impl Hub {
@@ -52,11 +55,17 @@ impl Hub {
             managed: Mutex::new(HashMap::new()),
             events,
             log_dir,
+            stopping: CancellationToken::new(),
         })
     }
 
     pub fn events(&self) -> &EventBus {
         &self.events
+    }
+
+    /// A token cancelled when Switchboard stops (for sessions not tied to one server).
+    pub fn stopping(&self) -> CancellationToken {
+        self.stopping.child_token()
     }
 
     /// The slot of server `name`, if configured.
@@ -123,7 +132,7 @@ impl Hub {
                         self.log_dir.as_ref().map(|d| d.join(format!("{name}.log"))),
                     ));
                     let slot = ServerSlot::new(name.clone(), spec.clone(), log);
-                    let retired = CancellationToken::new();
+                    let retired = self.stopping.child_token();
                     self.write_slots()
                         .insert(name.clone(), (Arc::clone(&slot), retired.clone()));
                     let supervisor = Supervisor::start(slot, self.events.clone());
@@ -180,6 +189,7 @@ impl Hub {
 
     /// Stops every server (process groups killed) and waits for them.
     pub async fn shutdown(&self) {
+        self.stopping.cancel();
         let mut managed = self.managed.lock().await;
         let all: Vec<Managed> = managed.drain().map(|(_, m)| m).collect();
         let stops = all.into_iter().map(|m| {
@@ -190,9 +200,10 @@ impl Hub {
     }
 }
 
-/// Tells every client session of `slot` that its tool list changed.
+/// Tells the sessions of `slot`'s own endpoint that its tool list changed (aggregate
+/// sessions learn it from the `ToolsChanged` event).
 pub async fn notify_tools_changed(slot: &ServerSlot) {
     let notification =
         ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default());
-    send_all(slot.sessions().peers(), notification).await;
+    send_all(slot.sessions().direct_peers(), notification).await;
 }

@@ -8,7 +8,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use rmcp::model::{ServerPeerInfo, Tool};
+use rmcp::model::{Prompt, Resource, ResourceTemplate, ServerPeerInfo, Tool};
 use rmcp::service::Peer;
 use rmcp::RoleClient;
 use serde::Serialize;
@@ -96,6 +96,16 @@ pub struct Upstream {
     pub info: Arc<ServerPeerInfo>,
 }
 
+/// What the child offers, as last fetched (unfiltered). Kept current by the supervisor, so
+/// listings (the API, the aggregate endpoint) never wait on a child.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub tools: Arc<Vec<Tool>>,
+    pub prompts: Arc<Vec<Prompt>>,
+    pub resources: Arc<Vec<Resource>>,
+    pub templates: Arc<Vec<ResourceTemplate>>,
+}
+
 /// The part of the config entry that the proxy applies live.
 #[derive(Debug, Clone)]
 pub struct LiveSettings {
@@ -109,7 +119,7 @@ pub struct ServerSlot {
     settings: RwLock<Arc<LiveSettings>>,
     status: watch::Sender<ServerStatus>,
     upstream: watch::Sender<Option<Upstream>>,
-    tools: RwLock<Arc<Vec<Tool>>>,
+    catalog: RwLock<Catalog>,
     sessions: Arc<SessionRegistry>,
     log: Arc<ServerLog>,
 }
@@ -127,7 +137,7 @@ impl ServerSlot {
             settings: RwLock::new(Arc::new(LiveSettings { spec, filter })),
             status: watch::channel(ServerStatus::new(initial)).0,
             upstream: watch::channel(None).0,
-            tools: RwLock::new(Arc::new(Vec::new())),
+            catalog: RwLock::new(Catalog::default()),
             sessions: SessionRegistry::new(),
             log,
         })
@@ -172,11 +182,19 @@ impl ServerSlot {
 
     /// The child's full tool list as last fetched (unfiltered).
     pub fn tools(&self) -> Arc<Vec<Tool>> {
-        Arc::clone(&self.tools.read().unwrap_or_else(|p| p.into_inner()))
+        self.catalog().tools
     }
 
-    pub fn set_tools(&self, tools: Vec<Tool>) {
-        *self.tools.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tools);
+    pub fn catalog(&self) -> Catalog {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// For the supervisor: change the catalog in place.
+    pub fn update_catalog(&self, f: impl FnOnce(&mut Catalog)) {
+        f(&mut self.catalog.write().unwrap_or_else(|p| p.into_inner()));
     }
 
     pub fn sessions(&self) -> &Arc<SessionRegistry> {

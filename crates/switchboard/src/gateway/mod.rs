@@ -2,6 +2,7 @@
 //! and the REST API.
 
 mod api;
+mod dashboard;
 mod error;
 mod sse;
 mod streamable;
@@ -66,7 +67,11 @@ pub fn router(state: AppState) -> Router {
         .route("/servers/{name}/mcp", any(streamable::handle))
         .route("/servers/{name}/sse", get(sse::open))
         .route("/servers/{name}/messages", post(sse::post))
+        .route("/mcp", any(streamable::handle_aggregate))
+        .route("/sse", get(sse::open_aggregate))
+        .route("/messages", post(sse::post_aggregate))
         .merge(api::routes())
+        .fallback(dashboard::serve)
         .with_state(state)
 }
 

@@ -19,13 +19,14 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::ServiceExt;
+use rmcp::ServerHandler;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::proxy::ServerProxy;
+use crate::proxy::{AggregateProxy, ServerProxy, View};
 
 /// Messages buffered per direction and session before the sender waits.
 const CHANNEL_CAPACITY: usize = 64;
@@ -76,6 +77,40 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
         return ApiError::unknown_server(&name).into_response();
     };
+    open_session(
+        &state,
+        ServerProxy::new(slot),
+        retired,
+        name.clone(),
+        &format!("/servers/{name}/messages"),
+    )
+}
+
+/// `GET /sse[?servers=a,b]`: the aggregate endpoint.
+pub async fn open_aggregate(
+    State(state): State<AppState>,
+    Query(query): Query<ViewQuery>,
+) -> Response {
+    let view = match query.view() {
+        Ok(view) => view,
+        Err(e) => return e.into_response(),
+    };
+    let proxy = AggregateProxy::new(Arc::clone(&state.hub), view);
+    let retired = state.hub.stopping();
+    open_session(&state, proxy, retired, AGGREGATE.into(), "/messages")
+}
+
+/// The owner recorded for aggregate sessions (server names cannot contain `*`).
+const AGGREGATE: &str = "*";
+
+/// Opens a session served by `handler`; POSTs must come to `messages_path` and name `owner`.
+fn open_session<H: ServerHandler>(
+    state: &AppState,
+    handler: H,
+    retired: CancellationToken,
+    owner: String,
+    messages_path: &str,
+) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (in_tx, in_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
     let (out_tx, out_rx) =
@@ -83,7 +118,7 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     state.sse.insert(
         id.clone(),
         SseSession {
-            server: name.clone(),
+            server: owner,
             inbound: in_tx,
         },
     );
@@ -98,10 +133,9 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
         let ct = session_ct.clone();
         let closed = closed.clone();
         tokio::spawn(async move {
-            let proxy = ServerProxy::new(slot);
             let sink = out_tx.sink_map_err(std::io::Error::other);
             let stream = tokio_stream::wrappers::ReceiverStream::new(in_rx);
-            match proxy.serve_with_ct((sink, stream), ct.clone()).await {
+            match handler.serve_with_ct((sink, stream), ct.clone()).await {
                 Ok(running) => {
                     let _ = running.waiting().await;
                 }
@@ -114,7 +148,7 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
         });
     }
 
-    let endpoint = format!("/servers/{name}/messages?sessionId={id}");
+    let endpoint = format!("{messages_path}?sessionId={id}");
     let first = futures::stream::once(async move {
         Ok::<_, Infallible>(Event::default().event("endpoint").data(endpoint))
     });
@@ -147,21 +181,40 @@ pub async fn post(
     Query(query): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {
+    deliver(&state, &name, &format!("/servers/{name}/sse"), query, &body).await
+}
+
+/// `POST /messages?sessionId=`: the aggregate endpoint.
+pub async fn post_aggregate(
+    State(state): State<AppState>,
+    Query(query): Query<SessionQuery>,
+    body: Bytes,
+) -> Response {
+    deliver(&state, AGGREGATE, "/sse", query, &body).await
+}
+
+async fn deliver(
+    state: &AppState,
+    owner: &str,
+    reopen: &str,
+    query: SessionQuery,
+    body: &[u8],
+) -> Response {
     let Some(id) = query.session_id else {
-        return ApiError::bad_request("missing sessionId query parameter (open /sse first)")
-            .into_response();
+        return ApiError::bad_request(format!(
+            "missing sessionId query parameter (open {reopen} first)"
+        ))
+        .into_response();
     };
-    let Some(inbound) = state.sse.inbound(&id, &name) else {
+    let Some(inbound) = state.sse.inbound(&id, owner) else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_session",
-            format!(
-                "no open SSE session '{id}' for server '{name}'; open /servers/{name}/sse again"
-            ),
+            format!("no open SSE session '{id}' here; open {reopen} again"),
         )
         .into_response();
     };
-    let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
+    let message: ClientJsonRpcMessage = match serde_json::from_slice(body) {
         Ok(m) => m,
         Err(e) => {
             return ApiError::bad_request(format!("body is not a JSON-RPC message: {e}"))
@@ -172,9 +225,25 @@ pub async fn post(
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_session",
-            format!("SSE session '{id}' has closed; open /servers/{name}/sse again"),
+            format!("SSE session '{id}' has closed; open {reopen} again"),
         )
         .into_response();
     }
     (StatusCode::ACCEPTED, "Accepted").into_response()
+}
+
+/// `?servers=a,b` on the aggregate endpoints.
+#[derive(Debug, Deserialize)]
+pub struct ViewQuery {
+    servers: Option<String>,
+}
+
+impl ViewQuery {
+    pub fn view(&self) -> Result<View, ApiError> {
+        match &self.servers {
+            None => Ok(View::all()),
+            Some(list) => View::parse(list)
+                .map_err(|why| ApiError::new(StatusCode::BAD_REQUEST, "invalid_view", why)),
+        }
+    }
 }

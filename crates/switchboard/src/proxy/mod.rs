@@ -1,11 +1,15 @@
 //! The MCP proxy: a server towards each downstream client session, a client towards the child.
 
+mod aggregate;
 mod child_transport;
+mod forward;
 mod server;
 mod sessions;
 mod upstream;
 
+pub use aggregate::{qualified, split_qualified, template_matches, AggregateProxy, View};
 pub use child_transport::ObservedTransport;
+pub use forward::reread;
 pub use server::{supported_versions, ServerProxy};
 pub use sessions::{ClientFeature, SessionId, SessionRegistry};
 pub use upstream::{send_all, UpstreamClient, UpstreamSignal};

@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
-    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
-    CompleteRequest, CompleteRequestParams, CompleteResult, ErrorCode, ErrorData, GetMeta,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientNotification,
+    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorData,
     GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
@@ -22,13 +21,13 @@ use rmcp::model::{
     SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams, UnsubscribeRequest,
     UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, RequestContext};
-use rmcp::{RoleServer, ServerHandler, ServiceError};
-use serde::de::DeserializeOwned;
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{RoleServer, ServerHandler};
 
+use super::forward::{forward, not_exposed, paginated, upstream_of};
 use super::sessions::SessionId;
-use super::upstream::PROGRESS_FLUSH_LIMIT;
-use crate::slot::{ServerSlot, ServerState, Upstream};
+use crate::expect;
+use crate::slot::{ServerSlot, Upstream};
 
 /// Protocol versions offered downstream: every version with the `initialize` lifecycle.
 /// 2026-07-28's inline lifecycle is not offered yet, so `server/discover` gets a JSON-RPC error
@@ -55,20 +54,17 @@ impl ServerProxy {
         self.slot.name()
     }
 
-    /// The child's connection, or an error that says why there is none, at once.
     fn upstream(&self) -> Result<Upstream, ErrorData> {
-        if let Some(upstream) = self.slot.upstream() {
-            return Ok(upstream);
-        }
-        let status = self.slot.status();
-        let mut message = format!("server '{}' is {}", self.server(), status.state.as_str());
-        if status.state.is_transient() || status.state == ServerState::Failed {
-            message.push_str("; try again shortly");
-        }
-        if let Some(error) = &status.last_error {
-            message.push_str(&format!(" (last error: {error})"));
-        }
-        Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None))
+        upstream_of(&self.slot)
+    }
+
+    async fn forward(
+        &self,
+        request: ClientRequest,
+        ctx: RequestContext<RoleServer>,
+        timeout: Duration,
+    ) -> Result<ServerResult, ErrorData> {
+        forward(&self.slot, self.session, request, ctx, timeout).await
     }
 
     /// Waits (bounded by the startup timeout) for a starting server, so a client that connects
@@ -81,101 +77,6 @@ impl ServerProxy {
 
     fn request_timeout(&self) -> Duration {
         self.slot.settings().spec.timeouts.request()
-    }
-
-    /// Forwards `request` upstream on behalf of the request in `ctx`, routing progress back,
-    /// and cancelling upstream when the caller cancels.
-    async fn forward(
-        &self,
-        mut request: ClientRequest,
-        ctx: RequestContext<RoleServer>,
-        timeout: Duration,
-    ) -> Result<ServerResult, ErrorData> {
-        let upstream = self.upstream()?;
-        let downstream_token = ctx.meta.get_progress_token();
-        let mut meta = ctx.meta.clone();
-        // rmcp puts its own token on the forwarded request; ours is mapped back below.
-        meta.0.remove("progressToken");
-        request.get_meta_mut().extend(meta);
-
-        let mut in_flight = self.slot.sessions().begin(self.session, ctx.id.clone());
-        let handle = upstream
-            .peer
-            .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
-            .await
-            .map_err(|e| self.upstream_error(e))?;
-        if let Some(token) = downstream_token {
-            in_flight.route_progress(handle.progress_token.clone(), token);
-        }
-        let upstream_id = handle.id.clone();
-        tokio::select! {
-            result = handle.await_response() => {
-                // Progress read before the response must reach the caller before it.
-                let _ = tokio::time::timeout(PROGRESS_FLUSH_LIMIT, in_flight.progress_settled()).await;
-                result.map_err(|e| self.upstream_error(e))
-            }
-            _ = ctx.ct.cancelled() => {
-                let cancel = CancelledNotification::new(CancelledNotificationParam::new(
-                    Some(upstream_id),
-                    Some("cancelled by the client".into()),
-                ));
-                let _ = upstream
-                    .peer
-                    .send_notification(ClientNotification::CancelledNotification(cancel))
-                    .await;
-                Err(ErrorData::new(
-                    ErrorCode::INTERNAL_ERROR,
-                    format!("request to server '{}' was cancelled", self.server()),
-                    None,
-                ))
-            }
-        }
-    }
-
-    fn upstream_error(&self, error: ServiceError) -> ErrorData {
-        match error {
-            // The child's own JSON-RPC error is the most precise answer: keep its code and
-            // data, and say whose it is.
-            ServiceError::McpError(mut error) => {
-                error.message = format!("server '{}': {}", self.server(), error.message).into();
-                error
-            }
-            ServiceError::Timeout { timeout } => ErrorData::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!(
-                    "server '{}' did not answer within {}s (raise timeouts in servers.json if \
-                     it needs longer)",
-                    self.server(),
-                    timeout.as_secs()
-                ),
-                None,
-            ),
-            ServiceError::TransportClosed => ErrorData::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!(
-                    "server '{}' closed its connection (it exited or is restarting)",
-                    self.server()
-                ),
-                None,
-            ),
-            other => ErrorData::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!("server '{}': {other}", self.server()),
-                None,
-            ),
-        }
-    }
-
-    fn not_exposed(&self, tool: &str) -> ErrorData {
-        ErrorData::new(
-            ErrorCode::INVALID_PARAMS,
-            format!(
-                "tool '{tool}' of server '{}' is not exposed (hidden by the tools filter in \
-                 servers.json)",
-                self.server()
-            ),
-            None,
-        )
     }
 
     fn initialize_result(&self, upstream: Option<&Upstream>) -> InitializeResult {
@@ -209,39 +110,6 @@ impl Drop for ServerProxy {
     }
 }
 
-/// Takes the result variant a method expects. The result union is untagged, so a result may
-/// have been read as a look-alike variant; a JSON round trip recovers it.
-macro_rules! expect {
-    ($server:expr, $result:expr, $variant:ident) => {
-        match $result {
-            ServerResult::$variant(x) => Ok(x),
-            other => reread($server, other),
-        }
-    };
-}
-
-fn reread<T: DeserializeOwned>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
-    serde_json::to_value(&result)
-        .and_then(serde_json::from_value)
-        .map_err(|e| {
-            ErrorData::internal_error(
-                format!("server '{server}' sent a result of the wrong shape: {e}"),
-                None,
-            )
-        })
-}
-
-/// A paginated list request carrying the caller's cursor (if any) as it came.
-fn paginated<M: Default>(
-    params: Option<PaginatedRequestParams>,
-) -> rmcp::model::RequestOptionalParam<M, PaginatedRequestParams> {
-    rmcp::model::RequestOptionalParam {
-        method: M::default(),
-        params,
-        extensions: Default::default(),
-    }
-}
-
 impl ServerHandler for ServerProxy {
     fn get_info(&self) -> InitializeResult {
         self.initialize_result(self.slot.upstream().as_ref())
@@ -272,6 +140,7 @@ impl ServerHandler for ServerProxy {
             self.session,
             context.peer.clone(),
             request.capabilities.clone(),
+            false,
         );
         let mut result = self.initialize_result(Some(&upstream));
         // rmcp negotiates the final version from the client's request and our supported list.
@@ -305,7 +174,7 @@ impl ServerHandler for ServerProxy {
     ) -> Result<CallToolResponse, ErrorData> {
         let settings = self.slot.settings();
         if !settings.filter.exposes(&request.name) {
-            return Err(self.not_exposed(&request.name));
+            return Err(not_exposed(self.server(), &request.name));
         }
         let timeout = settings.spec.timeouts.tool_call();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));

@@ -46,6 +46,9 @@ impl ClientFeature {
 struct Session {
     peer: Peer<RoleServer>,
     caps: ClientCapabilities,
+    /// A session of the aggregate endpoint: it learns of list changes from the hub (with
+    /// prefixed names), not from this child's raw notifications.
+    aggregate: bool,
     /// Sequence number of the session's latest activity; higher is more recent.
     last_active: u64,
     subscriptions: HashSet<String>,
@@ -118,7 +121,13 @@ impl SessionRegistry {
     }
 
     /// Records the session's peer once it has initialised.
-    pub fn register(&self, id: SessionId, peer: Peer<RoleServer>, caps: ClientCapabilities) {
+    pub fn register(
+        &self,
+        id: SessionId,
+        peer: Peer<RoleServer>,
+        caps: ClientCapabilities,
+        aggregate: bool,
+    ) {
         let mut inner = self.lock();
         let last_active = inner.next_seq();
         inner.sessions.insert(
@@ -126,6 +135,7 @@ impl SessionRegistry {
             Session {
                 peer,
                 caps,
+                aggregate,
                 last_active,
                 subscriptions: HashSet::new(),
             },
@@ -230,11 +240,21 @@ impl SessionRegistry {
             })
     }
 
-    /// Every connected session, for list_changed and logging broadcasts.
+    /// Every connected session, for logging broadcasts.
     pub fn peers(&self) -> Vec<Peer<RoleServer>> {
         self.lock()
             .sessions
             .values()
+            .map(|s| s.peer.clone())
+            .collect()
+    }
+
+    /// The sessions of this server's own endpoint, for its raw list_changed notifications.
+    pub fn direct_peers(&self) -> Vec<Peer<RoleServer>> {
+        self.lock()
+            .sessions
+            .values()
+            .filter(|s| !s.aggregate)
             .map(|s| s.peer.clone())
             .collect()
     }

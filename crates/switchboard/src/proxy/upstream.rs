@@ -23,6 +23,10 @@ use super::sessions::{ClientFeature, SessionRegistry};
 pub enum UpstreamSignal {
     /// `notifications/tools/list_changed`: refresh the cached tool list.
     ToolsChanged,
+    /// `notifications/prompts/list_changed`.
+    PromptsChanged,
+    /// `notifications/resources/list_changed`.
+    ResourcesChanged,
 }
 
 /// How long a server-to-client request (sampling waits for a human or a model) may take.
@@ -107,9 +111,10 @@ impl UpstreamClient {
         self.sessions.progress_delivered(&token, false);
     }
 
-    async fn broadcast(&self, notification: ServerNotification) {
-        let peers = self.sessions.peers();
-        send_all(peers, notification).await;
+    /// To the sessions of this server's own endpoint (aggregate sessions hear of list
+    /// changes from the hub, with prefixed names).
+    async fn broadcast_list_changed(&self, notification: ServerNotification) {
+        send_all(self.sessions.direct_peers(), notification).await;
     }
 }
 
@@ -167,16 +172,22 @@ impl Service<RoleClient> for UpstreamClient {
             ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
             ServerNotification::ToolListChangedNotification(_) => {
                 let _ = self.signals.send(UpstreamSignal::ToolsChanged);
-                self.broadcast(notification).await;
+                self.broadcast_list_changed(notification).await;
             }
             ServerNotification::ResourceUpdatedNotification(ref n) => {
                 let peers = self.sessions.subscribers(&n.params.uri);
                 send_all(peers, notification).await;
             }
-            ServerNotification::ResourceListChangedNotification(_)
-            | ServerNotification::PromptListChangedNotification(_)
-            | ServerNotification::LoggingMessageNotification(_) => {
-                self.broadcast(notification).await
+            ServerNotification::ResourceListChangedNotification(_) => {
+                let _ = self.signals.send(UpstreamSignal::ResourcesChanged);
+                self.broadcast_list_changed(notification).await;
+            }
+            ServerNotification::PromptListChangedNotification(_) => {
+                let _ = self.signals.send(UpstreamSignal::PromptsChanged);
+                self.broadcast_list_changed(notification).await;
+            }
+            ServerNotification::LoggingMessageNotification(_) => {
+                send_all(self.sessions.peers(), notification).await
             }
             ServerNotification::CancelledNotification(n) => {
                 // The child gave up on a request it made to us; the client's answer will be

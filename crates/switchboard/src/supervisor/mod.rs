@@ -220,8 +220,14 @@ impl Task {
             peer: peer.clone(),
             info,
         }));
-        // "running" promises a known tool list.
-        self.refresh_tools(&peer).await;
+        // "running" promises a known catalog.
+        for part in [
+            UpstreamSignal::ToolsChanged,
+            UpstreamSignal::PromptsChanged,
+            UpstreamSignal::ResourcesChanged,
+        ] {
+            self.refresh_catalog(&peer, part).await;
+        }
         self.slot.update_status(|s| {
             s.state = ServerState::Running;
             s.pid = Some(pid);
@@ -255,9 +261,7 @@ impl Task {
                     Some(Control::Restart) => break Ended::Restart,
                     None => break Ended::Stop,
                 },
-                Some(signal) = signals.recv() => match signal {
-                    UpstreamSignal::ToolsChanged => self.refresh_tools(&peer).await,
-                },
+                Some(part) = signals.recv() => self.refresh_catalog(&peer, part).await,
                 _ = health.tick() => {
                     match tokio::time::timeout(HEALTH_TIMEOUT, peer.send_request(
                         rmcp::model::ClientRequest::PingRequest(Default::default()),
@@ -328,26 +332,61 @@ impl Task {
         }
     }
 
-    async fn refresh_tools(&self, peer: &rmcp::Peer<RoleClient>) {
-        let has_tools = peer
-            .peer_info()
-            .is_some_and(|info| info.capabilities.tools.is_some());
-        if !has_tools {
-            self.slot.set_tools(Vec::new());
+    /// Fetches what the child offers into the slot's catalog, each part bounded by the request
+    /// timeout; a part the child does not offer is empty, a part that fails keeps its old value.
+    async fn refresh_catalog(&self, peer: &rmcp::Peer<RoleClient>, part: UpstreamSignal) {
+        let Some(info) = peer.peer_info() else {
             return;
-        }
+        };
+        let caps = &info.capabilities;
         let timeout = self.slot.settings().spec.timeouts.request();
-        match tokio::time::timeout(timeout, peer.list_all_tools()).await {
-            Ok(Ok(tools)) => {
-                self.slot.set_tools(tools);
-                self.events.publish(Event::ToolsChanged {
-                    name: self.slot.name().to_owned(),
-                });
+        let name = self.slot.name().to_owned();
+        let fetched = match part {
+            UpstreamSignal::ToolsChanged => {
+                let tools = match caps.tools {
+                    Some(_) => bounded(timeout, peer.list_all_tools()).await,
+                    None => Ok(Vec::new()),
+                };
+                tools.map(|tools| {
+                    self.slot.update_catalog(|c| c.tools = Arc::new(tools));
+                    Event::ToolsChanged { name }
+                })
             }
-            Ok(Err(e)) => {
-                tracing::warn!(server = %self.slot.name(), error = %e, "tools/list failed")
+            UpstreamSignal::PromptsChanged => {
+                let prompts = match caps.prompts {
+                    Some(_) => bounded(timeout, peer.list_all_prompts()).await,
+                    None => Ok(Vec::new()),
+                };
+                prompts.map(|prompts| {
+                    self.slot.update_catalog(|c| c.prompts = Arc::new(prompts));
+                    Event::PromptsChanged { name }
+                })
             }
-            Err(_) => tracing::warn!(server = %self.slot.name(), "tools/list timed out"),
+            UpstreamSignal::ResourcesChanged => {
+                let both = match caps.resources {
+                    Some(_) => {
+                        bounded(timeout, async {
+                            tokio::try_join!(
+                                peer.list_all_resources(),
+                                peer.list_all_resource_templates()
+                            )
+                        })
+                        .await
+                    }
+                    None => Ok((Vec::new(), Vec::new())),
+                };
+                both.map(|(resources, templates)| {
+                    self.slot.update_catalog(|c| {
+                        c.resources = Arc::new(resources);
+                        c.templates = Arc::new(templates);
+                    });
+                    Event::ResourcesChanged { name }
+                })
+            }
+        };
+        match fetched {
+            Ok(event) => self.events.publish(event),
+            Err(e) => tracing::warn!(server = %self.slot.name(), ?part, "listing failed: {e}"),
         }
     }
 
@@ -388,5 +427,17 @@ impl Task {
             pid: status.pid,
             last_error: status.last_error,
         });
+    }
+}
+
+/// Runs a listing with a timeout, flattening both failures into a message.
+async fn bounded<T>(
+    timeout: Duration,
+    listing: impl std::future::Future<Output = Result<T, rmcp::ServiceError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, listing).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {}s", timeout.as_secs())),
     }
 }

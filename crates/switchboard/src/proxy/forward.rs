@@ -1,0 +1,163 @@
+//! Forwarding one downstream request to one child: shared by the per-server proxy and the
+//! aggregate. Progress is routed back to the caller's token, the caller's cancellation becomes
+//! `notifications/cancelled` upstream, and every failure names the server.
+
+use std::time::Duration;
+
+use rmcp::model::{
+    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
+    ErrorCode, ErrorData, GetMeta, PaginatedRequestParams, ServerResult,
+};
+use rmcp::service::{PeerRequestOptions, RequestContext};
+use rmcp::{RoleServer, ServiceError};
+use serde::de::DeserializeOwned;
+
+use super::sessions::SessionId;
+use super::upstream::PROGRESS_FLUSH_LIMIT;
+use crate::slot::{ServerSlot, ServerState, Upstream};
+
+/// The child's connection, or an error that says why there is none, at once.
+pub fn upstream_of(slot: &ServerSlot) -> Result<Upstream, ErrorData> {
+    if let Some(upstream) = slot.upstream() {
+        return Ok(upstream);
+    }
+    let status = slot.status();
+    let mut message = format!("server '{}' is {}", slot.name(), status.state.as_str());
+    if status.state.is_transient() || status.state == ServerState::Failed {
+        message.push_str("; try again shortly");
+    }
+    if let Some(error) = &status.last_error {
+        message.push_str(&format!(" (last error: {error})"));
+    }
+    Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None))
+}
+
+/// Forwards `request` to `slot`'s child on behalf of the request in `ctx` from `session`
+/// (an id in the slot's session registry), routing progress back, and cancelling upstream
+/// when the caller cancels.
+pub async fn forward(
+    slot: &ServerSlot,
+    session: SessionId,
+    mut request: ClientRequest,
+    ctx: RequestContext<RoleServer>,
+    timeout: Duration,
+) -> Result<ServerResult, ErrorData> {
+    let server = slot.name();
+    let upstream = upstream_of(slot)?;
+    let downstream_token = ctx.meta.get_progress_token();
+    let mut meta = ctx.meta.clone();
+    // rmcp puts its own token on the forwarded request; ours is mapped back below.
+    meta.0.remove("progressToken");
+    request.get_meta_mut().extend(meta);
+
+    let mut in_flight = slot.sessions().begin(session, ctx.id.clone());
+    let handle = upstream
+        .peer
+        .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
+        .await
+        .map_err(|e| upstream_error(server, e))?;
+    if let Some(token) = downstream_token {
+        in_flight.route_progress(handle.progress_token.clone(), token);
+    }
+    let upstream_id = handle.id.clone();
+    tokio::select! {
+        result = handle.await_response() => {
+            // Progress read before the response must reach the caller before it.
+            let _ = tokio::time::timeout(PROGRESS_FLUSH_LIMIT, in_flight.progress_settled()).await;
+            result.map_err(|e| upstream_error(server, e))
+        }
+        _ = ctx.ct.cancelled() => {
+            let cancel = CancelledNotification::new(CancelledNotificationParam::new(
+                Some(upstream_id),
+                Some("cancelled by the client".into()),
+            ));
+            let _ = upstream
+                .peer
+                .send_notification(ClientNotification::CancelledNotification(cancel))
+                .await;
+            Err(ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("request to server '{server}' was cancelled"),
+                None,
+            ))
+        }
+    }
+}
+
+fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
+    match error {
+        // The child's own JSON-RPC error is the most precise answer: keep its code and data,
+        // and say whose it is.
+        ServiceError::McpError(mut error) => {
+            error.message = format!("server '{server}': {}", error.message).into();
+            error
+        }
+        ServiceError::Timeout { timeout } => ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!(
+                "server '{server}' did not answer within {}s (raise timeouts in servers.json if \
+                 it needs longer)",
+                timeout.as_secs()
+            ),
+            None,
+        ),
+        ServiceError::TransportClosed => ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!("server '{server}' closed its connection (it exited or is restarting)"),
+            None,
+        ),
+        other => ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!("server '{server}': {other}"),
+            None,
+        ),
+    }
+}
+
+/// The refusal of a call to a tool the filter hides.
+pub fn not_exposed(server: &str, tool: &str) -> ErrorData {
+    ErrorData::new(
+        ErrorCode::INVALID_PARAMS,
+        format!(
+            "tool '{tool}' of server '{server}' is not exposed (hidden by the tools filter in \
+             servers.json)"
+        ),
+        None,
+    )
+}
+
+/// Takes the result variant a method expects. The result union is untagged, so a result may
+/// have been read as a look-alike variant; a JSON round trip recovers it.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! expect {
+    ($server:expr, $result:expr, $variant:ident) => {
+        match $result {
+            rmcp::model::ServerResult::$variant(x) => Ok(x),
+            other => $crate::proxy::reread($server, other),
+        }
+    };
+}
+
+/// See [`expect!`].
+pub fn reread<T: DeserializeOwned>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
+    serde_json::to_value(&result)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            ErrorData::internal_error(
+                format!("server '{server}' sent a result of the wrong shape: {e}"),
+                None,
+            )
+        })
+}
+
+/// A paginated list request carrying the caller's cursor (if any) as it came.
+pub fn paginated<M: Default>(
+    params: Option<PaginatedRequestParams>,
+) -> rmcp::model::RequestOptionalParam<M, PaginatedRequestParams> {
+    rmcp::model::RequestOptionalParam {
+        method: M::default(),
+        params,
+        extensions: Default::default(),
+    }
+}
