@@ -18,7 +18,8 @@
 //! The results are printed as markdown and written to `target/bench-gateway.md`.
 //!
 //! Knobs (environment): `BENCH_CALLS` (2000), `BENCH_WARMUP` (200), `BENCH_SECS` (5),
-//! `BENCH_LEVELS` (`1,16,64`), `BENCH_SERVERS` (10).
+//! `BENCH_LEVELS` (`1,16,64`), `BENCH_SERVERS` (10), `BENCH_SWITCHBOARD_BIN` (another
+//! `switchboard` binary to measure instead of this build's, e.g. to compare a change).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -43,6 +44,8 @@ const MARK_VAR: &str = "SWITCHBOARD_BENCH_RUN";
 const MESSAGE: &str = "switchboard-bench";
 /// Bound on any single call; a call that takes longer is an error, not a sample.
 const CALL_LIMIT: Duration = Duration::from_secs(30);
+/// Most time one latency measurement may take (warm-up included).
+const LATENCY_BUDGET: Duration = Duration::from_secs(20);
 /// Calls each client makes before a throughput window opens.
 const WARMUP_PER_CLIENT: usize = 20;
 /// Connections opened at once when a throughput level connects its clients.
@@ -126,6 +129,13 @@ fn target_dir() -> PathBuf {
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
         .filter(|dir| dir.join("CACHEDIR.TAG").exists() || dir.ends_with("target"))
         .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The bench-profile build of this crate, or `BENCH_SWITCHBOARD_BIN` (to compare two builds).
+fn switchboard_bin() -> PathBuf {
+    std::env::var_os("BENCH_SWITCHBOARD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchboard")))
 }
 
 fn mark() -> String {
@@ -388,26 +398,59 @@ async fn wait_port(proc: &mut Proc, port: u16, limit: Duration) -> BenchResult<(
     }
 }
 
-/// Snapshot of CPU ticks of the gateway, of every other marked process (the MCP servers),
-/// and of this bench process (the clients).
+/// The marked processes of a scenario: the gateway, its helper processes (anything marked that
+/// is neither the gateway nor an MCP server, e.g. Switchboard's reaper), and the MCP servers.
+struct Processes {
+    gateway: Vec<u32>,
+    servers: Vec<u32>,
+}
+
+impl Processes {
+    fn find(gateway: Option<u32>) -> Self {
+        let mut found = Self {
+            gateway: gateway.into_iter().collect(),
+            servers: Vec::new(),
+        };
+        for pid in marked_pids() {
+            if Some(pid) == gateway {
+                continue;
+            }
+            if cmdline(pid).contains("mcp-server-everything") {
+                found.servers.push(pid);
+            } else if gateway.is_some() {
+                found.gateway.push(pid);
+            }
+        }
+        found
+    }
+
+    /// The gateway's helpers (its own process excluded).
+    fn helpers(&self) -> &[u32] {
+        self.gateway.get(1..).unwrap_or_default()
+    }
+}
+
+/// Snapshot of CPU ticks of the gateway (with its helpers), of the MCP server processes, and
+/// of this bench process (the clients).
 struct CpuSnapshot {
     at: Instant,
-    gateway: u64,
+    gateway: HashMap<u32, u64>,
     servers: HashMap<u32, u64>,
     bench: u64,
 }
 
 impl CpuSnapshot {
     fn take(gateway: Option<u32>) -> Self {
-        let servers = marked_pids()
-            .into_iter()
-            .filter(|pid| Some(*pid) != gateway)
-            .filter_map(|pid| cpu_ticks(pid).map(|t| (pid, t)))
-            .collect();
+        let processes = Processes::find(gateway);
+        let ticks = |pids: &[u32]| -> HashMap<u32, u64> {
+            pids.iter()
+                .filter_map(|pid| cpu_ticks(*pid).map(|t| (*pid, t)))
+                .collect()
+        };
         Self {
             at: Instant::now(),
-            gateway: gateway.and_then(cpu_ticks).unwrap_or(0),
-            servers,
+            gateway: ticks(&processes.gateway),
+            servers: ticks(&processes.servers),
             bench: cpu_ticks(std::process::id()).unwrap_or(0),
         }
     }
@@ -416,14 +459,14 @@ impl CpuSnapshot {
     fn since(&self, before: &CpuSnapshot) -> (f64, f64, f64) {
         let secs = self.at.duration_since(before.at).as_secs_f64().max(1e-9);
         let pct = |ticks: u64| ticks as f64 / TICKS_PER_SEC / secs * 100.0;
-        let servers: u64 = self
-            .servers
-            .iter()
-            .map(|(pid, t)| t.saturating_sub(before.servers.get(pid).copied().unwrap_or(0)))
-            .sum();
+        let delta = |now: &HashMap<u32, u64>, then: &HashMap<u32, u64>| -> u64 {
+            now.iter()
+                .map(|(pid, t)| t.saturating_sub(then.get(pid).copied().unwrap_or(0)))
+                .sum()
+        };
         (
-            pct(self.gateway.saturating_sub(before.gateway)),
-            pct(servers),
+            pct(delta(&self.gateway, &before.gateway)),
+            pct(delta(&self.servers, &before.servers)),
             pct(self.bench.saturating_sub(before.bench)),
         )
     }
@@ -635,6 +678,124 @@ impl SseClient {
     }
 }
 
+/// A minimal Streamable HTTP client: one reqwest client with keep-alive, every response body
+/// read to its end (plain JSON or an SSE stream that the server ends after the response).
+/// It isolates the gateway from the costs of rmcp's client (which, as measured here, opens a
+/// new TCP connection for every call whose answer comes as an SSE stream).
+struct PlainHttpClient {
+    http: reqwest::Client,
+    url: String,
+    session: Option<String>,
+    version: String,
+    next_id: AtomicU64,
+}
+
+impl PlainHttpClient {
+    async fn connect(url: &str) -> BenchResult<Self> {
+        let mut client = Self {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            session: None,
+            version: "2025-06-18".to_owned(),
+            next_id: AtomicU64::new(0),
+        };
+        let (result, session) = client
+            .exchange(
+                "initialize",
+                json!({
+                    "protocolVersion": client.version,
+                    "capabilities": {},
+                    "clientInfo": { "name": "switchboard-bench-http", "version": "0" }
+                }),
+            )
+            .await?;
+        client.session = session;
+        if let Some(v) = result["protocolVersion"].as_str() {
+            v.clone_into(&mut client.version);
+        }
+        let response = client
+            .post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .send()
+            .await
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let _ = response.bytes().await;
+        Ok(client)
+    }
+
+    fn post(&self, message: &Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", &self.version)
+            .json(message)
+            .timeout(CALL_LIMIT);
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    }
+
+    /// One request; returns its result and the session id the server named, if any.
+    async fn exchange(&self, method: &str, params: Value) -> BenchResult<(Value, Option<String>)> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let response = self
+            .post(&message)
+            .send()
+            .await
+            .map_err(|e| format!("POST {}: {e}", self.url))?;
+        let status = response.status();
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("POST {}: {e}", self.url))?;
+        if !status.is_success() {
+            return Err(format!("POST {}: HTTP {status}: {body}", self.url));
+        }
+        let trimmed = body.trim_start();
+        let candidates: Vec<&str> = if trimmed.starts_with('{') {
+            vec![trimmed]
+        } else {
+            body.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect()
+        };
+        for candidate in candidates {
+            let Ok(reply) = serde_json::from_str::<Value>(candidate) else {
+                continue;
+            };
+            if reply.get("method").is_none() && reply["id"].as_u64() == Some(id) {
+                if let Some(error) = reply.get("error") {
+                    return Err(format!("{method}: {error}"));
+                }
+                return Ok((reply["result"].clone(), session));
+            }
+        }
+        Err(format!("{method}: no response in the body: {body}"))
+    }
+
+    async fn echo(&self) -> BenchResult<()> {
+        let (result, _) = self
+            .exchange(
+                "tools/call",
+                json!({ "name": "echo", "arguments": { "message": MESSAGE } }),
+            )
+            .await?;
+        let text = result.to_string();
+        if result.get("isError") == Some(&Value::Bool(true)) || !text.contains(MESSAGE) {
+            return Err(format!("unexpected echo result: {text}"));
+        }
+        Ok(())
+    }
+}
+
 /// Reads the SSE stream: the first `endpoint` event goes to `endpoint`, responses to the
 /// waiting request. When the stream ends, dropping the senders fails every waiting request.
 async fn read_events(
@@ -720,6 +881,7 @@ fn dispatch(
 // Measurements
 
 struct Stats {
+    n: usize,
     median: Duration,
     p99: Duration,
     mean: Duration,
@@ -739,13 +901,19 @@ impl Stats {
         };
         let p99 = samples[((n as f64 * 0.99).ceil() as usize).clamp(1, n) - 1];
         let mean = samples.iter().sum::<Duration>() / n as u32;
-        Some(Self { median, p99, mean })
+        Some(Self {
+            n,
+            median,
+            p99,
+            mean,
+        })
     }
 }
 
 enum Echoer<'a> {
     Rmcp(&'a Peer<RoleClient>),
     Sse(&'a SseClient),
+    Plain(&'a PlainHttpClient),
 }
 
 impl Echoer<'_> {
@@ -753,19 +921,45 @@ impl Echoer<'_> {
         match self {
             Echoer::Rmcp(peer) => echo_rmcp(peer).await,
             Echoer::Sse(client) => client.echo().await,
+            Echoer::Plain(client) => client.echo().await,
         }
     }
 }
 
+/// Latency through the bench's keep-alive Streamable HTTP client (see [`PlainHttpClient`]).
+async fn plain_latency(url: &str, s: &Settings) -> BenchResult<Stats> {
+    let client = PlainHttpClient::connect(url).await?;
+    let result = latency(Echoer::Plain(&client), s).await;
+    if let Some(session) = &client.session {
+        let _ = client
+            .http
+            .delete(url)
+            .header("mcp-session-id", session)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+    }
+    result
+}
+
+/// Sequential calls: `s.warmup`, then `s.calls` timed ones, within [`LATENCY_BUDGET`] (a path
+/// that is pathologically slow gets fewer samples rather than stretching the run).
 async fn latency(client: Echoer<'_>, s: &Settings) -> BenchResult<Stats> {
+    let began = Instant::now();
     for _ in 0..s.warmup {
         client.echo().await?;
+        if began.elapsed() > LATENCY_BUDGET / 4 {
+            break;
+        }
     }
     let mut samples = Vec::with_capacity(s.calls);
     for _ in 0..s.calls {
         let start = Instant::now();
         client.echo().await?;
         samples.push(start.elapsed());
+        if began.elapsed() > LATENCY_BUDGET {
+            break;
+        }
     }
     Stats::of(samples).ok_or_else(|| "no samples".to_owned())
 }
@@ -943,12 +1137,14 @@ impl Report {
         let _ = writeln!(
             out,
             "## Latency of one `tools/call` (`echo`), one client, sequential\n\n\
-             {} calls after {} warm-up calls.\n",
-            s.calls, s.warmup
+             {} calls after {} warm-up calls (fewer where a path exceeded the {} s budget).\n",
+            s.calls,
+            s.warmup,
+            LATENCY_BUDGET.as_secs()
         );
         let _ = writeln!(
             out,
-            "| path | median | p99 | mean | added median vs direct |\n| --- | ---: | ---: | ---: | ---: |"
+            "| path | median | p99 | mean | calls | added median vs direct |\n| --- | ---: | ---: | ---: | ---: | ---: |"
         );
         let base = self
             .latency
@@ -967,14 +1163,15 @@ impl Report {
                     };
                     let _ = writeln!(
                         out,
-                        "| {name} | {} | {} | {} | {added} |",
+                        "| {name} | {} | {} | {} | {} | {added} |",
                         ms(st.median),
                         ms(st.p99),
-                        ms(st.mean)
+                        ms(st.mean),
+                        st.n
                     );
                 }
                 Err(e) => {
-                    let _ = writeln!(out, "| {name} | error: {} | | | |", one_line(e));
+                    let _ = writeln!(out, "| {name} | error: {} | | | | |", one_line(e));
                 }
             }
         }
@@ -984,8 +1181,9 @@ impl Report {
             "\n## Throughput (calls/s), each client its own session\n\n\
              Every client makes sequential `echo` calls for {} s (after {} warm-up calls). \
              Direct stdio: that many callers share one stdio connection. \
-             CPU is % of one core during the window at {} clients \
-             (gateway process / MCP server process(es) / bench clients), out of {} cores.\n",
+             CPU is % of one core during the window at {} clients, and CPU time per call, \
+             for the gateway (with any helper process) / the MCP server process(es) / the bench's clients; \
+             the machine has {} cores, shared by all three.\n",
             s.secs,
             WARMUP_PER_CLIENT,
             levels.last().copied().unwrap_or(0),
@@ -1001,7 +1199,7 @@ impl Report {
             );
             rule.push_str(" ---: |");
         }
-        head.push_str(" p50 / p99 at max | CPU at max: gw / srv / bench |");
+        head.push_str(" p50 / p99 at max | CPU at max: gateway / server / clients |");
         rule.push_str(" ---: | ---: |");
         let _ = writeln!(out, "{head}\n{rule}");
         for name in &self.throughput_order {
@@ -1032,15 +1230,23 @@ impl Report {
                         .as_ref()
                         .map(|l| format!("{} / {}", ms(l.median), ms(l.p99)))
                         .unwrap_or_default();
+                    // CPU time per call: % of a core × window / calls.
+                    let per_call = |pct: f64| {
+                        pct / 100.0 * t.elapsed.as_secs_f64() * 1e6 / t.calls.max(1) as f64
+                    };
                     let gw = if name.starts_with("direct") {
                         "–".to_owned()
                     } else {
-                        format!("{:.0}%", t.cpu.0)
+                        format!("{:.0}% ({:.0} µs)", t.cpu.0, per_call(t.cpu.0))
                     };
                     let _ = writeln!(
                         out,
-                        " {lat} | {gw} / {:.0}% ({} proc) / {:.0}% |",
-                        t.cpu.1, t.server_processes, t.cpu.2
+                        " {lat} | {gw} / {:.0}% ({:.0} µs, {} proc) / {:.0}% ({:.0} µs) |",
+                        t.cpu.1,
+                        per_call(t.cpu.1),
+                        t.server_processes,
+                        t.cpu.2,
+                        per_call(t.cpu.2)
                     );
                 }
                 None => out.push_str(" | |\n"),
@@ -1187,8 +1393,12 @@ fn machine_and_versions(s: &Settings) -> String {
     );
     let _ = writeln!(
         out,
-        "- switchboard {} (git {git}), bench-profile build; rmcp {}; {}",
+        "- switchboard {} (git {git}), {}; rmcp {}; {}",
         env!("CARGO_PKG_VERSION"),
+        match std::env::var_os("BENCH_SWITCHBOARD_BIN") {
+            Some(bin) => format!("binary {}", Path::new(&bin).display()),
+            None => "bench-profile build".to_owned(),
+        },
         locked_version("rmcp"),
         command_output(Path::new("rustc"), &["--version"])
     );
@@ -1310,7 +1520,7 @@ impl Switchboard {
             serde_json::to_vec_pretty(&json!({ "mcpServers": servers })).unwrap_or_default(),
         )
         .map_err(|e| format!("{}: {e}", config.display()))?;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        let mut cmd = Command::new(switchboard_bin());
         cmd.args(["serve", "--port", "0", "--config"])
             .arg(&config)
             .env("XDG_DATA_HOME", dir.path().join("data"))
@@ -1415,6 +1625,21 @@ async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()> {
         &format!("… its {} server-everything children", s.servers),
         Ok(children_rss(&child_pids)),
     );
+    let processes = Processes::find(Some(sb.proc.pid()));
+    if !processes.helpers().is_empty() {
+        let names: Vec<String> = processes
+            .helpers()
+            .iter()
+            .map(|pid| {
+                let cmd = cmdline(*pid);
+                cmd.rsplit(' ').next().unwrap_or_default().to_owned()
+            })
+            .collect();
+        r.memory(
+            &format!("… its helper process(es) ({})", names.join(", ")),
+            Ok(children_rss(processes.helpers())),
+        );
+    }
 
     let mcp = format!("{}/servers/e0/mcp", sb.url);
     let sse = format!("{}/servers/e0/sse", sb.url);
@@ -1427,6 +1652,10 @@ async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()> {
         Err(e) => Err(e),
     };
     r.latency("Switchboard, Streamable HTTP", result);
+    r.latency(
+        "Switchboard, Streamable HTTP, keep-alive client",
+        plain_latency(&mcp, s).await,
+    );
     let result = match SseClient::connect(&sse).await {
         Ok(client) => latency(Echoer::Sse(&client), s).await,
         Err(e) => Err(e),
@@ -1453,7 +1682,7 @@ async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     r.memory(
-        &format!("Switchboard, {max}-client clients closed, 2 s later"),
+        &format!("Switchboard, after the {max}-client run, clients closed, 2 s later"),
         sb.memory(),
     );
 
@@ -1523,6 +1752,10 @@ async fn supergateway(s: &Settings, r: &mut Report, dir: &Path) -> BenchResult<(
         Err(e) => Err(e),
     };
     r.latency("supergateway, Streamable HTTP (stateful)", result);
+    r.latency(
+        "supergateway, Streamable HTTP, keep-alive client",
+        plain_latency(&url, s).await,
+    );
     let pid = proc.pid();
     let max = s.max_level();
     let mut at_max = None;
@@ -1544,7 +1777,7 @@ async fn supergateway(s: &Settings, r: &mut Report, dir: &Path) -> BenchResult<(
             m.map(|(rss, hwm)| format!("VmRSS {} / VmHWM {}", mib(rss), mib(hwm))),
         );
         r.memory(
-            "… its server children at that moment (one per session)",
+            "… its server children at that moment (one per open session)",
             Ok(children_rss(&children)),
         );
     }
@@ -1592,6 +1825,10 @@ async fn mcp_proxy(s: &Settings, r: &mut Report, dir: &Path) -> BenchResult<()> 
         Err(e) => Err(e),
     };
     r.latency("mcp-proxy, Streamable HTTP", result);
+    r.latency(
+        "mcp-proxy, Streamable HTTP, keep-alive client",
+        plain_latency(&url, s).await,
+    );
     let result = match SseClient::connect(&format!("http://127.0.0.1:{port}/sse")).await {
         Ok(client) => latency(Echoer::Sse(&client), s).await,
         Err(e) => Err(e),

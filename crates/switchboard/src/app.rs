@@ -16,7 +16,10 @@ use crate::config::{self, GatewaySettings};
 use crate::events::EventBus;
 use crate::gateway::{self, AppState};
 use crate::hub::Hub;
+use crate::reaper::Reaper;
 use crate::store::{ConfigStore, Reload};
+use crate::supervisor::{user_path, Launcher};
+use crate::token::{self, TokenError};
 use crate::watch;
 
 /// How to start an [`App`].
@@ -29,6 +32,9 @@ pub struct AppOptions {
     pub host: Option<String>,
     /// Overrides `gateway.port` of the file (0 picks a free port).
     pub port: Option<u16>,
+    /// Start a [`Reaper`] so children die with Switchboard even when it is killed. The
+    /// executable must call [`crate::reaper::run_if_requested`] first thing in `main`.
+    pub reaper: bool,
 }
 
 /// Why an [`App`] could not start.
@@ -40,8 +46,10 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("gateway.host {host:?} is not loopback and no gateway.token is set in {file}: anyone on the network could run your servers; set a token or bind 127.0.0.1")]
+    #[error("gateway.host {host:?} is not loopback and there is no token: set gateway.token in {file}, or run `switchboard token` to create a token file, or bind 127.0.0.1")]
     ExposedWithoutToken { host: String, file: PathBuf },
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 /// A running Switchboard: its servers and its gateway.
@@ -53,6 +61,8 @@ pub struct App {
     stop: CancellationToken,
     gateway: JoinHandle<std::io::Result<()>>,
     watcher: Option<JoinHandle<()>>,
+    /// Dropped last, after every child was stopped.
+    reaper: Option<Arc<Reaper>>,
 }
 
 impl App {
@@ -65,7 +75,10 @@ impl App {
         let gateway_file = config::load(&options.config_file)
             .map(|f| f.gateway)
             .unwrap_or_default();
-        let settings = effective_gateway(&gateway_file, &options);
+        let mut settings = effective_gateway(&gateway_file, &options);
+        if settings.token.is_none() {
+            settings.token = token::read(&token::token_file(&options.config_file))?;
+        }
         if !is_loopback(&settings.host) && settings.token.is_none() {
             return Err(StartError::ExposedWithoutToken {
                 host: settings.host,
@@ -83,8 +96,24 @@ impl App {
             .local_addr()
             .map_err(|source| StartError::Bind { addr: bind, source })?;
 
+        let reaper = options.reaper.then(|| match Reaper::spawn() {
+            Ok(reaper) => Some(Arc::new(reaper)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the reaper; servers may outlive a crash of Switchboard");
+                None
+            }
+        });
+        let reaper = reaper.flatten();
         let events = EventBus::default();
-        let hub = Hub::new(events.clone(), options.server_log_dir.clone());
+        let launcher = Launcher {
+            search_path: user_path(),
+            reaper: reaper.clone(),
+        };
+        let hub = Hub::new(
+            events.clone(),
+            options.server_log_dir.clone(),
+            Arc::new(launcher),
+        );
         let store = ConfigStore::new(options.config_file.clone(), Arc::clone(&hub), events);
         match store.reload().await {
             Reload::Applied(summary) => {
@@ -105,7 +134,7 @@ impl App {
                 None
             }
         };
-        let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr);
+        let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr, &settings);
         let gateway = tokio::spawn(gateway::serve(listener, state, stop.clone()));
         tracing::info!("gateway listening on http://{addr}");
         Ok(Self {
@@ -115,6 +144,7 @@ impl App {
             stop,
             gateway,
             watcher,
+            reaper,
         })
     }
 
@@ -148,6 +178,7 @@ impl App {
         {
             tracing::warn!("gateway did not stop within 5s");
         }
+        drop(self.reaper);
     }
 }
 
@@ -155,7 +186,7 @@ fn effective_gateway(file: &GatewaySettings, options: &AppOptions) -> GatewaySet
     GatewaySettings {
         host: options.host.clone().unwrap_or_else(|| file.host.clone()),
         port: options.port.unwrap_or(file.port),
-        token: file.token.clone(),
+        ..file.clone()
     }
 }
 

@@ -17,7 +17,7 @@ use crate::events::{Event, EventBus};
 use crate::logs::ServerLog;
 use crate::proxy::send_all;
 use crate::slot::ServerSlot;
-use crate::supervisor::{Control, Supervisor};
+use crate::supervisor::{Control, Launcher, Supervisor};
 
 /// What [`Hub::apply`] did, for logs and events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -45,17 +45,20 @@ pub struct Hub {
     /// Cancelled by `shutdown`; parent of every entry's retirement token, so client sessions
     /// of every endpoint close when Switchboard stops.
     stopping: CancellationToken,
+    launcher: Arc<Launcher>,
 }
 
 impl Hub {
     /// `log_dir`: where per-server stderr logs are written (`None`: memory only).
-    pub fn new(events: EventBus, log_dir: Option<PathBuf>) -> Arc<Self> {
+    /// `launcher`: handed to every supervisor (see [`Launcher`]).
+    pub fn new(events: EventBus, log_dir: Option<PathBuf>, launcher: Arc<Launcher>) -> Arc<Self> {
         Arc::new(Self {
             slots: RwLock::new(BTreeMap::new()),
             managed: Mutex::new(HashMap::new()),
             events,
             log_dir,
             stopping: CancellationToken::new(),
+            launcher,
         })
     }
 
@@ -135,7 +138,8 @@ impl Hub {
                     let retired = self.stopping.child_token();
                     self.write_slots()
                         .insert(name.clone(), (Arc::clone(&slot), retired.clone()));
-                    let supervisor = Supervisor::start(slot, self.events.clone());
+                    let supervisor =
+                        Supervisor::start(slot, self.events.clone(), Arc::clone(&self.launcher));
                     managed.insert(
                         name.clone(),
                         Managed {

@@ -9,10 +9,12 @@ pub mod gateway;
 pub mod hub;
 pub mod logs;
 pub mod proxy;
+pub mod reaper;
 pub mod slot;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;
+pub mod token;
 pub mod watch;
 
 pub use app::{App, AppOptions, StartError};

@@ -33,6 +33,13 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Print the gateway token (creating the token file, 0600, if needed). Clients on other
+    /// machines send it as `Authorization: Bearer <token>` when the gateway binds beyond
+    /// loopback.
+    Token {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show what a running Switchboard reports.
     Status {
         #[arg(long)]
@@ -44,11 +51,19 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    switchboard::reaper::run_if_requested();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve { config, host, port } => runtime.block_on(serve(config, host, port)),
         Command::Status { config, url } => runtime.block_on(status(config, url)),
+        Command::Token { config } => {
+            let dirs = Dirs::resolve(config).map_err(anyhow::Error::msg)?;
+            let path = switchboard::token::token_file(&dirs.config_file);
+            println!("{}", switchboard::token::read_or_create(&path)?);
+            eprintln!("(stored in {})", path.display());
+            Ok(())
+        }
     }
 }
 
@@ -70,6 +85,7 @@ async fn serve(
         server_log_dir: Some(dirs.server_log_dir()),
         host,
         port,
+        reaper: true,
     })
     .await?;
     // Machine-readable line for scripts and tests that start us with --port 0.

@@ -68,6 +68,8 @@ pub struct ServerStatus {
     pub last_error: Option<String>,
     /// When the next start attempt is due, while `restarting` or `failed`.
     pub next_attempt: Option<SystemTime>,
+    /// The backoff delay of the current (or last) wait before a start attempt.
+    pub retry_delay: Option<Duration>,
 }
 
 impl ServerStatus {
@@ -79,6 +81,7 @@ impl ServerStatus {
             restarts: 0,
             last_error: None,
             next_attempt: None,
+            retry_delay: None,
         }
     }
 

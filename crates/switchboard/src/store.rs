@@ -330,7 +330,7 @@ mod tests {
         let path = dir.path().join("servers.json");
         std::fs::write(&path, text).unwrap();
         let events = EventBus::default();
-        let hub = Hub::new(events.clone(), None);
+        let hub = Hub::new(events.clone(), None, Default::default());
         (dir, ConfigStore::new(path, hub, events))
     }
 

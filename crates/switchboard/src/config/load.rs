@@ -86,6 +86,21 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
                 ));
             }
         }
+        let restart = &spec.restart;
+        if restart.initial_delay_ms == 0 || restart.max_delay_ms < restart.initial_delay_ms {
+            return Err(invalid(
+                path,
+                &format!("mcpServers.{name}.restart"),
+                "expected initialDelayMs greater than 0 and maxDelayMs at least initialDelayMs",
+            ));
+        }
+        if spec.health.ping_interval_secs > 0 && spec.health.ping_timeout_secs == 0 {
+            return Err(invalid(
+                path,
+                &format!("mcpServers.{name}.health.pingTimeoutSecs"),
+                "expected a number of seconds greater than 0",
+            ));
+        }
         let patterns = spec.tools.allow.iter().flatten().chain(&spec.tools.deny);
         for pattern in patterns {
             if let Err(e) = globset::Glob::new(pattern) {

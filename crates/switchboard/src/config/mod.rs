@@ -8,7 +8,7 @@ mod paths;
 pub use expand::{expand, expand_with, ExpandError};
 pub use load::{check_server_name, load, parse, ConfigError};
 pub use model::{
-    GatewaySettings, Launch, ServerSpec, ServersFile, Timeouts, ToolRules, DEFAULT_HOST,
-    DEFAULT_PORT,
+    GatewaySettings, Health, Launch, RestartPolicy, ServerSpec, ServersFile, Timeouts, ToolRules,
+    DEFAULT_HOST, DEFAULT_PORT,
 };
 pub use paths::{create_if_missing, Dirs, CONFIG_ENV, EXAMPLE_CONFIG};

@@ -37,6 +37,13 @@ pub struct GatewaySettings {
     /// Bearer token required from clients; mandatory when `host` is not loopback.
     #[serde(default)]
     pub token: Option<String>,
+    /// Client sessions one server (or the aggregate view) accepts at once.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions_per_server: usize,
+    /// A Streamable HTTP session with no request for this long is closed (clients such as the
+    /// MCP Inspector never end their sessions).
+    #[serde(default = "default_session_idle")]
+    pub session_idle_secs: u64,
 }
 
 impl Default for GatewaySettings {
@@ -45,8 +52,17 @@ impl Default for GatewaySettings {
             host: default_host(),
             port: default_port(),
             token: None,
+            max_sessions_per_server: default_max_sessions(),
+            session_idle_secs: default_session_idle(),
         }
     }
+}
+
+fn default_max_sessions() -> usize {
+    256
+}
+fn default_session_idle() -> u64 {
+    600
 }
 
 fn default_host() -> String {
@@ -73,6 +89,10 @@ pub struct ServerSpec {
     pub tools: ToolRules,
     #[serde(default)]
     pub timeouts: Timeouts,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub restart: RestartPolicy,
 }
 
 impl ServerSpec {
@@ -152,6 +172,80 @@ impl Default for Timeouts {
             startup_secs: Self::default_startup(),
             request_secs: Self::default_request(),
             tool_call_secs: Self::default_tool_call(),
+        }
+    }
+}
+
+/// `health`: how a running child is checked (MCP `ping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// Seconds between pings; 0 turns health checks off.
+    #[serde(default = "Health::default_interval")]
+    pub ping_interval_secs: u64,
+    /// Seconds a ping may take before it counts as missed.
+    #[serde(default = "Health::default_timeout")]
+    pub ping_timeout_secs: u64,
+    /// Missed pings in a row after which the child is restarted.
+    #[serde(default = "Health::default_misses")]
+    pub max_missed: u32,
+}
+
+impl Health {
+    fn default_interval() -> u64 {
+        30
+    }
+    fn default_timeout() -> u64 {
+        10
+    }
+    fn default_misses() -> u32 {
+        2
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            ping_interval_secs: Self::default_interval(),
+            ping_timeout_secs: Self::default_timeout(),
+            max_missed: Self::default_misses(),
+        }
+    }
+}
+
+/// `restart`: the backoff between attempts after a crash or a failed start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestartPolicy {
+    /// First delay; it doubles after each failure.
+    #[serde(default = "RestartPolicy::default_initial")]
+    pub initial_delay_ms: u64,
+    /// The delay never grows beyond this.
+    #[serde(default = "RestartPolicy::default_max")]
+    pub max_delay_ms: u64,
+    /// A child up this long is healthy again: its next crash waits the first delay.
+    #[serde(default = "RestartPolicy::default_stable")]
+    pub stable_after_secs: u64,
+}
+
+impl RestartPolicy {
+    fn default_initial() -> u64 {
+        1_000
+    }
+    fn default_max() -> u64 {
+        60_000
+    }
+    fn default_stable() -> u64 {
+        60
+    }
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            initial_delay_ms: Self::default_initial(),
+            max_delay_ms: Self::default_max(),
+            stable_after_secs: Self::default_stable(),
         }
     }
 }

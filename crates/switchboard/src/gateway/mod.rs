@@ -4,12 +4,14 @@
 mod api;
 mod dashboard;
 mod error;
+pub mod guard;
 mod sse;
 mod streamable;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use axum::Router;
 use tokio::net::TcpListener;
@@ -19,6 +21,7 @@ pub use error::ApiError;
 pub use sse::SseSessions;
 pub use streamable::StreamableServices;
 
+use crate::config::GatewaySettings;
 use crate::hub::Hub;
 use crate::store::ConfigStore;
 
@@ -31,32 +34,44 @@ pub struct AppState {
     pub sse: Arc<SseSessions>,
     /// `http://host:port` as clients should use it, for the endpoint URLs the API lists.
     pub base_url: Arc<str>,
-    /// `Host` values accepted by the Streamable HTTP endpoints.
-    pub allowed_hosts: Arc<[String]>,
+    /// What every request must satisfy (Host, Origin, token, body size).
+    pub guard: Arc<guard::Guard>,
+    pub limits: SessionLimits,
+}
+
+/// Bounds on client sessions (`gateway.maxSessionsPerServer`, `gateway.sessionIdleSecs`).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub per_server: usize,
+    pub idle: std::time::Duration,
 }
 
 impl AppState {
-    pub fn new(hub: Arc<Hub>, store: Arc<ConfigStore>, addr: SocketAddr) -> Self {
+    /// `addr`: the bound address; `settings`: the gateway settings in force (its host as
+    /// given, which may be a name, its token, its session limits).
+    pub fn new(
+        hub: Arc<Hub>,
+        store: Arc<ConfigStore>,
+        addr: SocketAddr,
+        settings: &GatewaySettings,
+    ) -> Self {
+        let token = settings.token.as_deref().map(Arc::from);
         let host = match addr.ip() {
             ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        let mut allowed_hosts = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
-        if !allowed_hosts.contains(&addr.ip().to_string()) {
-            allowed_hosts.push(addr.ip().to_string());
-        }
         Self {
             hub,
             store,
             streamable: Arc::default(),
             sse: Arc::default(),
             base_url: format!("http://{host}:{}", addr.port()).into(),
-            allowed_hosts: allowed_hosts.into(),
+            guard: Arc::new(guard::Guard::new(&settings.host, addr.port(), token)),
+            limits: SessionLimits {
+                per_server: settings.max_sessions_per_server,
+                idle: std::time::Duration::from_secs(settings.session_idle_secs),
+            },
         }
     }
 }
@@ -72,6 +87,11 @@ pub fn router(state: AppState) -> Router {
         .route("/messages", post(sse::post_aggregate))
         .merge(api::routes())
         .fallback(dashboard::serve)
+        .layer(DefaultBodyLimit::max(guard::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.guard),
+            guard::middleware,
+        ))
         .with_state(state)
 }
 
@@ -81,7 +101,8 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

@@ -79,7 +79,7 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     };
     open_session(
         &state,
-        ServerProxy::new(slot),
+        ServerProxy::new(slot, state.limits.per_server),
         retired,
         name.clone(),
         &format!("/servers/{name}/messages"),

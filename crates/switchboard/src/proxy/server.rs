@@ -42,12 +42,18 @@ pub fn supported_versions() -> Cow<'static, [ProtocolVersion]> {
 pub struct ServerProxy {
     slot: Arc<ServerSlot>,
     session: SessionId,
+    /// Sessions the server accepts at once (`gateway.maxSessionsPerServer`).
+    max_sessions: usize,
 }
 
 impl ServerProxy {
-    pub fn new(slot: Arc<ServerSlot>) -> Self {
+    pub fn new(slot: Arc<ServerSlot>, max_sessions: usize) -> Self {
         let session = slot.sessions().allocate();
-        Self { slot, session }
+        Self {
+            slot,
+            session,
+            max_sessions,
+        }
     }
 
     fn server(&self) -> &str {
@@ -134,6 +140,18 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
+        if self.slot.sessions().len() >= self.max_sessions {
+            return Err(ErrorData::new(
+                rmcp::model::ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "server '{}' already has {} client sessions (gateway.maxSessionsPerServer); \
+                     close some, or wait for idle ones to expire",
+                    self.server(),
+                    self.max_sessions
+                ),
+                None,
+            ));
+        }
         self.wait_until_settled().await;
         let upstream = self.upstream()?;
         self.slot.sessions().register(

@@ -105,9 +105,8 @@ impl UpstreamClient {
             return;
         };
         notification.params.progress_token = downstream_token;
-        let _ = peer
-            .send_notification(ServerNotification::ProgressNotification(notification))
-            .await;
+        let send = peer.send_notification(ServerNotification::ProgressNotification(notification));
+        let _ = tokio::time::timeout(DOWNSTREAM_SEND_TIMEOUT, send).await;
         self.sessions.progress_delivered(&token, false);
     }
 
@@ -118,12 +117,17 @@ impl UpstreamClient {
     }
 }
 
-/// Sends `notification` to every peer concurrently; a slow session does not delay the others.
+/// How long a notification may wait for a downstream session that does not read. Past it the
+/// notification is dropped for that session: a stuck client must not pile up work.
+pub const DOWNSTREAM_SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends `notification` to every peer concurrently; a slow session does not delay the others
+/// by more than [`DOWNSTREAM_SEND_TIMEOUT`].
 pub async fn send_all(peers: Vec<rmcp::Peer<rmcp::RoleServer>>, notification: ServerNotification) {
     let sends = peers.into_iter().map(|peer| {
         let n = notification.clone();
         async move {
-            let _ = peer.send_notification(n).await;
+            let _ = tokio::time::timeout(DOWNSTREAM_SEND_TIMEOUT, peer.send_notification(n)).await;
         }
     });
     futures::future::join_all(sends).await;

@@ -1,13 +1,18 @@
-//! Spawning a server's child process: `${env:VAR}` expansion, PATH resolution with a useful
-//! error, its own process group (so stop kills grandchildren too), and stderr piped to its log.
+//! Spawning and stopping a server's child process: `${env:VAR}` expansion, PATH resolution
+//! with a useful error, its own process group (so stop kills grandchildren too), stdio piped.
+//!
+//! The child is spawned with process-wrap (as rmcp's `TokioChildProcess` does) rather than
+//! through `TokioChildProcess` itself: we need the raw stdout, to see the lines rmcp would
+//! silently skip (see `stdout.rs`), and the exit status, to say how a server died.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use process_wrap::tokio::CommandWrap;
-use rmcp::transport::TokioChildProcess;
-use tokio::process::ChildStderr;
+use std::time::Duration;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
 use crate::config::{expand, ExpandError, ServerSpec};
 
@@ -32,11 +37,12 @@ pub enum SpawnError {
     },
 }
 
-/// A started child: the rmcp transport over its stdio, its stderr, and its pid (which is also
-/// its process group id).
+/// A started child: its handle, its stdio, and its pid (which is also its process group id).
 pub struct Spawned {
-    pub transport: TokioChildProcess,
-    pub stderr: Option<ChildStderr>,
+    pub child: Box<dyn ChildWrapper>,
+    pub stdin: ChildStdin,
+    pub stdout: ChildStdout,
+    pub stderr: ChildStderr,
     pub pid: u32,
 }
 
@@ -49,8 +55,9 @@ pub struct Resolved {
     pub cwd: Option<PathBuf>,
 }
 
-/// Expands variables and resolves the program on the PATH the child will see.
-pub fn resolve(spec: &ServerSpec) -> Result<Resolved, SpawnError> {
+/// Expands variables and resolves the program on the PATH the child will see: its own
+/// `env.PATH`, else `base_path` (which it is then given).
+pub fn resolve(spec: &ServerSpec, base_path: &std::ffi::OsStr) -> Result<Resolved, SpawnError> {
     let field = |name: String| {
         move |source| SpawnError::Expand {
             field: name,
@@ -64,11 +71,14 @@ pub fn resolve(spec: &ServerSpec) -> Result<Resolved, SpawnError> {
         .enumerate()
         .map(|(i, a)| expand(a).map_err(field(format!("args[{i}]"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let env = spec
+    let mut env = spec
         .env
         .iter()
         .map(|(k, v)| Ok((k.clone(), expand(v).map_err(field(format!("env.{k}")))?)))
         .collect::<Result<Vec<_>, SpawnError>>()?;
+    if !env.iter().any(|(k, _)| k == "PATH") && !base_path.is_empty() {
+        env.push(("PATH".to_owned(), base_path.to_string_lossy().into_owned()));
+    }
     let cwd = match &spec.cwd {
         Some(dir) => {
             let dir = PathBuf::from(expand(&dir.to_string_lossy()).map_err(field("cwd".into()))?);
@@ -83,7 +93,6 @@ pub fn resolve(spec: &ServerSpec) -> Result<Resolved, SpawnError> {
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| OsString::from(v))
-        .or_else(|| std::env::var_os("PATH"))
         .unwrap_or_default();
     let base = cwd
         .clone()
@@ -115,21 +124,79 @@ pub fn spawn(resolved: &Resolved) -> Result<Spawned, SpawnError> {
     wrapped.wrap(process_wrap::tokio::ProcessGroup::leader());
     #[cfg(windows)]
     wrapped.wrap(process_wrap::tokio::JobObject); // kills the whole tree with the child
+                                                  // Should the supervisor task be torn down without stopping it, the leader still dies.
+    wrapped.wrap(process_wrap::tokio::KillOnDrop);
+    wrapped
+        .command_mut()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let io_error = |source| SpawnError::Io {
         command: display_program(&resolved.program),
         source,
     };
-    let (transport, stderr) = TokioChildProcess::builder(wrapped)
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io_error)?;
-    let pid = transport
+    let mut child = wrapped.spawn().map_err(io_error)?;
+    let missing = || {
+        io_error(std::io::Error::other(
+            "a standard stream of the child is missing",
+        ))
+    };
+    let stdin = child.stdin().take().ok_or_else(missing)?;
+    let stdout = child.stdout().take().ok_or_else(missing)?;
+    let stderr = child.stderr().take().ok_or_else(missing)?;
+    let pid = child
         .id()
         .ok_or_else(|| io_error(std::io::Error::other("the child exited at once")))?;
     Ok(Spawned {
-        transport,
+        child,
+        stdin,
+        stdout,
         stderr,
         pid,
+    })
+}
+
+/// Stops a child whose stdin the caller has closed: waits `grace` for it to exit, then sends
+/// SIGTERM to its process group, waits `grace` again, then SIGKILL (the MCP stdio shutdown
+/// sequence, applied to the whole group).
+pub async fn terminate(child: &mut Box<dyn ChildWrapper>, grace: Duration) {
+    if exited_within(child, grace).await {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        let _ = child.signal(nix::libc::SIGTERM);
+        if exited_within(child, grace).await {
+            return;
+        }
+    }
+    let _ = Box::into_pin(child.kill()).await;
+}
+
+async fn exited_within(child: &mut Box<dyn ChildWrapper>, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if tokio::time::Instant::now() >= deadline => return false,
+            Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// How the child ended, for error messages: "exited with status 3", "killed by signal 9".
+pub fn describe_exit(child: &mut Box<dyn ChildWrapper>) -> Option<String> {
+    let status = child.try_wait().ok()??;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return Some(format!("killed by signal {signal}"));
+        }
+    }
+    Some(match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => "exited".to_owned(),
     })
 }
 
@@ -180,6 +247,23 @@ pub fn kill_group(pid: u32) {
 mod tests {
     use super::*;
 
+    fn path() -> std::ffi::OsString {
+        std::env::var_os("PATH").unwrap_or_default()
+    }
+
+    #[test]
+    fn the_child_gets_the_base_path_unless_it_sets_its_own() {
+        let resolved = resolve(&spec("sh"), std::ffi::OsStr::new("/usr/bin:/bin")).unwrap();
+        assert!(resolved
+            .env
+            .contains(&("PATH".to_owned(), "/usr/bin:/bin".to_owned())));
+        let mut own = spec("sh");
+        own.env.insert("PATH".into(), "/bin".into());
+        let resolved = resolve(&own, std::ffi::OsStr::new("/usr/bin")).unwrap();
+        let paths: Vec<_> = resolved.env.iter().filter(|(k, _)| k == "PATH").collect();
+        assert_eq!(paths, [&("PATH".to_owned(), "/bin".to_owned())]);
+    }
+
     fn spec(command: &str) -> ServerSpec {
         crate::config::parse(
             Path::new("t.json"),
@@ -193,7 +277,7 @@ mod tests {
 
     #[test]
     fn missing_command_names_the_path_searched() {
-        let err = resolve(&spec("definitely-not-a-command-xyz")).unwrap_err();
+        let err = resolve(&spec("definitely-not-a-command-xyz"), &path()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("definitely-not-a-command-xyz"), "{text}");
         assert!(text.contains("searched:"), "{text}");
@@ -201,7 +285,7 @@ mod tests {
 
     #[test]
     fn command_is_found_on_path() {
-        let resolved = resolve(&spec("sh")).unwrap();
+        let resolved = resolve(&spec("sh"), &path()).unwrap();
         assert!(resolved.program.is_absolute());
     }
 
@@ -209,7 +293,9 @@ mod tests {
     fn unset_variable_names_the_field() {
         let mut s = spec("sh");
         s.args = vec!["ok".into(), "${env:SWITCHBOARD_TEST_UNSET_VAR}".into()];
-        let text = resolve(&s).unwrap_err().to_string();
+        let text = resolve(&s, &std::env::var_os("PATH").unwrap_or_default())
+            .unwrap_err()
+            .to_string();
         assert!(text.starts_with("args[1]:"), "{text}");
         assert!(text.contains("SWITCHBOARD_TEST_UNSET_VAR"), "{text}");
     }
@@ -218,6 +304,9 @@ mod tests {
     fn missing_cwd_is_named() {
         let mut s = spec("sh");
         s.cwd = Some("/nonexistent/dir/for/switchboard".into());
-        assert!(matches!(resolve(&s), Err(SpawnError::NoCwd(_))));
+        assert!(matches!(
+            resolve(&s, &std::env::var_os("PATH").unwrap_or_default()),
+            Err(SpawnError::NoCwd(_))
+        ));
     }
 }

@@ -6,6 +6,8 @@
 
 mod backoff;
 mod child;
+mod launcher;
+mod stdout;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,17 +20,17 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
 pub use child::{kill_group, resolve, SpawnError};
+pub use launcher::{user_path, Launcher};
 
 use crate::events::{Event, EventBus};
 use crate::proxy::{ObservedTransport, UpstreamClient, UpstreamSignal};
 use crate::slot::{ServerSlot, ServerState, Upstream};
+use process_wrap::tokio::ChildWrapper;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use stdout::CheckedStdout;
 
-/// How often a running child is pinged.
-pub const HEALTH_INTERVAL: Duration = Duration::from_secs(30);
-/// How long a ping may take before it counts as missed.
-pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Missed pings in a row after which the child is restarted.
-pub const HEALTH_MISSES: u32 = 2;
+/// How long a child gets to exit after its stdin closes, and again after SIGTERM.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Lines of stderr quoted in a start or crash error.
 const ERROR_TAIL_LINES: usize = 5;
 
@@ -49,16 +51,19 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Starts supervising `slot`.
-    pub fn start(slot: Arc<ServerSlot>, events: EventBus) -> Self {
+    /// `launcher`: the PATH children get and the reaper told of each child's process group.
+    pub fn start(slot: Arc<ServerSlot>, events: EventBus, launcher: Arc<Launcher>) -> Self {
         let (control, control_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
+        let slot_policy = slot.settings().spec.restart;
         let task = tokio::spawn(
             Task {
                 slot,
                 events,
+                launcher,
                 control: control_rx,
                 stop: stop.clone(),
-                backoff: Backoff::default(),
+                backoff: Backoff::new(&slot_policy),
             }
             .run(),
         );
@@ -82,12 +87,22 @@ impl Supervisor {
     }
 }
 
-/// A child that answered `initialize`: its connection, pid, and the channel of its signals.
-type Started = (
-    RunningService<RoleClient, UpstreamClient>,
-    u32,
-    mpsc::UnboundedReceiver<UpstreamSignal>,
-);
+/// A child that answered `initialize`.
+struct Live {
+    running: RunningService<RoleClient, UpstreamClient>,
+    child: Box<dyn ChildWrapper>,
+    pid: u32,
+    /// What the child reported that the supervisor acts on (list changes).
+    signals: mpsc::UnboundedReceiver<UpstreamSignal>,
+    /// Lines of its stdout that were not JSON-RPC.
+    bad_lines: mpsc::UnboundedReceiver<String>,
+}
+
+/// Why a start did not produce a [`Live`] child.
+enum StartFailed {
+    Error(String),
+    Stopped,
+}
 
 /// How a running child's watch ended.
 enum Ended {
@@ -106,6 +121,7 @@ enum Woken {
 struct Task {
     slot: Arc<ServerSlot>,
     events: EventBus,
+    launcher: Arc<Launcher>,
     control: mpsc::UnboundedReceiver<Control>,
     stop: CancellationToken,
     backoff: Backoff,
@@ -115,6 +131,7 @@ impl Task {
     async fn run(mut self) {
         loop {
             let spec = self.slot.settings().spec.clone();
+            self.backoff.set_policy(&spec.restart);
             if spec.disabled {
                 self.set_state(ServerState::Disabled, None, None);
                 match self.wait(None).await {
@@ -123,14 +140,10 @@ impl Task {
                 }
             }
             self.set_state(ServerState::Starting, None, None);
-            let stop = self.stop.clone();
-            let started = tokio::select! {
-                started = self.start(&spec) => started,
-                _ = stop.cancelled() => break,
-            };
-            let (running, pid, signals) = match started {
-                Ok(ok) => ok,
-                Err(error) => {
+            let live = match self.start(&spec).await {
+                Ok(live) => live,
+                Err(StartFailed::Stopped) => break,
+                Err(StartFailed::Error(error)) => {
                     tracing::warn!(server = %self.slot.name(), %error, "server failed to start");
                     match self.retry_after(ServerState::Failed, error).await {
                         Woken::Stop => break,
@@ -139,7 +152,7 @@ impl Task {
                 }
             };
             let since = SystemTime::now();
-            let ended = self.watch(running, pid, signals).await;
+            let ended = self.watch(live).await;
             let uptime = SystemTime::now().duration_since(since).unwrap_or_default();
             match ended {
                 Ended::Stop => break,
@@ -157,65 +170,85 @@ impl Task {
         self.set_state(ServerState::Stopped, None, None);
     }
 
-    /// Spawns and initialises the child within the startup timeout.
-    async fn start(&mut self, spec: &crate::config::ServerSpec) -> Result<Started, String> {
-        let resolved = child::resolve(spec).map_err(|e| e.to_string())?;
-        let spawned = child::spawn(&resolved).map_err(|e| e.to_string())?;
-        let pid = spawned.pid;
+    /// Spawns and initialises the child within the startup timeout (or until stopped).
+    async fn start(&mut self, spec: &crate::config::ServerSpec) -> Result<Live, StartFailed> {
+        let failed = |e: SpawnError| StartFailed::Error(e.to_string());
+        let resolved = child::resolve(spec, &self.launcher.base_path()).map_err(failed)?;
+        let spawned = child::spawn(&resolved).map_err(failed)?;
+        let (mut child, pid) = (spawned.child, spawned.pid);
         self.slot.log().push(format!(
             "[switchboard] started pid {pid}: {}",
             resolved.program.display()
         ));
-        if let Some(stderr) = spawned.stderr {
-            let log = Arc::clone(self.slot.log());
-            tokio::spawn(async move { log.pump(stderr).await });
-        }
+        let log = Arc::clone(self.slot.log());
+        tokio::spawn(async move { log.pump(spawned.stderr).await });
         self.slot.update_status(|s| s.pid = Some(pid));
+        self.launcher.watch(pid);
 
-        let (signals_tx, signals_rx) = mpsc::unbounded_channel();
+        let (signals_tx, signals) = mpsc::unbounded_channel();
+        let (bad_lines_tx, bad_lines) = mpsc::unbounded_channel();
         let client = UpstreamClient::new(
             self.slot.name().to_owned(),
             Arc::clone(self.slot.sessions()),
             signals_tx,
         );
+        let stdout = CheckedStdout::new(spawned.stdout, Arc::clone(self.slot.log()), bad_lines_tx);
+        let transport = ObservedTransport::new(
+            AsyncRwTransport::<RoleClient, _, _>::new(stdout, spawned.stdin),
+            Arc::clone(self.slot.sessions()),
+        );
         let startup = spec.timeouts.startup();
-        let transport = ObservedTransport::new(spawned.transport, Arc::clone(self.slot.sessions()));
-        let initialised = tokio::time::timeout(startup, client.serve(transport)).await;
-        let running = match initialised {
-            Ok(Ok(running)) => running,
-            Ok(Err(e)) => {
-                child::kill_group(pid);
-                return Err(self.with_stderr(format!("initialize failed: {e}")).await);
-            }
-            Err(_) => {
-                // Dropping the unfinished handshake drops the transport, which kills the child.
-                child::kill_group(pid);
-                return Err(self
-                    .with_stderr(format!(
-                        "no answer to initialize within {}s (timeouts.startupSecs)",
-                        startup.as_secs()
-                    ))
-                    .await);
-            }
+        let stop = self.stop.clone();
+        let outcome = tokio::select! {
+            initialised = tokio::time::timeout(startup, client.serve(transport)) => Some(initialised),
+            _ = stop.cancelled() => None,
         };
-        Ok((running, pid, signals_rx))
+        // On every path but success the handshake (and with it the child's stdin) is dropped.
+        let error = match outcome {
+            Some(Ok(Ok(running))) => {
+                return Ok(Live {
+                    running,
+                    child,
+                    pid,
+                    signals,
+                    bad_lines,
+                })
+            }
+            None => {
+                self.release(&mut child, pid).await;
+                return Err(StartFailed::Stopped);
+            }
+            Some(Ok(Err(e))) => match child::describe_exit(&mut child) {
+                Some(exit) => format!("the server {exit} before answering initialize"),
+                None => format!("initialize failed: {e}"),
+            },
+            Some(Err(_)) => format!(
+                "no answer to initialize within {}s (timeouts.startupSecs)",
+                startup.as_secs()
+            ),
+        };
+        self.release(&mut child, pid).await;
+        Err(StartFailed::Error(self.with_stderr(error).await))
     }
 
     /// Serves a running child until it dies, stops answering, or we are told otherwise.
-    async fn watch(
-        &mut self,
-        running: RunningService<RoleClient, UpstreamClient>,
-        pid: u32,
-        signals: mpsc::UnboundedReceiver<UpstreamSignal>,
-    ) -> Ended {
+    async fn watch(&mut self, live: Live) -> Ended {
+        let Live {
+            running,
+            mut child,
+            pid,
+            mut signals,
+            mut bad_lines,
+        } = live;
         let peer = running.peer().clone();
         let Some(info) = peer.peer_info() else {
             // rmcp sets it during the handshake; without it we cannot describe the server.
-            let ct = running.cancellation_token();
-            ct.cancel();
-            child::kill_group(pid);
+            drop(running);
+            self.release(&mut child, pid).await;
             return Ended::Crashed("the child completed initialize without server info".into());
         };
+        // A banner printed before initialize was logged; only what comes from now on counts.
+        while bad_lines.try_recv().is_ok() {}
         self.slot.set_upstream(Some(Upstream {
             peer: peer.clone(),
             info,
@@ -239,22 +272,38 @@ impl Task {
 
         let ct = running.cancellation_token();
         let mut done = Box::pin(running.waiting());
-        let mut health = tokio::time::interval_at(
-            tokio::time::Instant::now() + HEALTH_INTERVAL,
-            HEALTH_INTERVAL,
-        );
+        let health = self.slot.settings().spec.health;
+        let mut ticker = (health.ping_interval_secs > 0).then(|| {
+            let every = Duration::from_secs(health.ping_interval_secs);
+            tokio::time::interval_at(tokio::time::Instant::now() + every, every)
+        });
+        let ping_timeout = Duration::from_secs(health.ping_timeout_secs);
+        // The ping in flight, if any: awaited beside everything else, so a slow ping never
+        // delays a stop or notices a crash late.
+        let mut ping: Option<tokio::task::JoinHandle<bool>> = None;
         let mut misses = 0;
         let mut connection_closed = false;
-        let mut signals = signals;
         let ended = loop {
             tokio::select! {
                 quit = &mut done => {
                     connection_closed = true;
-                    let why = match quit {
-                        Ok(reason) => format!("the server exited ({reason:?})"),
-                        Err(e) => format!("the connection task failed: {e}"),
+                    // Give the child a moment to be reaped, so its exit status can be told.
+                    let _ = tokio::time::timeout(Duration::from_millis(200), async {
+                        while child.try_wait().ok().flatten().is_none() {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }).await;
+                    let why = match (child::describe_exit(&mut child), quit) {
+                        (Some(exit), _) => format!("the server {exit}"),
+                        (None, Ok(_)) => "the server closed its stdout".to_owned(),
+                        (None, Err(e)) => format!("the connection task failed: {e}"),
                     };
                     break Ended::Crashed(self.with_stderr(why).await);
+                }
+                Some(line) = bad_lines.recv() => {
+                    break Ended::Crashed(format!(
+                        "the server wrote something that is not MCP to stdout: {line:?}"
+                    ));
                 }
                 _ = self.stop.cancelled() => break Ended::Stop,
                 control = self.control.recv() => match control {
@@ -262,31 +311,48 @@ impl Task {
                     None => break Ended::Stop,
                 },
                 Some(part) = signals.recv() => self.refresh_catalog(&peer, part).await,
-                _ = health.tick() => {
-                    match tokio::time::timeout(HEALTH_TIMEOUT, peer.send_request(
-                        rmcp::model::ClientRequest::PingRequest(Default::default()),
-                    )).await {
-                        Ok(Ok(_)) => misses = 0,
-                        _ => {
-                            misses += 1;
-                            if misses >= HEALTH_MISSES {
-                                break Ended::Crashed(format!(
-                                    "the server stopped answering ping ({misses} missed)"
-                                ));
-                            }
+                _ = tick(&mut ticker), if ping.is_none() => {
+                    let peer = peer.clone();
+                    ping = Some(tokio::spawn(async move {
+                        let request = rmcp::model::ClientRequest::PingRequest(Default::default());
+                        matches!(tokio::time::timeout(ping_timeout, peer.send_request(request)).await, Ok(Ok(_)))
+                    }));
+                }
+                answered = async { ping.as_mut().expect("guarded by if").await }, if ping.is_some() => {
+                    ping = None;
+                    if matches!(answered, Ok(true)) {
+                        misses = 0;
+                    } else {
+                        misses += 1;
+                        if misses >= health.max_missed.max(1) {
+                            break Ended::Crashed(format!(
+                                "the server stopped answering ping ({misses} missed, {}s each)",
+                                ping_timeout.as_secs()
+                            ));
                         }
                     }
                 }
             }
         };
+        if let Some(ping) = ping {
+            ping.abort();
+        }
         self.slot.set_upstream(None);
         if !connection_closed {
+            // Ends the connection, which closes the child's stdin.
             ct.cancel();
-            // Closing the transport closes stdin, then TERMs and KILLs the group if it lingers.
             let _ = done.await;
         }
-        child::kill_group(pid);
+        self.release(&mut child, pid).await;
         ended
+    }
+
+    /// Stops the child (stdin closed by now; then TERM and KILL to its group if it lingers),
+    /// kills whatever is left of its group, and tells the reaper it is handled.
+    async fn release(&self, child: &mut Box<dyn ChildWrapper>, pid: u32) {
+        child::terminate(child, STOP_GRACE).await;
+        child::kill_group(pid);
+        self.launcher.forget(pid);
     }
 
     /// Records a failed start or a crash, then waits out the backoff.
@@ -300,6 +366,7 @@ impl Task {
             s.restarts += 1;
             s.last_error = Some(error);
             s.next_attempt = Some(next);
+            s.retry_delay = Some(delay);
         });
         self.publish_state();
         if self.backoff.at_cap() {
@@ -439,5 +506,14 @@ async fn bounded<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {}s", timeout.as_secs())),
+    }
+}
+
+async fn tick(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }

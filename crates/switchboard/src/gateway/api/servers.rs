@@ -46,6 +46,8 @@ pub struct ServerSummary {
     pub last_error: Option<String>,
     /// Milliseconds since the Unix epoch of the next start attempt, while failed/restarting.
     pub next_attempt_ms: Option<u64>,
+    /// The backoff delay before that attempt (it doubles with each failure, up to a cap).
+    pub retry_delay_ms: Option<u64>,
     pub tools: ToolCount,
     pub sessions: usize,
     pub endpoints: Endpoints,
@@ -72,6 +74,9 @@ pub struct ServerDetail {
     pub cwd: Option<String>,
     /// Environment variable names; values are not shown (they are often secrets).
     pub env_keys: Vec<String>,
+    /// The entry's `tools` rules as written (`allow` is null when absent), so a client can
+    /// compute the next filter edit.
+    pub filter: Value,
     pub tool_list: Vec<ToolView>,
 }
 
@@ -90,6 +95,7 @@ fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
         uptime_secs: status.uptime().map(|d| d.as_secs()),
         restarts: status.restarts,
         last_error: status.last_error.clone(),
+        retry_delay_ms: status.retry_delay.map(|d| d.as_millis() as u64),
         next_attempt_ms: status.next_attempt.and_then(|t| {
             t.duration_since(std::time::UNIX_EPOCH)
                 .ok()
@@ -146,6 +152,10 @@ fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
         summary: summarize(slot, base_url),
         cwd: settings.spec.cwd.as_ref().map(|c| c.display().to_string()),
         env_keys: settings.spec.env.keys().cloned().collect(),
+        filter: serde_json::json!({
+            "allow": settings.spec.tools.allow,
+            "deny": settings.spec.tools.deny,
+        }),
         tool_list,
     }
 }

@@ -1,0 +1,29 @@
+"""A small stdio MCP server (Python SDK, FastMCP) for fault tests: it reports on stderr when a
+call is cancelled, which only a `notifications/cancelled` from the client can cause.
+
+Tools:
+  wait(seconds): sleeps, then answers "waited"; prints "cancelled wait" to stderr if cancelled.
+"""
+
+import sys
+
+import anyio
+from mcp.server.fastmcp import FastMCP
+
+server = FastMCP("cancel-probe")
+
+
+@server.tool()
+async def wait(seconds: float) -> str:
+    """Sleep for `seconds`, then answer."""
+    print(f"started wait {seconds}", file=sys.stderr, flush=True)
+    try:
+        await anyio.sleep(seconds)
+    except anyio.get_cancelled_exc_class():
+        print("cancelled wait", file=sys.stderr, flush=True)
+        raise
+    return "waited"
+
+
+if __name__ == "__main__":
+    server.run("stdio")
