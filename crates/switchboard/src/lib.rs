@@ -2,6 +2,9 @@
 //! client over a local HTTP gateway. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod atomic_file;
+pub mod bridge;
+pub mod clients;
 pub mod config;
 pub mod events;
 pub mod filter;

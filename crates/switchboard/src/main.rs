@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use switchboard::clients::{self, ClientKind, GatewayTarget, InstallTarget, Places, Records};
 use switchboard::config::{self, Dirs};
 use switchboard::{App, AppOptions};
 
@@ -40,6 +41,76 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Bridge stdio to the gateway, for clients that only run commands (Claude Desktop):
+    /// `"command": "switchboard", "args": ["connect", "NAME"]`. Without NAME, every server
+    /// (the aggregate endpoint).
+    Connect {
+        /// The server to reach; leave out for all of them.
+        name: Option<String>,
+        /// The gateway's base URL (default: from servers.json).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the AI clients found on this machine and the servers each one runs, directly or
+    /// through Switchboard.
+    Clients {
+        /// Also look at this project's files (.cursor/mcp.json, .vscode/mcp.json, .mcp.json).
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Copy a client's stdio servers into servers.json.
+    Import {
+        /// claude-desktop, cursor, vscode, claude-code or windsurf.
+        client: ClientKind,
+        /// Use the client's file in this project instead of the user's.
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// Show the change to servers.json without writing it.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Point a client at Switchboard: one `switchboard` entry for every server, or one entry
+    /// per server.
+    Install {
+        client: ClientKind,
+        /// Install an entry for this server only.
+        #[arg(long, conflicts_with = "all")]
+        server: Option<String>,
+        /// Install one entry per server instead of the single aggregate entry.
+        #[arg(long)]
+        all: bool,
+        /// Replace the client's own entries for servers Switchboard runs (kept for uninstall).
+        #[arg(long)]
+        replace: bool,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// Show the change without writing it.
+        #[arg(long)]
+        dry_run: bool,
+        /// The gateway's base URL to write (default: from servers.json).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Undo `install`: remove Switchboard's entries and put back what it replaced.
+    Uninstall {
+        client: ClientKind,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show what a running Switchboard reports.
     Status {
         #[arg(long)]
@@ -57,6 +128,47 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve { config, host, port } => runtime.block_on(serve(config, host, port)),
         Command::Status { config, url } => runtime.block_on(status(config, url)),
+        Command::Connect { name, url, config } => {
+            init_stderr_logging();
+            let base = gateway_url(config, url)?;
+            let endpoint = match name {
+                Some(name) => format!("{base}/servers/{name}/mcp"),
+                None => format!("{base}/mcp"),
+            };
+            runtime.block_on(switchboard::bridge::run(endpoint))?;
+            Ok(())
+        }
+        Command::Clients { project, config } => clients_list(project, config),
+        Command::Import {
+            client,
+            project,
+            dry_run,
+            config,
+        } => import(client, project, dry_run, config),
+        Command::Install {
+            client,
+            server,
+            all,
+            replace,
+            project,
+            dry_run,
+            url,
+            config,
+        } => {
+            let target = match (server, all) {
+                (Some(name), _) => InstallTarget::Server(name),
+                (None, true) => InstallTarget::All,
+                (None, false) => InstallTarget::Aggregate,
+            };
+            install(client, target, replace, project, dry_run, url, config)
+        }
+        Command::Uninstall {
+            client,
+            project,
+            dry_run,
+            url,
+            config,
+        } => uninstall(client, project, dry_run, url, config),
         Command::Token { config } => {
             let dirs = Dirs::resolve(config).map_err(anyhow::Error::msg)?;
             let path = switchboard::token::token_file(&dirs.config_file);
@@ -184,4 +296,189 @@ async fn http_get(url: &str) -> Result<String> {
         bail!("{}", head.lines().next().unwrap_or("bad answer"));
     }
     Ok(body.to_owned())
+}
+
+/// The bridge speaks MCP on stdout, so its own logs go to stderr only (clients show them).
+fn init_stderr_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .try_init();
+}
+
+/// The gateway's base URL: `--url`, else `gateway.host`/`port` of servers.json.
+fn gateway_url(config_flag: Option<PathBuf>, url: Option<String>) -> Result<String> {
+    if let Some(url) = url {
+        return Ok(url.trim_end_matches('/').to_owned());
+    }
+    let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
+    let gateway = config::load(&dirs.config_file)
+        .map(|f| f.gateway)
+        .unwrap_or_default();
+    let host = match gateway.host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
+        h if h.contains(':') => format!("[{h}]"),
+        h => h.to_owned(),
+    };
+    Ok(format!("http://{host}:{}", gateway.port))
+}
+
+fn places(project: Option<PathBuf>) -> Result<Places> {
+    Places::detect(project).context("no home directory found")
+}
+
+fn target(config: Option<PathBuf>, url: Option<String>) -> Result<GatewayTarget> {
+    Ok(GatewayTarget {
+        base_url: gateway_url(config, url)?,
+        executable: std::env::current_exe()
+            .context("cannot tell where switchboard is installed")?,
+    })
+}
+
+fn records_path(config: Option<PathBuf>) -> Result<PathBuf> {
+    let dirs = Dirs::resolve(config).map_err(anyhow::Error::msg)?;
+    Ok(clients::records_file(&dirs.config_file))
+}
+
+fn clients_list(project: Option<PathBuf>, config: Option<PathBuf>) -> Result<()> {
+    let places = places(project)?;
+    let gateway = target(config, None)?;
+    for client in clients::detect(&places, &gateway) {
+        println!("{}", client.name);
+        for file in client.files {
+            let state = if !file.exists {
+                "not found".to_owned()
+            } else if let Some(error) = &file.error {
+                format!("error: {error}")
+            } else {
+                format!("{} servers", file.servers.len())
+            };
+            println!("  {} ({state})", file.path.display());
+            for server in file.servers {
+                println!(
+                    "    {:<24} {:<12} {}",
+                    server.name, server.reach, server.detail
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn import(
+    client: ClientKind,
+    project: Option<PathBuf>,
+    dry_run: bool,
+    config: Option<PathBuf>,
+) -> Result<()> {
+    let places = places(project)?;
+    let path = clients::location(client, &places)?;
+    let dirs = Dirs::resolve(config.clone()).map_err(anyhow::Error::msg)?;
+    let gateway = target(config, None)?;
+    let before = switchboard::atomic_file::read_optional(&dirs.config_file)
+        .with_context(|| format!("cannot read {}", dirs.config_file.display()))?;
+    let mut root = match &before {
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => bail!(
+                "{} is not a valid servers.json; fix it first",
+                dirs.config_file.display()
+            ),
+        },
+        None => serde_json::Map::new(),
+    };
+    let plan = clients::import_into(client, &path, &gateway, &mut root)?;
+    let mut after = serde_json::to_string_pretty(&serde_json::Value::Object(root))?;
+    after.push('\n');
+    config::parse(&dirs.config_file, &after)?;
+    for (from, to) in &plan.imported {
+        println!("import {from} as {to}");
+    }
+    for (name, why) in &plan.skipped {
+        println!("skip {name}: {why}");
+    }
+    let change = clients::Change::for_file(&dirs.config_file, before, after);
+    print!("{}", change.diff);
+    if dry_run || plan.imported.is_empty() {
+        return Ok(());
+    }
+    if let Some(backup) = change.write()? {
+        println!("previous version kept as {}", backup.display());
+    }
+    Ok(())
+}
+
+fn install(
+    client: ClientKind,
+    target_kind: InstallTarget,
+    replace: bool,
+    project: Option<PathBuf>,
+    dry_run: bool,
+    url: Option<String>,
+    config: Option<PathBuf>,
+) -> Result<()> {
+    let places = places(project)?;
+    let path = clients::location(client, &places)?;
+    let dirs = Dirs::resolve(config.clone()).map_err(anyhow::Error::msg)?;
+    let servers: Vec<String> = config::load(&dirs.config_file)?
+        .mcp_servers
+        .into_keys()
+        .collect();
+    let gateway = target(config.clone(), url)?;
+    let records_path = records_path(config)?;
+    let mut records = Records::load(&records_path)?;
+    let previous = records.files.get(&path).cloned().unwrap_or_default();
+    let plan = clients::plan_install(
+        client,
+        &path,
+        &gateway,
+        &servers,
+        &target_kind,
+        replace,
+        previous,
+    )?;
+    print!("{}", plan.change.diff);
+    if !plan.duplicates.is_empty() {
+        println!(
+            "note: {} still runs {} itself; pass --replace to have it use Switchboard for them",
+            client.display_name(),
+            plan.duplicates.join(", ")
+        );
+    }
+    if dry_run {
+        return Ok(());
+    }
+    if let Some(backup) = plan.change.write()? {
+        println!("previous version kept as {}", backup.display());
+    }
+    records.files.insert(path, plan.record);
+    records.save(&records_path)?;
+    Ok(())
+}
+
+fn uninstall(
+    client: ClientKind,
+    project: Option<PathBuf>,
+    dry_run: bool,
+    url: Option<String>,
+    config: Option<PathBuf>,
+) -> Result<()> {
+    let places = places(project)?;
+    let path = clients::location(client, &places)?;
+    let gateway = target(config.clone(), url)?;
+    let records_path = records_path(config)?;
+    let mut records = Records::load(&records_path)?;
+    let change = clients::plan_uninstall(client, &path, &gateway, records.files.get(&path))?;
+    print!("{}", change.diff);
+    if dry_run {
+        return Ok(());
+    }
+    if let Some(backup) = change.write()? {
+        println!("previous version kept as {}", backup.display());
+    }
+    records.files.remove(&path);
+    records.save(&records_path)?;
+    Ok(())
 }

@@ -8,7 +8,6 @@
 //! applied and never overwritten: the last good config keeps running and the error is kept
 //! for `/api/config` and published as an event.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -16,6 +15,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::atomic_file::{self, Replaced};
 use crate::config::{self, ConfigError};
 use crate::events::{Event, EventBus};
 use crate::hub::{ApplySummary, Hub};
@@ -255,37 +255,27 @@ impl ConfigStore {
         Err(EditError::Contended)
     }
 
-    /// Writes `text` via a temp file and rename, keeping the previous file as the backup,
-    /// unless the file no longer holds `expected`. Returns whether it wrote.
+    /// Writes `text` atomically with the backup, unless the file no longer holds `expected`.
+    /// Returns whether it wrote.
     fn replace_if_unchanged(&self, expected: Option<&str>, text: &str) -> Result<bool, EditError> {
-        let io = |source| EditError::Io {
-            path: self.path.clone(),
-            source,
+        let backup = self.backup_path();
+        let hook = || {
+            #[cfg(test)]
+            if let Some(hook) = self.before_compare.lock().unwrap().as_mut() {
+                hook();
+            }
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        temp.write_all(text.as_bytes()).map_err(io)?;
-        temp.as_file().sync_all().map_err(io)?;
-        if let Ok(meta) = std::fs::metadata(&self.path) {
-            let _ = std::fs::set_permissions(temp.path(), meta.permissions());
+        match atomic_file::replace_if_unchanged(&self.path, expected, text, Some(&backup), hook) {
+            Ok(Replaced::Written) => Ok(true),
+            Ok(Replaced::ChangedUnderneath) => {
+                tracing::debug!(file = %self.path.display(), "servers.json changed while being edited; redoing the edit");
+                Ok(false)
+            }
+            Err(source) => Err(EditError::Io {
+                path: self.path.clone(),
+                source,
+            }),
         }
-        if let Some(previous) = expected {
-            std::fs::write(self.backup_path(), previous).map_err(io)?;
-        }
-        // Last check, as close to the rename as possible: an editor's save that landed since
-        // we read the file is redone on, not overwritten. (No lock is shared with editors, so
-        // a save within the two syscalls below cannot be seen.)
-        #[cfg(test)]
-        if let Some(hook) = self.before_compare.lock().unwrap().as_mut() {
-            hook();
-        }
-        if std::fs::read_to_string(&self.path).ok().as_deref() != expected {
-            tracing::debug!(file = %self.path.display(), "servers.json changed while being edited; redoing the edit");
-            return Ok(false);
-        }
-        temp.persist(&self.path).map_err(|e| io(e.error))?;
-        Ok(true)
     }
 }
 

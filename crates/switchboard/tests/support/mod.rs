@@ -65,14 +65,49 @@ impl Switchboard {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("servers.json");
         std::fs::write(&config, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+        Self::launch(dir, config, 0, &[])
+    }
+
+    /// Like [`Self::start_with_file`], with extra environment (such as a fake `HOME`).
+    pub fn start_with_env(file: Value, env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("servers.json");
+        std::fs::write(&config, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+        Self::launch(dir, config, 0, env)
+    }
+
+    /// Stops this instance and starts a new one on the same port with the same files (a
+    /// gateway restart, as clients see it).
+    pub fn restart(mut self) -> Self {
+        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
+        if self.terminate().is_none() {
+            let _ = self.child.kill();
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let config = self.config.clone();
+        drop(self);
+        Self::launch(dir, config, port, &[])
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        port: u16,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["serve", "--port", "0", "--config"])
+            .args(["serve", "--port", &port.to_string(), "--config"])
             .arg(&config)
             .env("XDG_DATA_HOME", dir.path().join("data"))
             .env("RUST_LOG", "info,switchboard=debug")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("switchboard.stderr")).unwrap(),
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.path().join("switchboard.stderr"))
+                    .unwrap(),
             ))
             .spawn()
             .expect("spawn switchboard");

@@ -2,6 +2,7 @@
 //! [`ConfigStore`](crate::store::ConfigStore), which writes servers.json and applies it.
 
 mod catalog;
+mod clients;
 mod config;
 mod logs;
 mod servers;
@@ -28,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/servers/{name}/logs", get(logs::logs))
         .route("/api/servers/{name}/resources", get(catalog::resources))
         .route("/api/servers/{name}/prompts", get(catalog::prompts))
+        .route("/api/clients", get(clients::list))
+        .route("/api/clients/{client}/install", post(clients::install))
+        .route("/api/clients/{client}/uninstall", post(clients::uninstall))
+        .route("/api/clients/{client}/import", post(clients::import))
         .route("/api/config", get(config::config))
         .route("/api/events", get(config::events))
 }

@@ -1,0 +1,568 @@
+//! What Switchboard does to the clients' files: see what they run (detect), take their stdio
+//! servers into servers.json (import), point them at the gateway (install), and undo that
+//! (uninstall). Every change is planned first, as a before/after text with a diff, so the CLI
+//! and the dashboard can show it before anything is written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::file::ClientFile;
+use super::kinds::{entry_kind, ClientKind, ConfigLocation, EntryKind, Places, Scope};
+use super::ClientError;
+use crate::atomic_file::{self, Replaced};
+
+/// Where clients should reach Switchboard.
+#[derive(Debug, Clone)]
+pub struct GatewayTarget {
+    /// `http://127.0.0.1:7427`
+    pub base_url: String,
+    /// The `switchboard` executable, for clients that can only run commands.
+    pub executable: PathBuf,
+}
+
+impl GatewayTarget {
+    fn server_url(&self, server: Option<&str>) -> String {
+        match server {
+            Some(name) => format!("{}/servers/{name}/mcp", self.base_url),
+            None => format!("{}/mcp", self.base_url),
+        }
+    }
+
+    /// The entry that makes `kind` reach `server` (or the aggregate) through Switchboard.
+    pub fn entry(&self, kind: ClientKind, server: Option<&str>) -> Value {
+        if kind.speaks_http() {
+            return kind.http_entry(&self.server_url(server));
+        }
+        let mut args = vec!["connect".to_owned()];
+        args.extend(server.map(str::to_owned));
+        args.extend(["--url".to_owned(), self.base_url.clone()]);
+        kind.stdio_entry(&self.executable.to_string_lossy(), &args, &Map::new())
+    }
+
+    /// Whether `entry` is one of ours (points at this gateway, or runs `switchboard connect`).
+    pub fn owns(&self, entry: &Value) -> bool {
+        match entry_kind(entry) {
+            EntryKind::Http { url } => url.starts_with(&self.base_url),
+            EntryKind::Stdio { command, args } => {
+                let program = Path::new(&command)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                program.starts_with("switchboard")
+                    && args.first().map(String::as_str) == Some("connect")
+            }
+            EntryKind::Other => false,
+        }
+    }
+}
+
+/// A planned change of one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub path: PathBuf,
+    #[serde(skip)]
+    pub before: Option<String>,
+    #[serde(skip)]
+    pub after: String,
+    pub diff: String,
+}
+
+impl Change {
+    /// The change of `path` from `before` (`None`: no file yet) to `after`.
+    pub fn for_file(path: &Path, before: Option<String>, after: String) -> Self {
+        Self::new(path, before, after)
+    }
+
+    fn new(path: &Path, before: Option<String>, after: String) -> Self {
+        let diff = unified_diff(path, before.as_deref().unwrap_or(""), &after);
+        Self {
+            path: path.to_owned(),
+            before,
+            after,
+            diff,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.before.as_deref() == Some(self.after.as_str())
+    }
+
+    /// Writes it, keeping a timestamped backup of what was there.
+    pub fn write(&self) -> Result<Option<PathBuf>, ClientError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let backup = self.before.as_ref().map(|_| timestamped_backup(&self.path));
+        let io = |source| ClientError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        match atomic_file::replace_if_unchanged(
+            &self.path,
+            self.before.as_deref(),
+            &self.after,
+            backup.as_deref(),
+            || {},
+        )
+        .map_err(io)?
+        {
+            Replaced::Written => Ok(backup),
+            Replaced::ChangedUnderneath => Err(ClientError::ChangedUnderneath(self.path.clone())),
+        }
+    }
+}
+
+fn unified_diff(path: &Path, before: &str, after: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&name, &name)
+        .to_string()
+}
+
+/// `file.json` -> `file.json.switchboard-20261121T213000Z.bak`
+fn timestamped_backup(path: &Path) -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "backup".into());
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    (1..)
+        .map(|n| match n {
+            1 => format!("{file}.switchboard-{stamp}.bak"),
+            n => format!("{file}.switchboard-{stamp}-{n}.bak"),
+        })
+        .map(|name| path.with_file_name(name))
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_else(|| path.with_extension("switchboard.bak"))
+}
+
+// ---------------------------------------------------------------------------------------- detect
+
+/// How a client reaches one of its servers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientServer {
+    pub name: String,
+    /// `switchboard`: through this gateway; `direct`: the client runs it itself; `http`: some
+    /// other URL.
+    pub reach: &'static str,
+    pub detail: String,
+}
+
+/// One config file of one client, as found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedFile {
+    pub path: PathBuf,
+    pub scope: Scope,
+    pub exists: bool,
+    pub servers: Vec<ClientServer>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedClient {
+    pub client: ClientKind,
+    pub name: &'static str,
+    pub files: Vec<DetectedFile>,
+}
+
+/// Every known client, with what each of its files holds.
+pub fn detect(places: &Places, gateway: &GatewayTarget) -> Vec<DetectedClient> {
+    ClientKind::ALL
+        .into_iter()
+        .map(|kind| DetectedClient {
+            client: kind,
+            name: kind.display_name(),
+            files: kind
+                .locations(places)
+                .into_iter()
+                .map(|location| detect_file(kind, location, gateway))
+                .collect(),
+        })
+        .collect()
+}
+
+fn detect_file(
+    kind: ClientKind,
+    location: ConfigLocation,
+    gateway: &GatewayTarget,
+) -> DetectedFile {
+    let exists = location.path.is_file();
+    let mut found = DetectedFile {
+        path: location.path.clone(),
+        scope: location.scope,
+        exists,
+        servers: Vec::new(),
+        error: None,
+    };
+    if !exists {
+        return found;
+    }
+    match ClientFile::load(&location.path, kind.servers_key()) {
+        Ok(file) => {
+            found.servers = file
+                .servers()
+                .into_iter()
+                .map(|(name, entry)| {
+                    let (reach, detail) = if gateway.owns(&entry) {
+                        ("switchboard", String::new())
+                    } else {
+                        match entry_kind(&entry) {
+                            EntryKind::Stdio { command, args } => {
+                                ("direct", format!("{command} {}", args.join(" ")))
+                            }
+                            EntryKind::Http { url } => ("http", url),
+                            EntryKind::Other => ("unknown", String::new()),
+                        }
+                    };
+                    ClientServer {
+                        name,
+                        reach,
+                        detail: detail.trim().to_owned(),
+                    }
+                })
+                .collect()
+        }
+        Err(e) => found.error = Some(e.to_string()),
+    }
+    found
+}
+
+/// The client's file to work on: its project file when a project is given, else its user
+/// file.
+pub fn location(kind: ClientKind, places: &Places) -> Result<PathBuf, ClientError> {
+    let wanted = if places.project.is_some() {
+        Scope::Project
+    } else {
+        Scope::User
+    };
+    kind.locations(places)
+        .into_iter()
+        .find(|l| l.scope == wanted)
+        .map(|l| l.path)
+        .ok_or(ClientError::NoProjectFile(kind))
+}
+
+// ---------------------------------------------------------------------------------------- import
+
+/// The result of planning an import.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportPlan {
+    /// (name in the client, name in servers.json)
+    pub imported: Vec<(String, String)>,
+    /// (name in the client, why not)
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Adds the client's stdio servers at `path` to the servers.json root object `root`, without
+/// overwriting: a server already there with the same launch is skipped, a different one with
+/// the same name is imported under a new name.
+pub fn import_into(
+    kind: ClientKind,
+    path: &Path,
+    gateway: &GatewayTarget,
+    root: &mut Map<String, Value>,
+) -> Result<ImportPlan, ClientError> {
+    let file = ClientFile::load(path, kind.servers_key())?;
+    if file.original.is_none() {
+        return Err(ClientError::Missing(path.to_owned()));
+    }
+    let servers = root
+        .entry("mcpServers")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| {
+            ClientError::Invalid("mcpServers in servers.json is not an object".into())
+        })?;
+    let mut plan = ImportPlan {
+        imported: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for (name, entry) in file.servers() {
+        if gateway.owns(&entry) {
+            plan.skipped
+                .push((name, "already goes through Switchboard".into()));
+            continue;
+        }
+        let EntryKind::Stdio { command, args } = entry_kind(&entry) else {
+            plan.skipped
+                .push((name, "not a stdio server (nothing to run)".into()));
+            continue;
+        };
+        let mut ours = Map::new();
+        ours.insert("command".into(), json!(command));
+        ours.insert("args".into(), json!(args));
+        for key in ["env", "cwd"] {
+            if let Some(value) = entry.get(key) {
+                ours.insert(key.into(), value.clone());
+            }
+        }
+        let ours = Value::Object(ours);
+        let same_launch = |existing: &Value| {
+            ["command", "args", "env", "cwd"]
+                .iter()
+                .all(|k| existing.get(*k) == ours.get(*k))
+        };
+        let base = sanitize_name(&name);
+        if servers.get(&base).is_some_and(same_launch) {
+            plan.skipped
+                .push((name, format!("already in servers.json as '{base}'")));
+            continue;
+        }
+        let target = free_name(servers, &base, kind);
+        servers.insert(target.clone(), ours);
+        plan.imported.push((name, target));
+    }
+    Ok(plan)
+}
+
+/// A client's server name made valid for servers.json (it becomes part of URLs).
+fn sanitize_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.contains("__") {
+        out = out.replace("__", "_");
+    }
+    let out = out.trim_start_matches('.').trim_matches('-').to_owned();
+    if out.is_empty() {
+        "server".into()
+    } else {
+        out
+    }
+}
+
+fn free_name(servers: &Map<String, Value>, base: &str, kind: ClientKind) -> String {
+    if !servers.contains_key(base) {
+        return base.to_owned();
+    }
+    let with_client = format!("{base}-{}", kind.id());
+    if !servers.contains_key(&with_client) {
+        return with_client;
+    }
+    (2..)
+        .map(|n| format!("{with_client}-{n}"))
+        .find(|n| !servers.contains_key(n))
+        .unwrap_or(with_client)
+}
+
+// --------------------------------------------------------------------------- install / uninstall
+
+/// Which entries `install` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InstallTarget {
+    /// One entry, `switchboard`, for the aggregate endpoint (every server).
+    Aggregate,
+    /// One entry for this server.
+    Server(String),
+    /// One entry per server of servers.json.
+    All,
+}
+
+/// What Switchboard wrote into a client file, so `uninstall` can undo exactly that.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstallRecord {
+    pub installed: Vec<String>,
+    /// Entries that `--replace` took out, to put back.
+    pub replaced: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallPlan {
+    pub change: Change,
+    pub record: InstallRecord,
+    /// Client entries that still run a server Switchboard also runs (use `--replace`).
+    pub duplicates: Vec<String>,
+}
+
+/// Plans writing gateway entries into the client file at `path`. `servers`: the names in
+/// servers.json. `previous`: what an earlier install recorded (kept and extended).
+pub fn plan_install(
+    kind: ClientKind,
+    path: &Path,
+    gateway: &GatewayTarget,
+    servers: &[String],
+    target: &InstallTarget,
+    replace: bool,
+    previous: InstallRecord,
+) -> Result<InstallPlan, ClientError> {
+    let mut file = ClientFile::load(path, kind.servers_key())?;
+    let wanted: Vec<(String, Option<&str>)> = match target {
+        InstallTarget::Aggregate => vec![("switchboard".into(), None)],
+        InstallTarget::Server(name) => {
+            if !servers.contains(name) {
+                return Err(ClientError::UnknownServer(name.clone()));
+            }
+            vec![(name.clone(), Some(name.as_str()))]
+        }
+        InstallTarget::All => servers
+            .iter()
+            .map(|n| (n.clone(), Some(n.as_str())))
+            .collect(),
+    };
+    let mut record = previous;
+    for (entry_name, server) in &wanted {
+        if let Some(existing) = file.server(entry_name) {
+            if !gateway.owns(&existing) {
+                if !replace {
+                    return Err(ClientError::Clash {
+                        path: path.to_owned(),
+                        name: entry_name.clone(),
+                    });
+                }
+                record
+                    .replaced
+                    .entry(entry_name.clone())
+                    .or_insert(existing);
+            }
+        }
+        file.set_server(entry_name, &gateway.entry(kind, *server));
+        if !record.installed.contains(entry_name) {
+            record.installed.push(entry_name.clone());
+        }
+    }
+    // Servers the client still runs itself although Switchboard runs them too.
+    let mut duplicates = Vec::new();
+    for (name, entry) in file.servers() {
+        let direct = matches!(entry_kind(&entry), EntryKind::Stdio { .. }) && !gateway.owns(&entry);
+        if direct && servers.contains(&sanitize_name(&name)) {
+            if replace {
+                record.replaced.entry(name.clone()).or_insert(entry);
+                file.remove_server(&name);
+            } else {
+                duplicates.push(name);
+            }
+        }
+    }
+    let change = Change::new(path, file.original.clone(), file.text());
+    Ok(InstallPlan {
+        change,
+        record,
+        duplicates,
+    })
+}
+
+/// Plans undoing `record` in the client file at `path`: our entries go, replaced ones return.
+/// Without a record, every entry that points at this gateway goes.
+pub fn plan_uninstall(
+    kind: ClientKind,
+    path: &Path,
+    gateway: &GatewayTarget,
+    record: Option<&InstallRecord>,
+) -> Result<Change, ClientError> {
+    let mut file = ClientFile::load(path, kind.servers_key())?;
+    if file.original.is_none() {
+        return Err(ClientError::Missing(path.to_owned()));
+    }
+    let ours: Vec<String> = file
+        .servers()
+        .into_iter()
+        .filter(|(name, entry)| {
+            gateway.owns(entry) && record.is_none_or(|r| r.installed.contains(name))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    for name in &ours {
+        file.remove_server(name);
+    }
+    if let Some(record) = record {
+        for (name, entry) in &record.replaced {
+            if file.server(name).is_none() {
+                file.set_server(name, entry);
+            }
+        }
+    }
+    Ok(Change::new(path, file.original.clone(), file.text()))
+}
+
+// ------------------------------------------------------------------------------------- records
+
+/// Where the install records of `config_file`'s Switchboard live: beside it.
+pub fn records_file(config_file: &Path) -> PathBuf {
+    config_file.with_file_name("clients.json")
+}
+
+/// The install records of every client file, kept beside servers.json (not in the clients'
+/// files, whose readers may reject keys they do not know).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Records {
+    pub files: BTreeMap<PathBuf, InstallRecord>,
+}
+
+impl Records {
+    pub fn load(path: &Path) -> Result<Self, ClientError> {
+        match atomic_file::read_optional(path) {
+            Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| ClientError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            }),
+            Ok(None) => Ok(Self::default()),
+            Err(source) => Err(ClientError::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), ClientError> {
+        let io = |source| ClientError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        std::fs::write(path, text).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_made_valid_for_servers_json() {
+        assert_eq!(sanitize_name("My Server"), "My-Server");
+        assert_eq!(sanitize_name("a__b"), "a_b");
+        assert_eq!(sanitize_name("@scope/pkg"), "scope-pkg");
+        assert_eq!(sanitize_name("..."), "server");
+        assert!(crate::config::check_server_name(&sanitize_name("weird name__x!")).is_ok());
+    }
+
+    #[test]
+    fn our_entries_are_recognised() {
+        let gateway = GatewayTarget {
+            base_url: "http://127.0.0.1:7427".into(),
+            executable: "/usr/local/bin/switchboard".into(),
+        };
+        for kind in ClientKind::ALL {
+            assert!(gateway.owns(&gateway.entry(kind, None)), "{kind}");
+            assert!(gateway.owns(&gateway.entry(kind, Some("git"))), "{kind}");
+        }
+        assert!(!gateway.owns(&json!({ "command": "npx", "args": ["-y", "x"] })));
+        assert!(!gateway.owns(&json!({ "url": "https://example.com/mcp" })));
+    }
+}

@@ -1,0 +1,229 @@
+//! `/api/clients`: the AI clients found on this machine, and import / install / uninstall
+//! for the dashboard's Clients page (the same operations as the CLI, diff first).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::json_object;
+use crate::clients::{
+    self, ClientError, ClientKind, GatewayTarget, InstallTarget, Places, Records,
+};
+use crate::gateway::{ApiError, AppState};
+use crate::store::EditError;
+
+fn target(state: &AppState) -> Result<GatewayTarget, ApiError> {
+    let executable = std::env::current_exe().map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_executable",
+            e.to_string(),
+        )
+    })?;
+    Ok(GatewayTarget {
+        base_url: state.base_url.to_string(),
+        executable,
+    })
+}
+
+fn places() -> Result<Places, ApiError> {
+    Places::detect(None).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_home",
+            "no home directory found",
+        )
+    })
+}
+
+fn client(id: &str) -> Result<ClientKind, ApiError> {
+    id.parse()
+        .map_err(|why: String| ApiError::new(StatusCode::NOT_FOUND, "unknown_client", why))
+}
+
+fn client_error(error: ClientError) -> ApiError {
+    let status = match &error {
+        ClientError::Missing(_) | ClientError::UnknownServer(_) => StatusCode::NOT_FOUND,
+        ClientError::Clash { .. } | ClientError::ChangedUnderneath(_) => StatusCode::CONFLICT,
+        ClientError::Parse { .. } | ClientError::Invalid(_) | ClientError::NoProjectFile(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ClientError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, "client_config", error.to_string())
+}
+
+/// `GET /api/clients`
+pub async fn list(State(state): State<AppState>) -> Response {
+    match (places(), target(&state)) {
+        (Ok(places), Ok(gateway)) => {
+            Json(json!({ "clients": clients::detect(&places, &gateway) })).into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Options {
+    dry_run: bool,
+    server: Option<String>,
+    all: bool,
+    replace: bool,
+}
+
+fn options(body: &[u8]) -> Result<Options, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Options::default());
+    }
+    let object = json_object(body)?;
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| ApiError::bad_request(format!("invalid options: {e}")))
+}
+
+/// `POST /api/clients/{client}/install` `{server?, all?, replace?, dryRun?}`
+pub async fn install(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let run = || -> Result<Value, ApiError> {
+        let kind = client(&id)?;
+        let options = options(&body)?;
+        let path = clients::location(kind, &places()?).map_err(client_error)?;
+        let gateway = target(&state)?;
+        let servers: Vec<String> = state
+            .hub
+            .slots()
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+        let install_target = match (options.server, options.all) {
+            (Some(name), _) => InstallTarget::Server(name),
+            (None, true) => InstallTarget::All,
+            (None, false) => InstallTarget::Aggregate,
+        };
+        let records_path = clients::records_file(state.store.path());
+        let mut records = Records::load(&records_path).map_err(client_error)?;
+        let previous = records.files.get(&path).cloned().unwrap_or_default();
+        let plan = clients::plan_install(
+            kind,
+            &path,
+            &gateway,
+            &servers,
+            &install_target,
+            options.replace,
+            previous,
+        )
+        .map_err(client_error)?;
+        let mut backup = None;
+        if !options.dry_run {
+            backup = plan.change.write().map_err(client_error)?;
+            records.files.insert(path.clone(), plan.record.clone());
+            records.save(&records_path).map_err(client_error)?;
+        }
+        Ok(json!({
+            "path": path,
+            "diff": plan.change.diff,
+            "duplicates": plan.duplicates,
+            "written": !options.dry_run && !plan.change.is_empty(),
+            "backup": backup,
+        }))
+    };
+    respond(run())
+}
+
+/// `POST /api/clients/{client}/uninstall` `{dryRun?}`
+pub async fn uninstall(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let run = || -> Result<Value, ApiError> {
+        let kind = client(&id)?;
+        let options = options(&body)?;
+        let path = clients::location(kind, &places()?).map_err(client_error)?;
+        let gateway = target(&state)?;
+        let records_path = clients::records_file(state.store.path());
+        let mut records = Records::load(&records_path).map_err(client_error)?;
+        let change = clients::plan_uninstall(kind, &path, &gateway, records.files.get(&path))
+            .map_err(client_error)?;
+        let mut backup = None;
+        if !options.dry_run {
+            backup = change.write().map_err(client_error)?;
+            records.files.remove(&path);
+            records.save(&records_path).map_err(client_error)?;
+        }
+        Ok(
+            json!({ "path": path, "diff": change.diff, "written": !options.dry_run && !change.is_empty(), "backup": backup }),
+        )
+    };
+    respond(run())
+}
+
+/// `POST /api/clients/{client}/import` `{dryRun?}`: into servers.json, through the config
+/// store (so it applies at once).
+pub async fn import(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let prepared = (|| -> Result<_, ApiError> {
+        let kind = client(&id)?;
+        let options = options(&body)?;
+        let path = clients::location(kind, &places()?).map_err(client_error)?;
+        Ok((kind, options, path, target(&state)?))
+    })();
+    let (kind, options, path, gateway) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    // The plan on the file as it is now, for the diff (and the dry run).
+    let before = crate::atomic_file::read_optional(state.store.path()).unwrap_or_default();
+    let mut root = before
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let plan = match clients::import_into(kind, &path, &gateway, &mut root) {
+        Ok(plan) => plan,
+        Err(e) => return client_error(e).into_response(),
+    };
+    let mut after = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
+    after.push('\n');
+    let change = clients::Change::for_file(state.store.path(), before, after);
+    let mut written = false;
+    if !options.dry_run && !plan.imported.is_empty() {
+        let result = state
+            .store
+            .edit(|root| {
+                clients::import_into(kind, &path, &gateway, root)
+                    .map(|_| ())
+                    .map_err(|e| EditError::BadRequest(e.to_string()))
+            })
+            .await;
+        if let Err(e) = result {
+            return ApiError::new(StatusCode::CONFLICT, "config_not_written", e.to_string())
+                .into_response();
+        }
+        written = true;
+    }
+    respond(Ok(json!({
+        "path": state.store.path(),
+        "diff": change.diff,
+        "imported": plan.imported,
+        "skipped": plan.skipped,
+        "written": written,
+    })))
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
