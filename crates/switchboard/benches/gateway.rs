@@ -1307,6 +1307,7 @@ fn command_output(program: &Path, args: &[&str]) -> String {
         .stdin(Stdio::null())
         .output()
         .ok()
+        .filter(|o| o.status.success())
         .map(|o| {
             let text = if o.stdout.is_empty() {
                 o.stderr

@@ -46,6 +46,8 @@ pub struct Hub {
     /// of every endpoint close when Switchboard stops.
     stopping: CancellationToken,
     launcher: Arc<Launcher>,
+    /// Supervisors of removed entries, still stopping their children.
+    retiring: std::sync::Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Hub {
@@ -59,6 +61,7 @@ impl Hub {
             log_dir,
             stopping: CancellationToken::new(),
             launcher,
+            retiring: std::sync::Mutex::new(tokio::task::JoinSet::new()),
         })
     }
 
@@ -117,16 +120,16 @@ impl Hub {
             .filter(|name| !file.mcp_servers.contains_key(*name))
             .cloned()
             .collect();
-        let mut stopping = Vec::new();
         for name in removed {
             self.write_slots().remove(&name);
             if let Some(m) = managed.remove(&name) {
                 m.retired.cancel();
-                stopping.push(m.supervisor.stop());
+                // A child may take seconds to stop (stdin close, then TERM, then KILL); the
+                // rest of the file must not wait for it. `shutdown` waits for these.
+                self.lock_retiring().spawn(m.supervisor.stop());
             }
             summary.stopped.push(name);
         }
-        futures::future::join_all(stopping).await;
 
         for (name, spec) in &file.mcp_servers {
             match self.slot(name) {
@@ -179,6 +182,10 @@ impl Hub {
         summary
     }
 
+    fn lock_retiring(&self) -> std::sync::MutexGuard<'_, tokio::task::JoinSet<()>> {
+        self.retiring.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Restarts server `name` now. Returns false when there is no such server.
     pub async fn restart(&self, name: &str) -> bool {
         let managed = self.managed.lock().await;
@@ -201,6 +208,8 @@ impl Hub {
             m.supervisor.stop()
         });
         futures::future::join_all(stops).await;
+        let retiring = std::mem::take(&mut *self.lock_retiring());
+        retiring.join_all().await;
     }
 }
 

@@ -296,17 +296,21 @@ pub fn servers_mut(root: &mut Map<String, Value>) -> Result<&mut Map<String, Val
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    match (target.as_object_mut(), patch.as_object()) {
-        (Some(target), Some(patch)) => {
-            for (key, value) in patch {
-                if value.is_null() {
-                    target.remove(key);
-                } else {
-                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-                }
+    let Some(patch) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Some(target) = target.as_object_mut() {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
             }
         }
-        _ => *target = patch.clone(),
     }
 }
 
@@ -409,6 +413,22 @@ mod tests {
         let mut target = json!({"a": 1, "b": {"c": 2, "d": 3}, "keep": true});
         merge_patch(&mut target, &json!({"a": 5, "b": {"c": null, "e": 4}}));
         assert_eq!(target, json!({"a": 5, "b": {"d": 3, "e": 4}, "keep": true}));
+    }
+
+    #[test]
+    fn merge_patch_never_writes_the_nulls_of_a_patch() {
+        let mut target = json!({ "command": "x" });
+        merge_patch(
+            &mut target,
+            &json!({ "tools": { "deny": null, "allow": ["a"] } }),
+        );
+        assert_eq!(
+            target,
+            json!({ "command": "x", "tools": { "allow": ["a"] } })
+        );
+        let mut scalar = json!(3);
+        merge_patch(&mut scalar, &json!({ "a": null, "b": 1 }));
+        assert_eq!(scalar, json!({ "b": 1 }));
     }
 
     #[test]

@@ -1,0 +1,327 @@
+//! Control-plane benchmark: how fast an edit of servers.json takes effect, and how fast the
+//! aggregate endpoint lists tools when one of its servers hangs.
+//!
+//! `cargo bench -p switchboard --bench control_plane` (needs `bash tests/setup.sh` first).
+//!
+//! 1. Reload: 50 edits saved the way editors do (write a temp file, rename it over), alternately
+//!    - a filter change, timed from the rename to a connected client receiving
+//!      `notifications/tools/list_changed`;
+//!    - a new server, timed from the rename to the `serverState: starting` event (its spawn
+//!      begun).
+//! 2. Aggregate: `tools/list` on `/mcp` with 10 servers running, then with one of them stopped
+//!    (SIGSTOP, so it answers nothing), 200 calls each.
+//!
+//! Nothing is asserted; the numbers are printed as markdown and written to
+//! `target/bench-control-plane.md`. Every process started is killed when the run ends.
+#![allow(deprecated)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rmcp::model::{ClientCapabilities, ClientInfo, Implementation};
+use rmcp::service::{NotificationContext, ServiceExt};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+const EDITS: usize = 50;
+const LISTS: usize = 200;
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn everything() -> Value {
+    let bin = repo_root().join("tests/node/node_modules/.bin/mcp-server-everything");
+    assert!(
+        bin.exists(),
+        "run `bash tests/setup.sh` first: {} is missing",
+        bin.display()
+    );
+    json!({ "command": bin, "args": ["stdio"] })
+}
+
+/// A `switchboard serve` on a free port, killed (with its children) on drop.
+struct Gateway {
+    child: Child,
+    url: String,
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    fn start(servers: &Value) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("servers.json");
+        save(&config, &json!({ "mcpServers": servers }));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--port", "0", "--config"])
+            .arg(&config)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start switchboard");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let url = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("switchboard listening on ")
+                    .map(str::to_owned)
+            })
+            .expect("switchboard reports its URL");
+        Self {
+            child,
+            url,
+            config,
+            _dir: dir,
+        }
+    }
+
+    async fn servers(&self) -> Vec<Value> {
+        let body: Value = reqwest::get(format!("{}/api/servers", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["servers"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn wait_all_running(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let servers = self.servers().await;
+            if servers.len() == n && servers.iter().all(|s| s["state"] == "running") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "servers did not all start: {servers:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+/// Saves like an editor: temp file, then rename over.
+fn save(path: &Path, value: &Value) {
+    let tmp = path.with_extension("json.swp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Signals each tools/list_changed.
+#[derive(Clone)]
+struct Listener(mpsc::UnboundedSender<Instant>);
+
+impl ClientHandler for Listener {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        let _ = self.0.send(Instant::now());
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        ClientInfo::new(
+            ClientCapabilities::default(),
+            Implementation::new("bench", "0"),
+        )
+    }
+}
+
+struct Stats {
+    median: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    Stats {
+        median: at(0.5),
+        p99: at(0.99),
+        max: *samples.last().unwrap(),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn reload(report: &mut String) {
+    let gateway = Gateway::start(&json!({ "everything": everything() }));
+    gateway.wait_all_running(1).await;
+    let (tx, mut changes) = mpsc::unbounded_channel();
+    let client = Listener(tx)
+        .serve(StreamableHttpClientTransport::from_uri(format!(
+            "{}/servers/everything/mcp",
+            gateway.url
+        )))
+        .await
+        .expect("client connects");
+    let events = reqwest::get(format!("{}/api/events", gateway.url))
+        .await
+        .unwrap();
+    let (etx, mut starts) = mpsc::unbounded_channel::<(String, Instant)>();
+    let reader = tokio::spawn(async move {
+        let mut body = events.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            let now = Instant::now();
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                for data in block.lines().filter_map(|l| l.strip_prefix("data:")) {
+                    if let Ok(event) = serde_json::from_str::<Value>(data.trim()) {
+                        if event["type"] == "serverState" && event["state"] == "starting" {
+                            let _ = etx.send((event["name"].as_str().unwrap_or("").into(), now));
+                        }
+                    }
+                }
+            }
+        }
+    });
+
+    let mut servers = json!({ "everything": everything() });
+    let mut filter_samples = Vec::new();
+    let mut spawn_samples = Vec::new();
+    for edit in 0..EDITS {
+        if edit % 2 == 0 {
+            let deny = if edit % 4 == 0 {
+                json!(["echo"])
+            } else {
+                json!([])
+            };
+            servers["everything"]["tools"] = json!({ "deny": deny });
+            while changes.try_recv().is_ok() {}
+            let saved = Instant::now();
+            save(&gateway.config, &json!({ "mcpServers": servers }));
+            let seen = tokio::time::timeout(LIMIT, changes.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            filter_samples.push(seen - saved);
+        } else {
+            let name = format!("extra-{edit}");
+            servers[&name] = json!({ "command": "sh", "args": ["-c", "exec sleep 60"], "disabled": false, "timeouts": { "startupSecs": 60 } });
+            let saved = Instant::now();
+            save(&gateway.config, &json!({ "mcpServers": servers }));
+            loop {
+                let (started, at) = tokio::time::timeout(LIMIT, starts.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if started == name {
+                    spawn_samples.push(at - saved);
+                    break;
+                }
+            }
+            // Keep the running set small: the next edit removes it again.
+            servers.as_object_mut().unwrap().remove(&name);
+        }
+    }
+    reader.abort();
+    client.cancel().await.ok();
+    let filter = stats(filter_samples);
+    let spawn = stats(spawn_samples);
+    report.push_str(&format!(
+        "\n### Reload: from the rename of servers.json to the change being live ({EDITS} edits)\n\n\
+         | change | median | p99 | max |\n| --- | --- | --- | --- |\n\
+         | filter change, seen by a connected client (`tools/list_changed`) | {} | {} | {} |\n\
+         | new server, its spawn begun (`serverState: starting` event) | {} | {} | {} |\n",
+        ms(filter.median), ms(filter.p99), ms(filter.max),
+        ms(spawn.median), ms(spawn.p99), ms(spawn.max),
+    ));
+}
+
+async fn aggregate(report: &mut String) {
+    let servers: serde_json::Map<String, Value> = (1..=10)
+        .map(|i| (format!("s{i:02}"), everything()))
+        .collect();
+    let gateway = Gateway::start(&Value::Object(servers));
+    gateway.wait_all_running(10).await;
+    let client = ()
+        .serve(StreamableHttpClientTransport::from_uri(format!(
+            "{}/mcp",
+            gateway.url
+        )))
+        .await
+        .expect("client connects");
+    let client = Arc::new(client);
+    let mut rows = Vec::new();
+    for hung in [false, true] {
+        if hung {
+            let pid = gateway.servers().await[0]["pid"].as_u64().unwrap() as i32;
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGSTOP,
+            );
+        }
+        let mut samples = Vec::new();
+        let mut tools = 0;
+        for _ in 0..LISTS {
+            let start = Instant::now();
+            let listed = tokio::time::timeout(LIMIT, client.list_all_tools())
+                .await
+                .unwrap()
+                .unwrap();
+            samples.push(start.elapsed());
+            tools = listed.len();
+        }
+        let s = stats(samples);
+        rows.push(format!(
+            "| 10 servers{} | {tools} | {} | {} | {} |\n",
+            if hung { ", one stopped (SIGSTOP)" } else { "" },
+            ms(s.median),
+            ms(s.p99),
+            ms(s.max)
+        ));
+        if hung {
+            let pid = gateway.servers().await[0]["pid"].as_u64().unwrap() as i32;
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGCONT,
+            );
+        }
+    }
+    report.push_str(&format!(
+        "\n### Aggregate `tools/list` at `/mcp` ({LISTS} calls, one client)\n\n\
+         | servers | tools listed | median | p99 | max |\n| --- | --- | --- | --- | --- |\n{}",
+        rows.concat()
+    ));
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut report = String::from("## Control plane\n");
+    runtime.block_on(async {
+        reload(&mut report).await;
+        aggregate(&mut report).await;
+    });
+    println!("{report}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-control-plane.md");
+    let _ = std::fs::write(out, &report);
+}

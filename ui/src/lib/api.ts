@@ -1,0 +1,55 @@
+// The REST API, typed. Every failure becomes an ApiError with the gateway's code and message
+// (or a plain explanation when the gateway could not be reached).
+
+import type { ConfigStatus, Prompt, Resource, ResourceTemplate, ServerDetail, ServerEntry, ServerSummary } from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "unreachable", "Switchboard is not reachable. Is it still running?");
+  }
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: reported below
+  }
+  if (!response.ok) {
+    const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? (text || response.statusText));
+  }
+  return json as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  servers: () => request<{ servers: ServerSummary[] }>("GET", "/api/servers").then((r) => r.servers),
+  server: (name: string) => request<ServerDetail>("GET", `/api/servers/${enc(name)}`),
+  config: () => request<ConfigStatus>("GET", "/api/config"),
+  patch: (name: string, patch: Record<string, unknown>) => request<ServerDetail>("PATCH", `/api/servers/${enc(name)}`, patch),
+  put: (name: string, entry: ServerEntry) => request<ServerDetail>("PUT", `/api/servers/${enc(name)}`, entry),
+  remove: (name: string) => request<{ name: string; removed: boolean }>("DELETE", `/api/servers/${enc(name)}`),
+  restart: (name: string) => request<{ name: string; restarting: boolean }>("POST", `/api/servers/${enc(name)}/restart`),
+  resources: (name: string) => request<{ resources: Resource[]; templates: ResourceTemplate[] }>("GET", `/api/servers/${enc(name)}/resources`),
+  prompts: (name: string) => request<{ prompts: Prompt[] }>("GET", `/api/servers/${enc(name)}/prompts`),
+  logsUrl: (name: string, tail: number) => `/api/servers/${enc(name)}/logs?follow=1&tail=${tail}`,
+};

@@ -1,0 +1,106 @@
+// What each event of `/api/events` does to what the dashboard shows: a pure function from
+// (model, event) to (new model, what to refetch). Events carry only what changed, so rows are
+// patched at once and the rest (restarts, tool counts, the file's error position) is
+// refetched; the caller coalesces those refetches.
+
+import type { ConfigStatus, LiveEvent, ServerSummary } from "./types";
+
+/** A server as listed, with when its numbers were read (uptime keeps counting from there). */
+export interface ServerRow extends ServerSummary {
+  fetchedAt: number;
+}
+
+export interface Model {
+  servers: ServerRow[];
+  config: ConfigStatus | null;
+  /** The newest `configError` message, until `/api/config` says more. */
+  configMessage: string | null;
+}
+
+export type Catalog = "resources" | "prompts";
+
+export interface Effects {
+  /** Refetch `/api/servers`. */
+  list: boolean;
+  /** Refetch `/api/config`. */
+  config: boolean;
+  /** Refetch these servers' details; "*" means whichever is open. */
+  details: string[];
+  /** Refetch these resource or prompt lists, if shown. */
+  catalogs: { name: string; what: Catalog }[];
+}
+
+export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [] };
+
+export function emptyModel(): Model {
+  return { servers: [], config: null, configMessage: null };
+}
+
+/** Everything, as after a (re)connect or a lag. */
+function refetchAll(): Effects {
+  return { list: true, config: true, details: ["*"], catalogs: [] };
+}
+
+export function reduce(model: Model, event: LiveEvent, now: number): { model: Model; effects: Effects } {
+  switch (event.type) {
+    case "hello":
+    case "lagged":
+      return { model, effects: refetchAll() };
+    case "serverState": {
+      const index = model.servers.findIndex((s) => s.name === event.name);
+      if (index < 0) return { model, effects: { ...NO_EFFECTS, list: true } };
+      const old = model.servers[index];
+      const row: ServerRow = { ...old, state: event.state, pid: event.pid, lastError: event.lastError };
+      if (event.state !== "running") {
+        row.uptimeSecs = null;
+        row.fetchedAt = now;
+      } else if (old.state !== "running" || old.pid !== event.pid) {
+        row.uptimeSecs = 0;
+        row.fetchedAt = now;
+      }
+      if (event.state === "running") row.nextAttemptMs = null;
+      const servers = model.servers.slice();
+      servers[index] = row;
+      return { model: { ...model, servers }, effects: { ...NO_EFFECTS, list: true } };
+    }
+    case "toolsChanged":
+      return { model, effects: { ...NO_EFFECTS, list: true, details: [event.name] } };
+    case "promptsChanged":
+      return { model, effects: { ...NO_EFFECTS, catalogs: [{ name: event.name, what: "prompts" }] } };
+    case "resourcesChanged":
+      return { model, effects: { ...NO_EFFECTS, catalogs: [{ name: event.name, what: "resources" }] } };
+    case "serversChanged":
+      return { model, effects: { ...NO_EFFECTS, list: true } };
+    case "configReloaded":
+      return { model: { ...model, configMessage: null }, effects: { ...NO_EFFECTS, list: true, config: true, details: ["*"] } };
+    case "configError":
+      return { model: { ...model, configMessage: event.message }, effects: { ...NO_EFFECTS, config: true } };
+    default:
+      // An event this dashboard does not know (a newer gateway): nothing to do.
+      return { model, effects: NO_EFFECTS };
+  }
+}
+
+/** Merges effects, for coalescing a burst of events into one round of fetches. */
+export function mergeEffects(a: Effects, b: Effects): Effects {
+  const details = [...a.details];
+  for (const d of b.details) if (!details.includes(d)) details.push(d);
+  const catalogs = [...a.catalogs];
+  for (const c of b.catalogs) if (!catalogs.some((x) => x.name === c.name && x.what === c.what)) catalogs.push(c);
+  return { list: a.list || b.list, config: a.config || b.config, details, catalogs };
+}
+
+export function hasEffects(e: Effects): boolean {
+  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0;
+}
+
+/** Rows from a fresh `/api/servers` answer. */
+export function rowsFrom(servers: ServerSummary[], now: number): ServerRow[] {
+  return servers.map((s) => ({ ...s, fetchedAt: now }));
+}
+
+/** Seconds a server has been up at `now`, counting on from when the row was read. */
+export function uptimeAt(row: ServerRow, now: number): number | null {
+  if (row.state !== "running" || row.uptimeSecs === null) return null;
+  return row.uptimeSecs + Math.max(0, Math.floor((now - row.fetchedAt) / 1000));
+}

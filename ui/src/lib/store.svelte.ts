@@ -1,0 +1,305 @@
+// The dashboard's state: what the gateway reported, kept current by `/api/events` (no
+// polling), and the actions that change servers.json through the API.
+
+import { api, ApiError } from "./api";
+import { exposes, setExposed, toolsPatch } from "./filter";
+import { browserDeps, LiveConnection, type LiveStatus } from "./live";
+import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
+import type { LiveEvent, ServerDetail, ServerEntry, ToolRules } from "./types";
+
+export interface Toast {
+  id: number;
+  kind: "info" | "error";
+  text: string;
+}
+
+/** How long effects of a burst of events are gathered before refetching. */
+const COALESCE_MS = 60;
+
+class Dashboard {
+  model = $state<Model>(emptyModel());
+  /** The first `/api/servers` answer arrived. */
+  loaded = $state(false);
+  loadError = $state<string | null>(null);
+  live = $state<LiveStatus>({ kind: "connecting", attempt: 0 });
+  /** A clock for uptimes and countdowns, ticking once a second. */
+  now = $state(Date.now());
+  toasts = $state<Toast[]>([]);
+
+  /** The server whose page is open, and its detail (tools can be thousands: not deep-proxied). */
+  openName = $state<string | null>(null);
+  detail = $state.raw<ServerDetail | null>(null);
+  detailFetchedAt = 0;
+  detailError = $state<ApiError | null>(null);
+  /** Tools whose switch was flipped and not yet confirmed by the gateway: name -> wanted. */
+  pendingTools = $state.raw<ReadonlyMap<string, boolean>>(new Map());
+  /** Bumped when a server's resources or prompts changed, so an open tab refetches. */
+  catalogVersion = $state<Record<string, number>>({});
+
+  private connection: LiveConnection | null = null;
+  private pending: Effects = NO_EFFECTS;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private flushing: Promise<void> | null = null;
+  private detailSeq = 0;
+  private toastSeq = 0;
+  private toolQueue = new Map<string, boolean>();
+  private toolWorker: Promise<void> | null = null;
+
+  start(): void {
+    if (this.connection) return;
+    this.connection = new LiveConnection("/api/events", { onEvent: (e) => this.onEvent(e), onStatus: (s) => (this.live = s) }, browserDeps());
+    this.connection.start();
+    // A first load without waiting for `hello` (which triggers the same fetch).
+    this.request({ list: true, config: true, details: [], catalogs: [] });
+    setInterval(() => {
+      if (document.visibilityState === "visible") this.now = Date.now();
+    }, 1000);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") {
+        this.now = Date.now();
+        this.connection?.retryNow();
+      }
+    });
+    window.addEventListener("online", () => this.connection?.retryNow());
+  }
+
+  retryNow(): void {
+    this.connection?.retryNow();
+  }
+
+  get servers() {
+    return this.model.servers;
+  }
+
+  row(name: string) {
+    return this.model.servers.find((s) => s.name === name) ?? null;
+  }
+
+  private onEvent(event: LiveEvent): void {
+    const { model, effects } = reduce(this.model, event, Date.now());
+    if (model !== this.model) this.model = model;
+    if (event.type === "promptsChanged" || event.type === "resourcesChanged") {
+      for (const c of effects.catalogs) this.bumpCatalog(c.name, c.what);
+      return;
+    }
+    this.request(effects);
+  }
+
+  private bumpCatalog(name: string, what: Catalog): void {
+    const key = `${name}/${what}`;
+    this.catalogVersion[key] = (this.catalogVersion[key] ?? 0) + 1;
+  }
+
+  /** Schedules refetches; a burst of events becomes one round of requests. */
+  private request(effects: Effects): void {
+    if (!hasEffects(effects)) return;
+    this.pending = mergeEffects(this.pending, effects);
+    if (this.flushTimer === null) this.flushTimer = setTimeout(() => void this.flush(), COALESCE_MS);
+  }
+
+  private async flush(): Promise<void> {
+    this.flushTimer = null;
+    // One round at a time, so an older answer never lands after a newer one.
+    if (this.flushing) {
+      await this.flushing;
+      if (this.flushTimer === null && hasEffects(this.pending)) this.flushTimer = setTimeout(() => void this.flush(), 0);
+      return;
+    }
+    const effects = this.pending;
+    this.pending = NO_EFFECTS;
+    this.flushing = this.run(effects).finally(() => (this.flushing = null));
+    await this.flushing;
+  }
+
+  private async run(effects: Effects): Promise<void> {
+    const jobs: Promise<unknown>[] = [];
+    if (effects.list) jobs.push(this.fetchList());
+    if (effects.config) jobs.push(this.fetchConfig());
+    const open = this.openName;
+    if (open !== null && (effects.details.includes("*") || effects.details.includes(open))) jobs.push(this.fetchDetail(open));
+    await Promise.allSettled(jobs);
+  }
+
+  private async fetchList(): Promise<void> {
+    try {
+      const servers = await api.servers();
+      this.model = { ...this.model, servers: rowsFrom(servers, Date.now()) };
+      this.loaded = true;
+      this.loadError = null;
+    } catch (e) {
+      this.loadError = (e as Error).message;
+    }
+  }
+
+  private async fetchConfig(): Promise<void> {
+    try {
+      const config = await api.config();
+      this.model = { ...this.model, config, configMessage: config.error ? this.model.configMessage : null };
+    } catch {
+      // the connection banner says why
+    }
+  }
+
+  /** Opens a server's page (or closes it with `null`) and loads its detail. */
+  open(name: string | null): void {
+    if (name === this.openName) return;
+    this.openName = name;
+    this.detail = null;
+    this.detailError = null;
+    this.pendingTools = new Map();
+    this.toolQueue.clear();
+    if (name !== null) void this.fetchDetail(name);
+  }
+
+  private async fetchDetail(name: string): Promise<void> {
+    const seq = ++this.detailSeq;
+    try {
+      const detail = await api.server(name);
+      if (seq === this.detailSeq && this.openName === name) {
+        this.detailFetchedAt = Date.now();
+        this.detail = detail;
+        this.detailError = null;
+      }
+    } catch (e) {
+      if (seq === this.detailSeq && this.openName === name) {
+        this.detailError = e as ApiError;
+        if ((e as ApiError).status === 404) this.detail = null; // removed meanwhile
+      }
+    }
+  }
+
+  private setDetail(detail: ServerDetail): void {
+    if (detail.name !== this.openName) return;
+    this.detailSeq++; // an answer to an earlier GET is older than this
+    this.detailFetchedAt = Date.now();
+    this.detail = detail;
+    this.detailError = null;
+  }
+
+  toast(kind: Toast["kind"], text: string): void {
+    const id = ++this.toastSeq;
+    this.toasts = [...this.toasts, { id, kind, text }];
+    setTimeout(() => this.dismiss(id), kind === "error" ? 9000 : 5000);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  private fail(what: string, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.toast("error", `${what}: ${message}`);
+  }
+
+  async restart(name: string): Promise<boolean> {
+    try {
+      await api.restart(name);
+      this.toast("info", `Restarting ${name}…`);
+      return true;
+    } catch (e) {
+      this.fail(`Could not restart ${name}`, e);
+      return false;
+    }
+  }
+
+  async setDisabled(name: string, disabled: boolean): Promise<boolean> {
+    return this.patch(name, { disabled: disabled ? true : null }, disabled ? `${name} disabled` : `${name} enabled`);
+  }
+
+  /** A merge patch of the entry; answers whether it was written. */
+  async patch(name: string, patch: Record<string, unknown>, success?: string): Promise<boolean> {
+    try {
+      const detail = await api.patch(name, patch);
+      this.setDetail(detail);
+      if (success) this.toast("info", success);
+      this.request({ ...NO_EFFECTS, list: true });
+      return true;
+    } catch (e) {
+      this.fail(`Could not change ${name}`, e);
+      return false;
+    }
+  }
+
+  async add(name: string, entry: ServerEntry): Promise<ApiError | null> {
+    try {
+      await api.put(name, entry);
+      await this.fetchList(); // so its page has its row at once
+      this.toast("info", `${name} added`);
+      return null;
+    } catch (e) {
+      return e instanceof ApiError ? e : new ApiError(0, "error", String(e));
+    }
+  }
+
+  async remove(name: string): Promise<boolean> {
+    try {
+      await api.remove(name);
+      this.model = { ...this.model, servers: this.model.servers.filter((s) => s.name !== name) };
+      this.request({ ...NO_EFFECTS, list: true });
+      this.toast("info", `${name} removed`);
+      return true;
+    } catch (e) {
+      this.fail(`Could not remove ${name}`, e);
+      return false;
+    }
+  }
+
+  /** Whether a tool shows as on: the wanted state while a change is pending. */
+  toolOn(tool: { name: string; exposed: boolean }): boolean {
+    return this.pendingTools.get(tool.name) ?? tool.exposed;
+  }
+
+  /**
+   * Flips a tool's switch on the open server. Flips made while a save is in flight are
+   * gathered into the next save, each computed from the rules the gateway last returned.
+   */
+  setTool(tool: string, expose: boolean): void {
+    if (this.openName === null) return;
+    this.toolQueue.set(tool, expose);
+    const pending = new Map(this.pendingTools);
+    pending.set(tool, expose);
+    this.pendingTools = pending;
+    if (!this.toolWorker) this.toolWorker = this.saveTools(this.openName).finally(() => (this.toolWorker = null));
+  }
+
+  private async saveTools(name: string): Promise<void> {
+    while (this.toolQueue.size > 0 && this.openName === name && this.detail) {
+      const batch = new Map(this.toolQueue);
+      this.toolQueue.clear();
+      const known = this.detail.toolList.map((t) => t.name);
+      const before: ToolRules = this.detail.filter ?? { allow: null, deny: [] };
+      let rules = before;
+      const notes: string[] = [];
+      for (const [tool, expose] of batch) {
+        const result = setExposed(rules, tool, expose, known);
+        rules = result.rules;
+        notes.push(...result.notes);
+      }
+      const patch = toolsPatch(before, rules);
+      let ok = true;
+      if (patch) {
+        try {
+          this.setDetail(await api.patch(name, patch));
+          this.request({ ...NO_EFFECTS, list: true });
+        } catch (e) {
+          ok = false;
+          this.fail(`Could not change the tools of ${name}`, e);
+        }
+      }
+      if (this.openName !== name) return;
+      const pending = new Map(this.pendingTools);
+      for (const [tool, expose] of batch) if (this.toolQueue.get(tool) === undefined && pending.get(tool) === expose) pending.delete(tool);
+      this.pendingTools = pending;
+      if (ok) for (const note of notes) this.toast("info", note);
+      if (ok && this.detail) {
+        for (const [tool, expose] of batch) {
+          if (exposes(this.detail.filter ?? { allow: null, deny: [] }, tool) !== expose && !this.toolQueue.has(tool)) {
+            this.toast("error", `${tool} is still ${expose ? "hidden" : "exposed"}: see tools.allow and tools.deny in servers.json.`);
+          }
+        }
+      }
+    }
+  }
+}
+
+export const dashboard = new Dashboard();

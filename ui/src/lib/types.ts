@@ -1,0 +1,133 @@
+// The shapes of Switchboard's REST API and event stream (crates/switchboard/src/gateway/api).
+
+export type ServerState = "starting" | "running" | "restarting" | "failed" | "stopped" | "disabled";
+
+export interface ServerSummary {
+  name: string;
+  state: ServerState;
+  pid: number | null;
+  uptimeSecs: number | null;
+  restarts: number;
+  lastError: string | null;
+  /** Epoch ms of the next start attempt, while failed/restarting. */
+  nextAttemptMs?: number | null;
+  tools: { exposed: number; total: number };
+  sessions?: number;
+  endpoints: { mcp: string; sse: string };
+  command: string;
+  args: string[];
+  disabled: boolean;
+}
+
+export interface ToolView {
+  name: string;
+  description: string | null;
+  inputSchema: JsonSchema;
+  exposed: boolean;
+}
+
+export interface ToolRules {
+  /** `null` when the entry has no `allow` list (everything not denied is exposed). */
+  allow: string[] | null;
+  deny: string[];
+}
+
+export interface ServerDetail extends ServerSummary {
+  cwd: string | null;
+  envKeys: string[];
+  /** The entry's `tools` rules; older gateways do not send it. */
+  filter?: ToolRules;
+  toolList: ToolView[];
+}
+
+export type ConfigError =
+  | { kind: "syntax"; path: string; line: number; column: number; message: string }
+  | { kind: "invalid"; path: string; key: string; message: string }
+  | { kind: "read"; path: string; message: string };
+
+export interface ConfigStatus {
+  path: string;
+  backupPath: string;
+  lastAppliedMs: number | null;
+  error: ConfigError | null;
+}
+
+export interface LogLine {
+  ts: number;
+  line: string;
+}
+
+export interface Resource {
+  uri: string;
+  name?: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+export interface ResourceTemplate {
+  uriTemplate: string;
+  name?: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+export interface PromptArgument {
+  name: string;
+  description?: string;
+  required?: boolean;
+}
+
+export interface Prompt {
+  name: string;
+  title?: string;
+  description?: string;
+  arguments?: PromptArgument[];
+}
+
+/** A JSON Schema object as servers send it (loosely typed on purpose). */
+export interface JsonSchema {
+  type?: string | string[];
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  enum?: unknown[];
+  default?: unknown;
+  [key: string]: unknown;
+}
+
+/** Events of `/api/events`, by their SSE event name. */
+export type LiveEvent =
+  | { type: "hello" }
+  | { type: "serverState"; name: string; state: ServerState; pid: number | null; lastError: string | null }
+  | { type: "toolsChanged"; name: string }
+  | { type: "promptsChanged"; name: string }
+  | { type: "resourcesChanged"; name: string }
+  | { type: "serversChanged" }
+  | { type: "configReloaded" }
+  | { type: "configError"; message: string }
+  | { type: "lagged"; missed?: number };
+
+export const EVENT_NAMES: readonly LiveEvent["type"][] = [
+  "hello",
+  "serverState",
+  "toolsChanged",
+  "promptsChanged",
+  "resourcesChanged",
+  "serversChanged",
+  "configReloaded",
+  "configError",
+  "lagged",
+];
+
+/** What a server entry in servers.json holds (the part the dashboard edits). */
+export interface ServerEntry {
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  disabled?: boolean;
+  [key: string]: unknown;
+}
