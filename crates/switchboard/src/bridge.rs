@@ -247,9 +247,7 @@ impl Service<RoleServer> for Downstream {
                 result.instructions = info.instructions.clone();
                 Ok(ServerResult::InitializeResult(result))
             }
-            ClientRequest::DiscoverRequest(_) => Err(ErrorData::method_not_found::<
-                rmcp::model::DiscoverRequestMethod,
-            >()),
+            ClientRequest::DiscoverRequest(_) => Err(crate::proxy::discover_not_offered()),
             ClientRequest::PingRequest(_) => Ok(ServerResult::empty(())),
             other => self.shared.relay(other, context).await,
         }

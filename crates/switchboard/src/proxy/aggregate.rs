@@ -349,9 +349,7 @@ impl ServerHandler for AggregateProxy {
         &self,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
-        Err(ErrorData::method_not_found::<
-            rmcp::model::DiscoverRequestMethod,
-        >())
+        Err(super::discover_not_offered())
     }
 
     async fn initialize(

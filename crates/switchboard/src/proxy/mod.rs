@@ -10,6 +10,6 @@ mod upstream;
 pub use aggregate::{qualified, split_qualified, template_matches, AggregateProxy, View};
 pub use child_transport::ObservedTransport;
 pub use forward::reread;
-pub use server::{supported_versions, ServerProxy};
+pub use server::{discover_not_offered, supported_versions, ServerProxy};
 pub use sessions::{ClientFeature, SessionId, SessionRegistry};
 pub use upstream::{send_all, UpstreamClient, UpstreamSignal};

@@ -38,6 +38,13 @@ pub fn supported_versions() -> Cow<'static, [ProtocolVersion]> {
     ))
 }
 
+/// The answer to `server/discover`: 2026-07-28's inline lifecycle is not offered, and this
+/// JSON-RPC error is what makes clients that probe with it (the Python SDK 2.x) fall back to
+/// `initialize`.
+pub fn discover_not_offered() -> ErrorData {
+    ErrorData::method_not_found::<rmcp::model::DiscoverRequestMethod>()
+}
+
 /// See the module documentation.
 pub struct ServerProxy {
     slot: Arc<ServerSlot>,
@@ -129,9 +136,7 @@ impl ServerHandler for ServerProxy {
         &self,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
-        Err(ErrorData::method_not_found::<
-            rmcp::model::DiscoverRequestMethod,
-        >())
+        Err(discover_not_offered())
     }
 
     async fn initialize(
