@@ -68,6 +68,7 @@ describe("the dashboard on a running gateway", () => {
     await page.waitForTimeout(300); // let colour transitions finish
     await screenshot(page, "01-list-dark", { fullPage: true });
     await page.emulateMedia({ colorScheme: "light" });
+    await page.waitForTimeout(300); // back to light: the transitions finish before the next capture
     // A narrow window (the tray's, a phone) still shows everything.
     await page.setViewportSize({ width: 420, height: 860 });
     await screenshot(page, "01-list-narrow", { fullPage: true });
@@ -181,6 +182,9 @@ describe("the dashboard on a running gateway", () => {
   });
 
   it("a broken servers.json shows the banner with the position, and fixing it clears it", T, async () => {
+    // The settings test's last save restarts everything: let it come up before breaking the file.
+    await sb.waitRunning("everything");
+    await row("everything").locator('[data-state="running"]').waitFor();
     const good = sb.readConfig();
     sb.writeConfig('{\n  "mcpServers": {\n    "everything": { "command": }\n  }\n}\n');
     const banner = page.getByTestId("config-error");
@@ -262,6 +266,7 @@ describe("a new user", () => {
     await page.waitForTimeout(300);
     await screenshot(page, "10-empty-dark");
     await page.emulateMedia({ colorScheme: "light" });
+    await page.waitForTimeout(300); // back to light: the transitions finish before the next capture
 
     await page.getByRole("button", { name: "Add a server" }).click();
     const dialog = page.getByRole("dialog");

@@ -58,13 +58,16 @@ process.on("exit", () => {
   }
 });
 
-/** Starts `switchboard serve` with `file` as servers.json (an object, or text as is). */
-export async function startSwitchboard(file, { port = 0, dir } = {}) {
+/**
+ * Starts `switchboard serve` with `file` as servers.json (an object, or text as is). `env` is
+ * added to its environment (a temporary HOME for the clients' files, say).
+ */
+export async function startSwitchboard(file, { port = 0, dir, env = {} } = {}) {
   dir ??= mkdtempSync(path.join(tmpdir(), "sb-e2e-"));
   const config = path.join(dir, "servers.json");
   if (file !== undefined) writeFileSync(config, typeof file === "string" ? file : JSON.stringify(file, null, 2));
   const child = spawn(BIN, ["serve", "--config", config, "--port", String(port)], {
-    env: { ...process.env, XDG_DATA_HOME: path.join(dir, "data"), RUST_LOG: "info" },
+    env: { ...process.env, XDG_DATA_HOME: path.join(dir, "data"), RUST_LOG: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);

@@ -1,7 +1,7 @@
 // The REST API, typed. Every failure becomes an ApiError with the gateway's code and message
 // (or a plain explanation when the gateway could not be reached).
 
-import type { ConfigStatus, Prompt, Resource, ResourceTemplate, ServerDetail, ServerEntry, ServerSummary } from "./types";
+import type { ClientChange, ConfigStatus, DetectedClient, Prompt, Resource, ResourceTemplate, ServerDetail, ServerEntry, ServerSummary } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -51,5 +51,9 @@ export const api = {
   restart: (name: string) => request<{ name: string; restarting: boolean }>("POST", `/api/servers/${enc(name)}/restart`),
   resources: (name: string) => request<{ resources: Resource[]; templates: ResourceTemplate[] }>("GET", `/api/servers/${enc(name)}/resources`),
   prompts: (name: string) => request<{ prompts: Prompt[] }>("GET", `/api/servers/${enc(name)}/prompts`),
+  clients: () => request<{ clients: DetectedClient[] }>("GET", "/api/clients").then((r) => r.clients),
+  /** install, uninstall or import; `dryRun: true` only plans it and answers the diff. */
+  client: (client: string, action: "install" | "uninstall" | "import", body: Record<string, unknown>) =>
+    request<ClientChange>("POST", `/api/clients/${enc(client)}/${action}`, body),
   logsUrl: (name: string, tail: number) => `/api/servers/${enc(name)}/logs?follow=1&tail=${tail}`,
 };

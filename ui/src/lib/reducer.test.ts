@@ -27,7 +27,7 @@ describe("reduce", () => {
   it("hello and lagged refetch everything", () => {
     for (const event of [{ type: "hello" }, { type: "lagged", missed: 3 }] as LiveEvent[]) {
       const { effects } = reduce(model(), event, 0);
-      expect(effects).toEqual({ list: true, config: true, details: ["*"], catalogs: [] });
+      expect(effects).toEqual({ list: true, config: true, details: ["*"], catalogs: [], clients: true });
     }
   });
 
@@ -76,11 +76,17 @@ describe("reduce", () => {
     expect(broken.effects).toEqual({ ...NO_EFFECTS, config: true });
     const fixed = reduce(broken.model, { type: "configReloaded" }, 0);
     expect(fixed.model.configMessage).toBeNull();
-    expect(fixed.effects).toMatchObject({ list: true, config: true, details: ["*"] });
+    expect(fixed.effects).toMatchObject({ list: true, config: true, details: ["*"], clients: true });
   });
 
-  it("serversChanged refetches the list", () => {
-    expect(reduce(model(), { type: "serversChanged" }, 0).effects).toEqual({ ...NO_EFFECTS, list: true });
+  it("serversChanged refetches the list and the clients (what each reaches depends on servers.json)", () => {
+    expect(reduce(model(), { type: "serversChanged" }, 0).effects).toEqual({ ...NO_EFFECTS, list: true, clients: true });
+  });
+
+  it("state and tool changes leave the clients alone", () => {
+    const m = model(summary("a"));
+    expect(reduce(m, { type: "serverState", name: "a", state: "failed", pid: null, lastError: "x" }, 0).effects.clients).toBe(false);
+    expect(reduce(m, { type: "toolsChanged", name: "a" }, 0).effects.clients).toBe(false);
   });
 
   it("ignores events it does not know", () => {
@@ -93,8 +99,8 @@ describe("reduce", () => {
 
 describe("mergeEffects", () => {
   it("unions without duplicates", () => {
-    const a = { list: true, config: false, details: ["x"], catalogs: [{ name: "x", what: "prompts" as const }] };
-    const b = { list: false, config: true, details: ["x", "*"], catalogs: [{ name: "x", what: "prompts" as const }, { name: "y", what: "resources" as const }] };
+    const a = { list: true, config: false, details: ["x"], catalogs: [{ name: "x", what: "prompts" as const }], clients: false };
+    const b = { list: false, config: true, details: ["x", "*"], catalogs: [{ name: "x", what: "prompts" as const }, { name: "y", what: "resources" as const }], clients: true };
     expect(mergeEffects(a, b)).toEqual({
       list: true,
       config: true,
@@ -103,8 +109,10 @@ describe("mergeEffects", () => {
         { name: "x", what: "prompts" },
         { name: "y", what: "resources" },
       ],
+      clients: true,
     });
     expect(hasEffects(NO_EFFECTS)).toBe(false);
+    expect(hasEffects({ ...NO_EFFECTS, clients: true })).toBe(true);
   });
 });
 

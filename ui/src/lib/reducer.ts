@@ -28,9 +28,11 @@ export interface Effects {
   details: string[];
   /** Refetch these resource or prompt lists, if shown. */
   catalogs: { name: string; what: Catalog }[];
+  /** Refetch `/api/clients`, if the Clients page is open (what each client reaches depends on servers.json). */
+  clients: boolean;
 }
 
-export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [] };
+export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [], clients: false };
 
 export function emptyModel(): Model {
   return { servers: [], config: null, configMessage: null };
@@ -38,7 +40,7 @@ export function emptyModel(): Model {
 
 /** Everything, as after a (re)connect or a lag. */
 function refetchAll(): Effects {
-  return { list: true, config: true, details: ["*"], catalogs: [] };
+  return { list: true, config: true, details: ["*"], catalogs: [], clients: true };
 }
 
 export function reduce(model: Model, event: LiveEvent, now: number): { model: Model; effects: Effects } {
@@ -70,9 +72,9 @@ export function reduce(model: Model, event: LiveEvent, now: number): { model: Mo
     case "resourcesChanged":
       return { model, effects: { ...NO_EFFECTS, catalogs: [{ name: event.name, what: "resources" }] } };
     case "serversChanged":
-      return { model, effects: { ...NO_EFFECTS, list: true } };
+      return { model, effects: { ...NO_EFFECTS, list: true, clients: true } };
     case "configReloaded":
-      return { model: { ...model, configMessage: null }, effects: { ...NO_EFFECTS, list: true, config: true, details: ["*"] } };
+      return { model: { ...model, configMessage: null }, effects: { ...NO_EFFECTS, list: true, config: true, details: ["*"], clients: true } };
     case "configError":
       return { model: { ...model, configMessage: event.message }, effects: { ...NO_EFFECTS, config: true } };
     default:
@@ -87,11 +89,11 @@ export function mergeEffects(a: Effects, b: Effects): Effects {
   for (const d of b.details) if (!details.includes(d)) details.push(d);
   const catalogs = [...a.catalogs];
   for (const c of b.catalogs) if (!catalogs.some((x) => x.name === c.name && x.what === c.what)) catalogs.push(c);
-  return { list: a.list || b.list, config: a.config || b.config, details, catalogs };
+  return { list: a.list || b.list, config: a.config || b.config, details, catalogs, clients: a.clients || b.clients };
 }
 
 export function hasEffects(e: Effects): boolean {
-  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0;
+  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0 || e.clients;
 }
 
 /** Rows from a fresh `/api/servers` answer. */

@@ -1,11 +1,17 @@
-// A tiny history-API router: `/` is the server list, `/servers/{name}` a server's page (the
-// gateway answers every unknown non-API path with the dashboard). `?tab=` picks the tab.
+// A tiny history-API router: `/` is the server list, `/servers/{name}` a server's page,
+// `/clients` the AI clients (the gateway answers every unknown non-API path with the
+// dashboard). `?tab=` picks the tab.
 
-export type Route = { page: "list" } | { page: "server"; name: string; tab: string | null } | { page: "missing"; path: string };
+export type Route =
+  | { page: "list" }
+  | { page: "server"; name: string; tab: string | null }
+  | { page: "clients" }
+  | { page: "missing"; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
   const path = pathname.replace(/\/+$/, "") || "/";
   if (path === "/" || path === "/index.html") return { page: "list" };
+  if (path === "/clients") return { page: "clients" };
   const m = /^\/servers\/([^/]+)$/.exec(path);
   if (m) {
     let name: string;

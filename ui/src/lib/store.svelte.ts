@@ -5,7 +5,7 @@ import { api, ApiError } from "./api";
 import { exposes, setExposed, toolsPatch } from "./filter";
 import { browserDeps, LiveConnection, type LiveStatus } from "./live";
 import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
-import type { LiveEvent, ServerDetail, ServerEntry, ToolRules } from "./types";
+import type { DetectedClient, LiveEvent, ServerDetail, ServerEntry, ToolRules } from "./types";
 
 export interface Toast {
   id: number;
@@ -36,7 +36,14 @@ class Dashboard {
   /** Bumped when a server's resources or prompts changed, so an open tab refetches. */
   catalogVersion = $state<Record<string, number>>({});
 
+  /** The Clients page: what `/api/clients` last answered (kept while away, refetched on return). */
+  clients = $state.raw<DetectedClient[] | null>(null);
+  clientsError = $state<string | null>(null);
+  clientsLoading = $state(false);
+
   private connection: LiveConnection | null = null;
+  private clientsOpen = false;
+  private clientsSeq = 0;
   private pending: Effects = NO_EFFECTS;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private flushing: Promise<void> | null = null;
@@ -50,7 +57,7 @@ class Dashboard {
     this.connection = new LiveConnection("/api/events", { onEvent: (e) => this.onEvent(e), onStatus: (s) => (this.live = s) }, browserDeps());
     this.connection.start();
     // A first load without waiting for `hello` (which triggers the same fetch).
-    this.request({ list: true, config: true, details: [], catalogs: [] });
+    this.request({ ...NO_EFFECTS, list: true, config: true });
     setInterval(() => {
       if (document.visibilityState === "visible") this.now = Date.now();
     }, 1000);
@@ -58,6 +65,8 @@ class Dashboard {
       if (document.visibilityState === "visible") {
         this.now = Date.now();
         this.connection?.retryNow();
+        // Nothing watches the clients' files: one may have been edited meanwhile.
+        if (this.clientsOpen) void this.fetchClients();
       }
     });
     window.addEventListener("online", () => this.connection?.retryNow());
@@ -117,6 +126,7 @@ class Dashboard {
     if (effects.config) jobs.push(this.fetchConfig());
     const open = this.openName;
     if (open !== null && (effects.details.includes("*") || effects.details.includes(open))) jobs.push(this.fetchDetail(open));
+    if (effects.clients && this.clientsOpen) jobs.push(this.fetchClients());
     await Promise.allSettled(jobs);
   }
 
@@ -138,6 +148,36 @@ class Dashboard {
     } catch {
       // the connection banner says why
     }
+  }
+
+  /** The Clients page was opened (fetched now, and on events while open) or closed. */
+  watchClients(open: boolean): void {
+    if (open === this.clientsOpen) return;
+    this.clientsOpen = open;
+    if (open) void this.fetchClients();
+  }
+
+  /** Reads the clients' files again (after an action, or when asked). */
+  async fetchClients(): Promise<void> {
+    const seq = ++this.clientsSeq;
+    this.clientsLoading = true;
+    try {
+      const clients = await api.clients();
+      if (seq === this.clientsSeq) {
+        this.clients = clients;
+        this.clientsError = null;
+      }
+    } catch (e) {
+      if (seq === this.clientsSeq) this.clientsError = (e as Error).message;
+    } finally {
+      if (seq === this.clientsSeq) this.clientsLoading = false;
+    }
+  }
+
+  /** After a client action wrote a file: what the clients reach, and (an import) the servers. */
+  clientsChanged(): void {
+    void this.fetchClients();
+    this.request({ ...NO_EFFECTS, list: true });
   }
 
   /** Opens a server's page (or closes it with `null`) and loads its detail. */

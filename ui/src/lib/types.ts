@@ -131,3 +131,47 @@ export interface ServerEntry {
   disabled?: boolean;
   [key: string]: unknown;
 }
+
+/** How a client reaches one of the servers in its own file (`GET /api/clients`). */
+export type Reach = "switchboard" | "direct" | "http" | "unknown";
+
+export interface ClientEntry {
+  /** The entry's name in the client's file. */
+  name: string;
+  reach: Reach;
+  /** The command line (`direct`), the URL (`http`); empty for Switchboard's own entries. */
+  detail: string;
+}
+
+export interface ClientFile {
+  path: string;
+  scope: "user" | "project";
+  exists: boolean;
+  /** Why the file could not be read (it is then left alone). */
+  error: string | null;
+  servers: ClientEntry[];
+}
+
+export interface DetectedClient {
+  /** The id the API takes in `/api/clients/{client}/…` (as the gateway lists it). */
+  client: string;
+  name: string;
+  files: ClientFile[];
+}
+
+/** The answer of `POST /api/clients/{client}/install|uninstall|import`, dry run or not. */
+export interface ClientChange {
+  /** The file that is (or would be) written: the client's, or servers.json for an import. */
+  path: string;
+  /** A unified diff of it; empty when nothing changes. */
+  diff: string;
+  written: boolean;
+  /** install/uninstall: the timestamped copy of the file as it was. */
+  backup?: string | null;
+  /** install: entries the client still runs itself although Switchboard runs them too. */
+  duplicates?: string[];
+  /** import: [name in the client, name in servers.json]. */
+  imported?: [string, string][];
+  /** import: [name in the client, why not]. */
+  skipped?: [string, string][];
+}

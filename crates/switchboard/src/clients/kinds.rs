@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 pub enum ClientKind {
     ClaudeDesktop,
     Cursor,
+    #[serde(rename = "vscode")]
     VsCode,
     ClaudeCode,
     Windsurf,

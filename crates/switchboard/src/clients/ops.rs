@@ -117,11 +117,49 @@ impl Change {
 
 fn unified_diff(path: &Path, before: &str, after: &str) -> String {
     let name = path.display().to_string();
-    similar::TextDiff::from_lines(before, after)
+    let diff = similar::TextDiff::from_lines(before, after)
         .unified_diff()
         .context_radius(3)
         .header(&name, &name)
-        .to_string()
+        .to_string();
+    redact_secrets(&diff, &[before, after])
+}
+
+/// Replaces the values of `env` and `headers` entries (API keys, tokens) found in `sources`
+/// wherever they appear in `text`, so a diff can be shown without them.
+fn redact_secrets(text: &str, sources: &[&str]) -> String {
+    fn collect(value: &Value, under_secret: bool, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    let secret = under_secret || matches!(key.as_str(), "env" | "headers");
+                    collect(v, secret, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, under_secret, out)),
+            Value::String(s) if under_secret && s.len() >= 4 => out.push(s.clone()),
+            _ => {}
+        }
+    }
+    let mut secrets = Vec::new();
+    for source in sources {
+        if let Ok(root) = jsonc_parser::cst::CstRootNode::parse(source, &Default::default()) {
+            if let Some(value) = root.to_serde_value() {
+                collect(&value, false, &mut secrets);
+            }
+        }
+    }
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    let mut redacted = text.to_owned();
+    for secret in secrets {
+        // As it appears inside a JSON string.
+        let quoted = serde_json::to_string(&secret).unwrap_or_default();
+        let inner = quoted.trim_matches('"');
+        redacted = redacted.replace(inner, "••••••");
+    }
+    redacted
 }
 
 /// `file.json` -> `file.json.switchboard-20261121T213000Z.bak`
@@ -216,16 +254,21 @@ fn detect_file(
                 .servers()
                 .into_iter()
                 .map(|(name, entry)| {
-                    let (reach, detail) = if gateway.owns(&entry) {
-                        ("switchboard", String::new())
+                    let reach = if gateway.owns(&entry) {
+                        "switchboard"
                     } else {
                         match entry_kind(&entry) {
-                            EntryKind::Stdio { command, args } => {
-                                ("direct", format!("{command} {}", args.join(" ")))
-                            }
-                            EntryKind::Http { url } => ("http", url),
-                            EntryKind::Other => ("unknown", String::new()),
+                            EntryKind::Stdio { .. } => "direct",
+                            EntryKind::Http { .. } => "http",
+                            EntryKind::Other => "unknown",
                         }
+                    };
+                    let detail = match entry_kind(&entry) {
+                        EntryKind::Stdio { command, args } => {
+                            format!("{command} {}", args.join(" "))
+                        }
+                        EntryKind::Http { url } => url,
+                        EntryKind::Other => String::new(),
                     };
                     ClientServer {
                         name,
@@ -550,6 +593,21 @@ mod tests {
         assert_eq!(sanitize_name("@scope/pkg"), "scope-pkg");
         assert_eq!(sanitize_name("..."), "server");
         assert!(crate::config::check_server_name(&sanitize_name("weird name__x!")).is_ok());
+    }
+
+    #[test]
+    fn diffs_do_not_show_env_or_header_values() {
+        let before = r#"{"mcpServers":{"a":{"command":"x","env":{"API_KEY":"sk-secret-123"}}}}"#;
+        let after = r#"{"mcpServers":{"a":{"command":"x","env":{"API_KEY":"sk-secret-123"}},"b":{"url":"u","headers":{"Authorization":"Bearer tok-456"}}}}"#;
+        let diff = unified_diff(Path::new("f.json"), before, after);
+        assert!(
+            !diff.contains("sk-secret-123") && !diff.contains("tok-456"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("API_KEY") && diff.contains("••••••"),
+            "{diff}"
+        );
     }
 
     #[test]

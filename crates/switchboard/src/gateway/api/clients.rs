@@ -46,6 +46,9 @@ fn client(id: &str) -> Result<ClientKind, ApiError> {
 }
 
 fn client_error(error: ClientError) -> ApiError {
+    if let ClientError::Clash { .. } = &error {
+        return ApiError::new(StatusCode::CONFLICT, "client_clash", error.to_string());
+    }
     let status = match &error {
         ClientError::Missing(_) | ClientError::UnknownServer(_) => StatusCode::NOT_FOUND,
         ClientError::Clash { .. } | ClientError::ChangedUnderneath(_) => StatusCode::CONFLICT,

@@ -1,0 +1,212 @@
+// The Clients page's logic, without the DOM: what each detected client reaches and how, and
+// the preview-then-apply flow of its actions. The flow is the page's promise to the user:
+// nothing is written that was not shown first. Apply is possible only from a preview that is
+// on screen, sends exactly the options that preview was made with, and says so when what the
+// gateway wrote differs from what was shown (the file changed in between).
+
+import { ApiError } from "./api";
+import { hasChanges, parseDiff, type ParsedDiff } from "./diff";
+import type { ClientChange, ClientEntry, DetectedClient } from "./types";
+
+export type ClientAction = "install" | "uninstall" | "import";
+
+export interface ActionOptions {
+  /** install: one `switchboard` entry for the aggregate endpoint, or one entry per server. */
+  mode: "aggregate" | "each";
+  /** install: take the client's own copies of servers Switchboard runs out of its file. */
+  replace: boolean;
+}
+
+export const DEFAULT_OPTIONS: ActionOptions = Object.freeze({ mode: "aggregate", replace: false });
+
+/** The body of `POST /api/clients/{client}/{action}`. */
+export function requestBody(action: ClientAction, options: ActionOptions, dryRun: boolean): Record<string, unknown> {
+  if (action !== "install") return { dryRun };
+  return { dryRun, all: options.mode === "each", replace: options.replace };
+}
+
+/**
+ * A client's server name as servers.json would hold it (a port of the gateway's
+ * `sanitize_name`), to tell which of the client's own servers Switchboard also runs.
+ */
+export function sanitizeName(name: string): string {
+  let out = name.replace(/[^A-Za-z0-9._-]/gu, "-");
+  while (out.includes("__")) out = out.replaceAll("__", "_");
+  out = out.replace(/^\.+/, "").replace(/^-+|-+$/g, "");
+  return out === "" ? "server" : out;
+}
+
+/** What one of Switchboard's own entries in a client's file reaches. */
+export type Through = { kind: "all" } | { kind: "server"; name: string };
+
+/**
+ * The gateway lists its own entries without their URL, so which server one reaches is read
+ * from its name as `install` writes them: a server's own name for one server, `switchboard`
+ * for the aggregate endpoint. A URL or `switchboard connect` command in `detail` (should a
+ * gateway send one) is read first.
+ */
+export function throughSwitchboard(entry: ClientEntry, serverNames: readonly string[]): Through {
+  const url = /\/servers\/([^/\s?#]+)\/(?:mcp|sse)\b/.exec(entry.detail);
+  if (url) return { kind: "server", name: safeDecode(url[1]) };
+  const bridge = /\bconnect\s+(?!-)(\S+)/.exec(entry.detail);
+  if (bridge) return { kind: "server", name: bridge[1] };
+  if (entry.detail.trim() !== "") return { kind: "all" };
+  return entry.name !== "switchboard" && serverNames.includes(entry.name) ? { kind: "server", name: entry.name } : { kind: "all" };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export type ClientStatus = "connected" | "not-connected" | "not-found" | "unreadable";
+
+export interface ClientSummary {
+  status: ClientStatus;
+  /** The path the client reads (its user file: the one the actions change). */
+  path: string | null;
+  /** A file exists. */
+  found: boolean;
+  /** Why its file could not be read. */
+  error: string | null;
+  /** It reaches every Switchboard server through the aggregate endpoint. */
+  all: boolean;
+  /** Servers it reaches through per-server entries of Switchboard. */
+  through: string[];
+  /** Entries it starts itself. */
+  direct: ClientEntry[];
+  /** Its own entries of servers Switchboard runs as well: each runs twice. */
+  twice: string[];
+  /** Entries that point at some other URL, or that Switchboard cannot read. */
+  other: number;
+}
+
+export function summarize(client: DetectedClient, serverNames: readonly string[]): ClientSummary {
+  const file = client.files.find((f) => f.scope === "user") ?? client.files[0] ?? null;
+  const found = client.files.some((f) => f.exists);
+  const error = client.files.find((f) => f.exists && f.error)?.error ?? null;
+  const entries = client.files.flatMap((f) => f.servers);
+  let all = false;
+  const through: string[] = [];
+  const direct: ClientEntry[] = [];
+  const twice: string[] = [];
+  let other = 0;
+  for (const entry of entries) {
+    if (entry.reach === "switchboard") {
+      const t = throughSwitchboard(entry, serverNames);
+      if (t.kind === "all") all = true;
+      else if (!through.includes(t.name)) through.push(t.name);
+    } else if (entry.reach === "direct") {
+      direct.push(entry);
+      if (serverNames.includes(sanitizeName(entry.name))) twice.push(entry.name);
+    } else {
+      other++;
+    }
+  }
+  const status: ClientStatus = !found ? "not-found" : error ? "unreadable" : all || through.length > 0 ? "connected" : "not-connected";
+  return { status, path: file?.path ?? null, found, error, all, through, direct, twice, other };
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** One line on what the client reaches, for its card. */
+export function describeReach(s: ClientSummary, serverCount: number): string {
+  if (s.status === "not-found") return "Not found on this machine.";
+  if (s.status === "unreadable") return "Its config file cannot be read.";
+  const parts: string[] = [];
+  if (s.all) parts.push(`Reaches every Switchboard server (${serverCount})`);
+  else if (s.through.length > 0) parts.push(`Reaches ${count(s.through.length, "server")} through Switchboard`);
+  if (s.direct.length > 0) parts.push(`${parts.length ? "starts" : "Starts"} ${count(s.direct.length, "server")} itself`);
+  if (s.other > 0) parts.push(`${parts.length ? "uses" : "Uses"} ${count(s.other, "other server")}`);
+  if (parts.length === 0) return "No MCP servers configured.";
+  return `${parts.join("; ")}.`;
+}
+
+/** The entry name of an install that clashes with one of the client's own entries. */
+export function clashOf(error: ApiError): string | null {
+  if (error.status !== 409 || error.code !== "client_clash") return null;
+  return /already has an entry '([^']+)'/.exec(error.message)?.[1] ?? null;
+}
+
+function asApiError(e: unknown): ApiError {
+  return e instanceof ApiError ? e : new ApiError(0, "error", e instanceof Error ? e.message : String(e));
+}
+
+export type FlowState =
+  | { phase: "previewing"; options: ActionOptions }
+  | { phase: "ready"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff }
+  | { phase: "failed"; options: ActionOptions; error: ApiError; during: "preview" | "apply" }
+  | { phase: "applying"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff }
+  | { phase: "applied"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff; result: ClientChange; drifted: boolean };
+
+/** Whether a preview has anything to write. */
+export function applicable(action: ClientAction, preview: ClientChange, diff: ParsedDiff): boolean {
+  if (action === "import" && (preview.imported?.length ?? 0) === 0) return false;
+  return hasChanges(diff);
+}
+
+/** Calls the action: `body` always carries `dryRun`. */
+export type Runner = (body: Record<string, unknown>) => Promise<ClientChange>;
+
+/**
+ * Preview (a dry run), then apply. A newer preview replaces an older one whose answer comes
+ * late; options changed while a write is in flight wait for it.
+ */
+export class ActionFlow {
+  state: FlowState;
+  private seq = 0;
+
+  constructor(
+    readonly action: ClientAction,
+    private readonly run: Runner,
+    private readonly onchange: (state: FlowState) => void = () => {},
+    options: ActionOptions = DEFAULT_OPTIONS,
+  ) {
+    this.state = { phase: "previewing", options: { ...options } };
+  }
+
+  private set(state: FlowState): void {
+    this.state = state;
+    this.onchange(state);
+  }
+
+  async preview(options: ActionOptions = this.state.options): Promise<void> {
+    if (this.state.phase === "applying") return;
+    const seq = ++this.seq;
+    options = { ...options };
+    this.set({ phase: "previewing", options });
+    try {
+      const preview = await this.run(requestBody(this.action, options, true));
+      if (seq === this.seq) this.set({ phase: "ready", options, preview, diff: parseDiff(preview.diff) });
+    } catch (e) {
+      if (seq === this.seq) this.set({ phase: "failed", options, error: asApiError(e), during: "preview" });
+    }
+  }
+
+  get canApply(): boolean {
+    const s = this.state;
+    return s.phase === "ready" && applicable(this.action, s.preview, s.diff);
+  }
+
+  /** Writes what the preview on screen showed; answers the gateway's result, or null. */
+  async apply(): Promise<ClientChange | null> {
+    const s = this.state;
+    if (s.phase !== "ready" || !applicable(this.action, s.preview, s.diff)) return null;
+    const seq = ++this.seq;
+    const { options, preview, diff } = s;
+    this.set({ phase: "applying", options, preview, diff });
+    try {
+      const result = await this.run(requestBody(this.action, options, false));
+      if (seq === this.seq) this.set({ phase: "applied", options, preview, diff, result, drifted: result.diff !== preview.diff });
+      return result;
+    } catch (e) {
+      if (seq === this.seq) this.set({ phase: "failed", options, error: asApiError(e), during: "apply" });
+      return null;
+    }
+  }
+}
