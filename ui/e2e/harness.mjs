@@ -12,7 +12,8 @@ import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ARTIFACTS = path.join(ROOT, "test-artifacts", "dashboard");
-const BIN = process.env.SWITCHBOARD_BIN ?? path.join(ROOT, "target", "debug", "switchboard");
+const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target");
+const BIN = process.env.SWITCHBOARD_BIN ?? path.join(TARGET, "debug", "switchboard");
 const EVERYTHING = path.join(ROOT, "tests", "node", "node_modules", ".bin", "mcp-server-everything");
 const TS_CLIENT = path.join(ROOT, "tests", "clients", "ts_client.mjs");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
