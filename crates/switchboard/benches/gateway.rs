@@ -19,7 +19,8 @@
 //!
 //! Knobs (environment): `BENCH_CALLS` (2000), `BENCH_WARMUP` (200), `BENCH_SECS` (5),
 //! `BENCH_LEVELS` (`1,16,64`), `BENCH_SERVERS` (10), `BENCH_SWITCHBOARD_BIN` (another
-//! `switchboard` binary to measure instead of this build's, e.g. to compare a change).
+//! `switchboard` binary to measure instead of this build's, e.g. to compare a change),
+//! `BENCH_ONLY` (some of `direct,switchboard,supergateway,mcp-proxy`; default all).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -65,9 +66,15 @@ struct Settings {
     secs: f64,
     levels: Vec<usize>,
     servers: usize,
+    /// Scenarios to run (all when empty): direct, switchboard, supergateway, mcp-proxy.
+    only: Vec<String>,
 }
 
 impl Settings {
+    fn runs(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+
     fn from_env() -> Self {
         fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
             std::env::var(name)
@@ -91,6 +98,12 @@ impl Settings {
             secs: var("BENCH_SECS", 5.0_f64).max(0.1),
             levels,
             servers: var("BENCH_SERVERS", 10).max(1),
+            only: std::env::var("BENCH_ONLY")
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     }
 
@@ -1149,6 +1162,7 @@ impl Report {
         let base = self
             .latency
             .first()
+            .filter(|(name, _)| name.starts_with("direct"))
             .and_then(|(_, r)| r.as_ref().ok())
             .map(|s| s.median);
         for (name, result) in &self.latency {
@@ -1159,7 +1173,8 @@ impl Report {
                             let d = st.median.as_secs_f64() - b.as_secs_f64();
                             format!("{:+.3} ms", d * 1e3)
                         }
-                        _ => "(baseline)".to_owned(),
+                        Some(_) => "(baseline)".to_owned(),
+                        None => "–".to_owned(),
                     };
                     let _ = writeln!(
                         out,
@@ -1767,8 +1782,9 @@ async fn supergateway(s: &Settings, r: &mut Report, dir: &Path) -> BenchResult<(
         s,
         r,
         || {
-            let children: Vec<u32> = marked_pids().into_iter().filter(|p| *p != pid).collect();
-            at_max = Some((memory_kib(pid), children));
+            // Read now: the children go away with their sessions.
+            let servers = Processes::find(Some(pid)).servers;
+            at_max = Some((memory_kib(pid), children_rss(&servers)));
         },
     )
     .await;
@@ -1778,8 +1794,8 @@ async fn supergateway(s: &Settings, r: &mut Report, dir: &Path) -> BenchResult<(
             m.map(|(rss, hwm)| format!("VmRSS {} / VmHWM {}", mib(rss), mib(hwm))),
         );
         r.memory(
-            "… its server children at that moment (one per open session)",
-            Ok(children_rss(&children)),
+            "… its server children at that moment (`sh -c` + node per open session)",
+            Ok(children),
         );
     }
     drop(proc);
@@ -1881,22 +1897,30 @@ fn main() {
     // Everything is spawned from this (main) thread, inside block_on, so PR_SET_PDEATHSIG
     // fires only when the bench itself dies.
     runtime.block_on(async {
-        if let Err(e) = direct_stdio(&s, &mut r).await {
-            r.note(format!("direct stdio: {e}"));
+        if s.runs("direct") {
+            if let Err(e) = direct_stdio(&s, &mut r).await {
+                r.note(format!("direct stdio: {e}"));
+            }
+            sweep("direct stdio", &mut r.notes);
         }
-        sweep("direct stdio", &mut r.notes);
-        if let Err(e) = switchboard(&s, &mut r).await {
-            r.note(format!("Switchboard: {e}"));
+        if s.runs("switchboard") {
+            if let Err(e) = switchboard(&s, &mut r).await {
+                r.note(format!("Switchboard: {e}"));
+            }
+            sweep("Switchboard", &mut r.notes);
         }
-        sweep("Switchboard", &mut r.notes);
-        if let Err(e) = supergateway(&s, &mut r, logs.path()).await {
-            r.note(format!("supergateway: {e}"));
+        if s.runs("supergateway") {
+            if let Err(e) = supergateway(&s, &mut r, logs.path()).await {
+                r.note(format!("supergateway: {e}"));
+            }
+            sweep("supergateway", &mut r.notes);
         }
-        sweep("supergateway", &mut r.notes);
-        if let Err(e) = mcp_proxy(&s, &mut r, logs.path()).await {
-            r.note(format!("mcp-proxy: {e}"));
+        if s.runs("mcp-proxy") {
+            if let Err(e) = mcp_proxy(&s, &mut r, logs.path()).await {
+                r.note(format!("mcp-proxy: {e}"));
+            }
+            sweep("mcp-proxy", &mut r.notes);
         }
-        sweep("mcp-proxy", &mut r.notes);
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
 
