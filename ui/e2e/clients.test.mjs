@@ -270,6 +270,31 @@ describe("the Clients page", () => {
     assert.deepEqual(browser.errors, []);
   });
 
+  it("a file edited between preview and Apply is not written: the new preview is shown instead", T, async () => {
+    await card("vscode").getByRole("button", { name: "Connect VS Code to Switchboard…" }).click();
+    const dialog = await previewed("Connect VS Code to Switchboard", `${sb.url}/mcp`);
+    // Meanwhile the user adds a server to VS Code's file in their editor.
+    const edited = read(".config/Code/User/mcp.json").replace(
+      '"servers": {',
+      '"servers": {\n    "added-meanwhile": { "type": "http", "url": "https://example.org/mcp" },',
+    );
+    writeFileSync(file(".config/Code/User/mcp.json"), edited);
+
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    await dialog.getByText("The file changed since the preview, so nothing was written.", { exact: false }).waitFor();
+    assert.equal(read(".config/Code/User/mcp.json"), edited, "the stale preview wrote nothing");
+    assert.deepEqual(backups(".config/Code/User/mcp.json"), []);
+    // The preview on screen is the change to the file as it is now.
+    await previewed("Connect VS Code to Switchboard", "added-meanwhile");
+    await screenshot(page, "39-clients-stale-preview");
+
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    await page.locator(".toasts").getByText("VS Code now reaches your servers through Switchboard", { exact: false }).waitFor();
+    const servers = jsonc(read(".config/Code/User/mcp.json")).servers;
+    assert.equal(servers.switchboard.url, `${sb.url}/mcp`);
+    assert.equal(servers["added-meanwhile"].url, "https://example.org/mcp", "the user's edit is kept");
+  });
+
   it("follows the gateway's events, without polling", T, async () => {
     const reads = [];
     const onRequest = (r) => {

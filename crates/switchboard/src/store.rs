@@ -314,10 +314,48 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Applies a merge patch to one server entry. A patch that removes the last rule under
+/// `tools` removes `tools` too: `"tools": {}` means nothing and would only clutter the file.
+pub fn patch_server_entry(entry: &mut Value, patch: &Value) {
+    merge_patch(entry, patch);
+    let touched_tools = patch.get("tools").is_some();
+    if let Some(entry) = entry.as_object_mut() {
+        let emptied = entry
+            .get("tools")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty);
+        if touched_tools && emptied {
+            entry.remove("tools");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn removing_the_last_filter_rule_removes_tools() {
+        let mut entry = json!({ "command": "x", "tools": { "deny": ["a"] } });
+        patch_server_entry(&mut entry, &json!({ "tools": { "deny": null } }));
+        assert_eq!(entry, json!({ "command": "x" }));
+
+        let mut entry = json!({ "command": "x", "tools": { "deny": ["a"], "allow": ["b"] } });
+        patch_server_entry(&mut entry, &json!({ "tools": { "deny": null } }));
+        assert_eq!(
+            entry,
+            json!({ "command": "x", "tools": { "allow": ["b"] } })
+        );
+
+        // An empty `tools` the user wrote is theirs, unless the patch was about it.
+        let mut entry = json!({ "command": "x", "tools": {} });
+        patch_server_entry(&mut entry, &json!({ "disabled": true }));
+        assert_eq!(
+            entry,
+            json!({ "command": "x", "tools": {}, "disabled": true })
+        );
+    }
 
     fn store_with(text: &str) -> (tempfile::TempDir, Arc<ConfigStore>) {
         let dir = tempfile::tempdir().unwrap();

@@ -267,6 +267,19 @@ async fn api_edits_keep_unknown_keys_and_order_and_apply_once() {
         sb.server("everything").await["pid"].as_u64(),
         Some(pid as u64)
     );
+
+    // Removing the last rule leaves no empty `tools` behind.
+    let (status, body) = sb
+        .send(
+            "PATCH",
+            "/api/servers/everything",
+            r#"{"tools":{"deny":null}}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let entry = &read(&sb.config)["mcpServers"]["everything"];
+    let keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["command", "args", "x-note"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,6 +17,7 @@ describe("requestBody", () => {
     expect(requestBody("install", { mode: "each", replace: true }, false)).toEqual({ dryRun: false, all: true, replace: true });
     expect(requestBody("import", { mode: "each", replace: true }, true)).toEqual({ dryRun: true });
     expect(requestBody("uninstall", DEFAULT_OPTIONS, false)).toEqual({ dryRun: false });
+    expect(requestBody("import", DEFAULT_OPTIONS, false, "0123abcd")).toEqual({ dryRun: false, expect: "0123abcd" });
   });
 });
 
@@ -180,6 +181,33 @@ describe("ActionFlow", () => {
     gw.calls[1].resolve(answer(DIFF + "+changed meanwhile\n", { written: true }));
     await applied;
     expect(flow.state).toMatchObject({ phase: "applied", drifted: true });
+  });
+
+  it("apply names the preview it writes; refused as stale, it shows the new preview and writes nothing", async () => {
+    const gw = fakeGateway();
+    const flow = new ActionFlow("install", gw.run);
+    const p = flow.preview();
+    gw.calls[0].resolve(answer(DIFF, { plan: "plan-1" }));
+    await p;
+
+    const applied = flow.apply();
+    expect(gw.calls[1].body).toEqual({ dryRun: false, all: false, replace: false, expect: "plan-1" });
+    gw.calls[1].reject(new ApiError(409, "preview_stale", "/home/ada/.cursor/mcp.json changed since the preview, so nothing was written"));
+    await new Promise((r) => setTimeout(r, 0));
+    // The flow previews again by itself, with the same options.
+    expect(gw.calls[2].body).toEqual({ dryRun: true, all: false, replace: false });
+    const now = DIFF.replace("switchboard", "switchboard-2");
+    gw.calls[2].resolve(answer(now, { plan: "plan-2" }));
+    expect(await applied).toBeNull();
+    expect(flow.state).toMatchObject({ phase: "ready", stale: true, preview: { diff: now, plan: "plan-2" } });
+    expect(flow.canApply).toBe(true);
+
+    // Applying now writes that new preview, and only that.
+    const again = flow.apply();
+    expect(gw.calls[3].body).toMatchObject({ dryRun: false, expect: "plan-2" });
+    gw.calls[3].resolve(answer(now, { written: true, plan: "plan-2" }));
+    await again;
+    expect(flow.state).toMatchObject({ phase: "applied", drifted: false });
   });
 
   it("errors of either step are kept with the options", async () => {

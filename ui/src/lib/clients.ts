@@ -1,8 +1,10 @@
 // The Clients page's logic, without the DOM: what each detected client reaches and how, and
 // the preview-then-apply flow of its actions. The flow is the page's promise to the user:
 // nothing is written that was not shown first. Apply is possible only from a preview that is
-// on screen, sends exactly the options that preview was made with, and says so when what the
-// gateway wrote differs from what was shown (the file changed in between).
+// on screen and sends exactly the options that preview was made with, plus the preview's
+// `plan`: the gateway refuses (409 `preview_stale`) when the file changed since, and the flow
+// shows the new preview instead. (A gateway that sends no plan is checked after the fact: the
+// flow says when what was written differs from what was shown.)
 
 import { ApiError } from "./api";
 import { hasChanges, parseDiff, type ParsedDiff } from "./diff";
@@ -20,9 +22,10 @@ export interface ActionOptions {
 export const DEFAULT_OPTIONS: ActionOptions = Object.freeze({ mode: "aggregate", replace: false });
 
 /** The body of `POST /api/clients/{client}/{action}`. */
-export function requestBody(action: ClientAction, options: ActionOptions, dryRun: boolean): Record<string, unknown> {
-  if (action !== "install") return { dryRun };
-  return { dryRun, all: options.mode === "each", replace: options.replace };
+export function requestBody(action: ClientAction, options: ActionOptions, dryRun: boolean, expect?: string): Record<string, unknown> {
+  const body: Record<string, unknown> = action === "install" ? { dryRun, all: options.mode === "each", replace: options.replace } : { dryRun };
+  if (expect !== undefined) body.expect = expect;
+  return body;
 }
 
 /**
@@ -139,7 +142,8 @@ function asApiError(e: unknown): ApiError {
 
 export type FlowState =
   | { phase: "previewing"; options: ActionOptions }
-  | { phase: "ready"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff }
+  /** `stale`: an apply was refused because the file changed; this is the preview made after. */
+  | { phase: "ready"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff; stale?: boolean }
   | { phase: "failed"; options: ActionOptions; error: ApiError; during: "preview" | "apply" }
   | { phase: "applying"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff }
   | { phase: "applied"; options: ActionOptions; preview: ClientChange; diff: ParsedDiff; result: ClientChange; drifted: boolean };
@@ -177,6 +181,10 @@ export class ActionFlow {
 
   async preview(options: ActionOptions = this.state.options): Promise<void> {
     if (this.state.phase === "applying") return;
+    return this.load(options);
+  }
+
+  private async load(options: ActionOptions): Promise<void> {
     const seq = ++this.seq;
     options = { ...options };
     this.set({ phase: "previewing", options });
@@ -201,11 +209,19 @@ export class ActionFlow {
     const { options, preview, diff } = s;
     this.set({ phase: "applying", options, preview, diff });
     try {
-      const result = await this.run(requestBody(this.action, options, false));
+      const result = await this.run(requestBody(this.action, options, false, preview.plan));
       if (seq === this.seq) this.set({ phase: "applied", options, preview, diff, result, drifted: result.diff !== preview.diff });
       return result;
     } catch (e) {
-      if (seq === this.seq) this.set({ phase: "failed", options, error: asApiError(e), during: "apply" });
+      if (seq !== this.seq) return null;
+      const error = asApiError(e);
+      if (error.status === 409 && error.code === "preview_stale") {
+        // Nothing was written: show what applying would write now, and let the user decide.
+        await this.load(options);
+        if (this.state.phase === "ready") this.set({ ...this.state, stale: true });
+        return null;
+      }
+      this.set({ phase: "failed", options, error, during: "apply" });
       return null;
     }
   }

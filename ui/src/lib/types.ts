@@ -165,6 +165,8 @@ export interface ClientChange {
   path: string;
   /** A unified diff of it; empty when nothing changes. */
   diff: string;
+  /** Names this exact change; sent back as `expect` so a stale preview is never applied. */
+  plan?: string;
   written: boolean;
   /** install/uninstall: the timestamped copy of the file as it was. */
   backup?: string | null;

@@ -38,4 +38,6 @@ pub enum ClientError {
     Clash { path: PathBuf, name: String },
     #[error("{0} changed while Switchboard was writing it; try again")]
     ChangedUnderneath(PathBuf),
+    #[error("{0} changed since the preview, so nothing was written; preview again to see what would be written now")]
+    StalePreview(PathBuf),
 }

@@ -68,6 +68,10 @@ pub struct Change {
     #[serde(skip)]
     pub after: String,
     pub diff: String,
+    /// Names this exact change (the file's text before and after): a preview hands it out, and
+    /// an apply that expects it is refused when the file has changed since (the diff is
+    /// redacted, so two different changes can show the same one).
+    pub plan: String,
 }
 
 impl Change {
@@ -78,11 +82,28 @@ impl Change {
 
     fn new(path: &Path, before: Option<String>, after: String) -> Self {
         let diff = unified_diff(path, before.as_deref().unwrap_or(""), &after);
+        let plan = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (&before, &after).hash(&mut hasher);
+            format!("{:016x}", hasher.finish())
+        };
         Self {
             path: path.to_owned(),
             before,
             after,
             diff,
+            plan,
+        }
+    }
+
+    /// Refuses to go on when the caller previewed another change than this one.
+    pub fn check_preview(&self, expected: Option<&str>) -> Result<(), ClientError> {
+        match expected {
+            Some(expected) if expected != self.plan => {
+                Err(ClientError::StalePreview(self.path.clone()))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -593,6 +614,26 @@ mod tests {
         assert_eq!(sanitize_name("@scope/pkg"), "scope-pkg");
         assert_eq!(sanitize_name("..."), "server");
         assert!(crate::config::check_server_name(&sanitize_name("weird name__x!")).is_ok());
+    }
+
+    #[test]
+    fn an_apply_is_refused_unless_it_is_the_change_that_was_previewed() {
+        let path = Path::new("mcp.json");
+        let shown = Change::for_file(path, Some("{}".into()), r#"{"a":1}"#.into());
+        let now = Change::for_file(path, Some(r#"{"b":2}"#.into()), r#"{"b":2,"a":1}"#.into());
+        assert!(shown.check_preview(Some(&shown.plan)).is_ok());
+        assert!(
+            shown.check_preview(None).is_ok(),
+            "the CLI applies without a preview"
+        );
+        assert!(matches!(
+            now.check_preview(Some(&shown.plan)),
+            Err(ClientError::StalePreview(_))
+        ));
+        // Secrets are redacted in diffs, so equal diffs may hide different changes; plans differ.
+        let a = Change::for_file(path, None, r#"{"env":{"KEY":"one"}}"#.into());
+        let b = Change::for_file(path, None, r#"{"env":{"KEY":"two"}}"#.into());
+        assert_ne!(a.plan, b.plan);
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //! - A present `Origin` must be the gateway's own or the tray app's (Tauri), so no other web
 //!   page can drive the API or the servers from a user's browser.
 //! - A request from another machine (possible only when the user binds beyond loopback) must
-//!   carry the gateway token as `Authorization: Bearer …`, compared in constant time.
+//!   carry the gateway token, compared in constant time: as `Authorization: Bearer …` (MCP
+//!   clients, scripts), or as the cookie a browser gets by signing in at `/login` (a browser
+//!   cannot add a header to page loads or `EventSource`). Only `/login` itself is open, and a
+//!   page load without the token is sent there. Such a client may send its own page's
+//!   `Origin` (the dashboard served to it, under the name it used for this machine).
 //! - A declared body over the limit is refused with 413 before it is read.
 //!
 //! Refusals are JSON errors that say what to fix; the token is never logged.
@@ -15,9 +19,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -31,6 +35,11 @@ const TAURI_ORIGINS: &[&str] = &[
     "http://tauri.localhost",
     "https://tauri.localhost",
 ];
+
+/// The cookie that carries the token for a browser on another machine (set by `/login`).
+pub const TOKEN_COOKIE: &str = "switchboard_token";
+/// The sign-in page: the one path another machine may reach without the token.
+pub const LOGIN_PATH: &str = "/login";
 
 /// What the guard accepts. Built once from the bound address and the settings.
 #[derive(Debug, Clone)]
@@ -70,27 +79,31 @@ impl Guard {
         }
     }
 
+    /// Whether `presented` is the gateway token (never, when none is configured).
+    pub fn is_token(&self, presented: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_some_and(|token| bool::from(presented.as_bytes().ct_eq(token.as_bytes())))
+    }
+
     /// Checks one request; `None` lets it through.
     pub fn check(&self, peer: Option<SocketAddr>, request: &Request) -> Option<ApiError> {
         let headers = request.headers();
         let remote = peer.is_some_and(|p| !p.ip().is_loopback());
         if remote {
             // Only possible when bound beyond loopback, which requires a token.
-            let Some(token) = &self.token else {
+            if self.token.is_none() {
                 return Some(forbidden(
                     "remote clients are not accepted without gateway.token",
                 ));
-            };
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or("");
-            if !bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+            }
+            let signing_in = request.uri().path() == LOGIN_PATH;
+            if !signing_in && !presented_tokens(headers).any(|t| self.is_token(t)) {
                 return Some(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
-                    "this gateway requires its token: send Authorization: Bearer <gateway.token>",
+                    "this gateway requires its token: send Authorization: Bearer \
+                     <gateway.token>, or sign in at /login in a browser",
                 ));
             }
         } else {
@@ -112,7 +125,15 @@ impl Guard {
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
-            let allowed = self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+            // Another machine reaches this one by a name of its own choosing: its page's
+            // origin is whatever Host it sent (it proved the token, or is signing in).
+            let own_page = remote
+                && headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .is_some_and(|host| origin.eq_ignore_ascii_case(&format!("http://{host}")));
+            let allowed = own_page
+                || self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
                 || TAURI_ORIGINS.contains(&origin);
             if !allowed {
                 return Some(forbidden(&format!(
@@ -138,6 +159,34 @@ impl Guard {
 
 fn forbidden(message: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// The tokens a request presents: its bearer token, then its sign-in cookie(s).
+fn presented_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == TOKEN_COOKIE)
+        .map(|(_, value)| value);
+    bearer.into_iter().chain(cookies)
+}
+
+/// A browser's page load (not an API call or an MCP client): it is better sent to the sign-in
+/// page than shown a JSON error.
+fn is_page_load(request: &Request) -> bool {
+    request.method() == Method::GET
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// `Host: [::1]:7427` -> `::1`; `LOCALHOST:80` -> `localhost`.
@@ -167,6 +216,9 @@ pub async fn middleware(State(guard): State<Arc<Guard>>, request: Request, next:
                 reason = %refusal.message,
                 "request refused"
             );
+            if refusal.status == StatusCode::UNAUTHORIZED && is_page_load(&request) {
+                return Redirect::to(LOGIN_PATH).into_response();
+            }
             refusal.into_response()
         }
         None => next.run(request).await,
@@ -265,6 +317,53 @@ mod tests {
             open.check(remote(), &request(&[host])).unwrap().status,
             StatusCode::FORBIDDEN
         );
+    }
+
+    #[test]
+    fn a_browser_on_another_machine_signs_in_with_a_cookie() {
+        let guard = Guard::new("0.0.0.0", 7427, Some("s3cret".into()));
+        let host = ("host", "workstation.lan:7427");
+        let signed_in = request(&[host, ("cookie", "theme=dark; switchboard_token=s3cret")]);
+        assert!(guard.check(remote(), &signed_in).is_none());
+        let wrong = request(&[host, ("cookie", "switchboard_token=guess")]);
+        assert_eq!(
+            guard.check(remote(), &wrong).unwrap().status,
+            StatusCode::UNAUTHORIZED
+        );
+        let other_cookie = request(&[host, ("cookie", "token=s3cret")]);
+        assert!(guard.check(remote(), &other_cookie).is_some());
+        // The sign-in page is the one open path.
+        let login = axum::http::Request::builder()
+            .uri(LOGIN_PATH)
+            .header("host", "workstation.lan:7427")
+            .body(Body::empty())
+            .unwrap();
+        assert!(guard.check(remote(), &login).is_none());
+    }
+
+    #[test]
+    fn another_machine_may_send_its_own_pages_origin_only() {
+        let guard = Guard::new("0.0.0.0", 7427, Some("s3cret".into()));
+        let with = |origin| {
+            request(&[
+                ("host", "workstation.lan:7427"),
+                ("authorization", "Bearer s3cret"),
+                ("origin", origin),
+            ])
+        };
+        assert!(guard
+            .check(remote(), &with("http://workstation.lan:7427"))
+            .is_none());
+        for origin in ["https://evil.example", "http://workstation.lan:9999"] {
+            assert_eq!(
+                guard.check(remote(), &with(origin)).unwrap().status,
+                StatusCode::FORBIDDEN,
+                "{origin}"
+            );
+        }
+        // A local page may not borrow that rule: its Host must be a loopback name anyway.
+        let local_request = request(&[("host", "localhost:7427"), ("origin", "http://evil:7427")]);
+        assert!(guard.check(local(), &local_request).is_some());
     }
 
     #[test]

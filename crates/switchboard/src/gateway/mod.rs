@@ -5,6 +5,7 @@ mod api;
 mod dashboard;
 mod error;
 pub mod guard;
+mod login;
 mod sse;
 mod streamable;
 
@@ -85,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route("/mcp", any(streamable::handle_aggregate))
         .route("/sse", get(sse::open_aggregate))
         .route("/messages", post(sse::post_aggregate))
+        .route(guard::LOGIN_PATH, get(login::page).post(login::sign_in))
+        .route("/logout", post(login::sign_out))
         .merge(api::routes())
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(guard::MAX_BODY_BYTES))

@@ -179,9 +179,17 @@ async fn exited_within(child: &mut Box<dyn ChildWrapper>, limit: Duration) -> bo
         match child.try_wait() {
             Ok(Some(_)) | Err(_) => return true,
             Ok(None) if tokio::time::Instant::now() >= deadline => return false,
-            Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Ok(None) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
+}
+
+/// How the child ended, waiting up to `grace` for it to be reaped: when its stdout closes the
+/// exit usually follows within milliseconds, and "exited with status 3" says more than
+/// "connection closed" (which is what the handshake sees first, depending on the race).
+pub async fn exit_within(child: &mut Box<dyn ChildWrapper>, grace: Duration) -> Option<String> {
+    exited_within(child, grace).await;
+    describe_exit(child)
 }
 
 /// How the child ended, for error messages: "exited with status 3", "killed by signal 9".

@@ -33,6 +33,10 @@ use stdout::CheckedStdout;
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Lines of stderr quoted in a start or crash error.
 const ERROR_TAIL_LINES: usize = 5;
+/// How long a child whose stdout closed gets to be reaped, so its exit status can be told.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
+/// The note that opens each attempt's lines in a server's log.
+const STARTED_NOTE: &str = "[switchboard] started pid";
 
 /// Asks a supervisor to do something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +181,7 @@ impl Task {
         let spawned = child::spawn(&resolved).map_err(failed)?;
         let (mut child, pid) = (spawned.child, spawned.pid);
         self.slot.log().push(format!(
-            "[switchboard] started pid {pid}: {}",
+            "{STARTED_NOTE} {pid}: {}",
             resolved.program.display()
         ));
         let log = Arc::clone(self.slot.log());
@@ -218,7 +222,7 @@ impl Task {
                 self.release(&mut child, pid).await;
                 return Err(StartFailed::Stopped);
             }
-            Some(Ok(Err(e))) => match child::describe_exit(&mut child) {
+            Some(Ok(Err(e))) => match child::exit_within(&mut child, EXIT_GRACE).await {
                 Some(exit) => format!("the server {exit} before answering initialize"),
                 None => format!("initialize failed: {e}"),
             },
@@ -287,13 +291,7 @@ impl Task {
             tokio::select! {
                 quit = &mut done => {
                     connection_closed = true;
-                    // Give the child a moment to be reaped, so its exit status can be told.
-                    let _ = tokio::time::timeout(Duration::from_millis(200), async {
-                        while child.try_wait().ok().flatten().is_none() {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }).await;
-                    let why = match (child::describe_exit(&mut child), quit) {
+                    let why = match (child::exit_within(&mut child, EXIT_GRACE).await, quit) {
                         (Some(exit), _) => format!("the server {exit}"),
                         (None, Ok(_)) => "the server closed its stdout".to_owned(),
                         (None, Err(e)) => format!("the connection task failed: {e}"),
@@ -461,15 +459,13 @@ impl Task {
     async fn with_stderr(&self, message: String) -> String {
         // Give the stderr pump a moment to read what the dying child wrote.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let tail = self.slot.log().tail_text(ERROR_TAIL_LINES);
-        let tail: Vec<&str> = tail
-            .lines()
-            .filter(|l| !l.starts_with("[switchboard]"))
-            .collect();
-        if tail.is_empty() {
+        let tail = self.slot.log().tail_text(ERROR_TAIL_LINES * 4);
+        let lines = last_attempt(&tail);
+        let lines = &lines[lines.len().saturating_sub(ERROR_TAIL_LINES)..];
+        if lines.is_empty() {
             message
         } else {
-            format!("{message}; stderr: {}", tail.join(" | "))
+            format!("{message}; stderr: {}", lines.join(" | "))
         }
     }
 
@@ -509,11 +505,46 @@ async fn bounded<T>(
     }
 }
 
+/// The lines the last started child wrote, given a log tail: those after the last
+/// [`STARTED_NOTE`] (earlier attempts wrote the ones before it), without Switchboard's notes.
+fn last_attempt(tail: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    for line in tail.lines() {
+        if line.starts_with(STARTED_NOTE) {
+            lines.clear();
+        } else if !line.starts_with("[switchboard]") {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
 async fn tick(ticker: &mut Option<tokio::time::Interval>) {
     match ticker {
         Some(ticker) => {
             ticker.tick().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_error_quotes_only_what_the_last_attempt_wrote() {
+        let tail = "[switchboard] started pid 10: /bin/sh\n\
+                    flaky: cannot open its database\n\
+                    [switchboard] started pid 11: /bin/sh\n\
+                    flaky: cannot open its database\n\
+                    [switchboard] not MCP on stdout: \"hello\"\n\
+                    hint: check DB_PATH";
+        assert_eq!(
+            last_attempt(tail),
+            ["flaky: cannot open its database", "hint: check DB_PATH"]
+        );
+        assert!(last_attempt("[switchboard] started pid 12: /bin/sh").is_empty());
+        assert_eq!(last_attempt("no note yet"), ["no note yet"]);
     }
 }

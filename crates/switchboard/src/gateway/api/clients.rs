@@ -46,12 +46,20 @@ fn client(id: &str) -> Result<ClientKind, ApiError> {
 }
 
 fn client_error(error: ClientError) -> ApiError {
-    if let ClientError::Clash { .. } = &error {
-        return ApiError::new(StatusCode::CONFLICT, "client_clash", error.to_string());
+    match &error {
+        ClientError::Clash { .. } => {
+            return ApiError::new(StatusCode::CONFLICT, "client_clash", error.to_string())
+        }
+        ClientError::StalePreview(_) => {
+            return ApiError::new(StatusCode::CONFLICT, "preview_stale", error.to_string())
+        }
+        _ => {}
     }
     let status = match &error {
         ClientError::Missing(_) | ClientError::UnknownServer(_) => StatusCode::NOT_FOUND,
-        ClientError::Clash { .. } | ClientError::ChangedUnderneath(_) => StatusCode::CONFLICT,
+        ClientError::Clash { .. }
+        | ClientError::ChangedUnderneath(_)
+        | ClientError::StalePreview(_) => StatusCode::CONFLICT,
         ClientError::Parse { .. } | ClientError::Invalid(_) | ClientError::NoProjectFile(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
@@ -74,6 +82,8 @@ pub async fn list(State(state): State<AppState>) -> Response {
 #[serde(rename_all = "camelCase", default)]
 struct Options {
     dry_run: bool,
+    /// The `plan` of the preview the user saw: the write is refused if it would differ.
+    expect: Option<String>,
     server: Option<String>,
     all: bool,
     replace: bool,
@@ -88,7 +98,7 @@ fn options(body: &[u8]) -> Result<Options, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid options: {e}")))
 }
 
-/// `POST /api/clients/{client}/install` `{server?, all?, replace?, dryRun?}`
+/// `POST /api/clients/{client}/install` `{server?, all?, replace?, dryRun?, expect?}`
 pub async fn install(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -125,6 +135,9 @@ pub async fn install(
         .map_err(client_error)?;
         let mut backup = None;
         if !options.dry_run {
+            (plan.change)
+                .check_preview(options.expect.as_deref())
+                .map_err(client_error)?;
             backup = plan.change.write().map_err(client_error)?;
             records.files.insert(path.clone(), plan.record.clone());
             records.save(&records_path).map_err(client_error)?;
@@ -132,6 +145,7 @@ pub async fn install(
         Ok(json!({
             "path": path,
             "diff": plan.change.diff,
+            "plan": plan.change.plan,
             "duplicates": plan.duplicates,
             "written": !options.dry_run && !plan.change.is_empty(),
             "backup": backup,
@@ -140,7 +154,7 @@ pub async fn install(
     respond(run())
 }
 
-/// `POST /api/clients/{client}/uninstall` `{dryRun?}`
+/// `POST /api/clients/{client}/uninstall` `{dryRun?, expect?}`
 pub async fn uninstall(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -157,18 +171,21 @@ pub async fn uninstall(
             .map_err(client_error)?;
         let mut backup = None;
         if !options.dry_run {
+            change
+                .check_preview(options.expect.as_deref())
+                .map_err(client_error)?;
             backup = change.write().map_err(client_error)?;
             records.files.remove(&path);
             records.save(&records_path).map_err(client_error)?;
         }
         Ok(
-            json!({ "path": path, "diff": change.diff, "written": !options.dry_run && !change.is_empty(), "backup": backup }),
+            json!({ "path": path, "diff": change.diff, "plan": change.plan, "written": !options.dry_run && !change.is_empty(), "backup": backup }),
         )
     };
     respond(run())
 }
 
-/// `POST /api/clients/{client}/import` `{dryRun?}`: into servers.json, through the config
+/// `POST /api/clients/{client}/import` `{dryRun?, expect?}`: into servers.json, through the config
 /// store (so it applies at once).
 pub async fn import(
     State(state): State<AppState>,
@@ -199,6 +216,11 @@ pub async fn import(
     let mut after = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
     after.push('\n');
     let change = clients::Change::for_file(state.store.path(), before, after);
+    if !options.dry_run {
+        if let Err(e) = change.check_preview(options.expect.as_deref()) {
+            return client_error(e).into_response();
+        }
+    }
     let mut written = false;
     if !options.dry_run && !plan.imported.is_empty() {
         let result = state
@@ -218,6 +240,7 @@ pub async fn import(
     respond(Ok(json!({
         "path": state.store.path(),
         "diff": change.diff,
+        "plan": change.plan,
         "imported": plan.imported,
         "skipped": plan.skipped,
         "written": written,

@@ -13,7 +13,7 @@ use super::json_object;
 use crate::config::check_server_name;
 use crate::gateway::{ApiError, AppState};
 use crate::slot::{ServerSlot, ServerState};
-use crate::store::{merge_patch, servers_mut, EditError};
+use crate::store::{patch_server_entry, servers_mut, EditError};
 
 /// `GET /api/health`
 pub async fn health() -> Json<Value> {
@@ -190,7 +190,7 @@ pub async fn patch(
             let entry = servers_mut(root)?
                 .get_mut(&name)
                 .ok_or_else(|| EditError::UnknownServer(name.clone()))?;
-            merge_patch(entry, &patch);
+            patch_server_entry(entry, &patch);
             Ok(())
         })
         .await;
