@@ -123,8 +123,16 @@ pub fn spawn(resolved: &Resolved) -> Result<Spawned, SpawnError> {
     #[cfg(unix)]
     wrapped.wrap(process_wrap::tokio::ProcessGroup::leader());
     #[cfg(windows)]
-    wrapped.wrap(process_wrap::tokio::JobObject); // kills the whole tree with the child
-                                                  // Should the supervisor task be torn down without stopping it, the leader still dies.
+    {
+        // Servers are console programs: started from the tray app (which has no console), each
+        // would open a console window of its own. Not built or run on Windows here yet.
+        wrapped.wrap(process_wrap::tokio::CreationFlags(
+            windows::Win32::System::Threading::CREATE_NO_WINDOW,
+        ));
+        // Kills the whole tree with the child.
+        wrapped.wrap(process_wrap::tokio::JobObject);
+    }
+    // Should the supervisor task be torn down without stopping it, the leader still dies.
     wrapped.wrap(process_wrap::tokio::KillOnDrop);
     wrapped
         .command_mut()
