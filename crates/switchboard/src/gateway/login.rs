@@ -41,11 +41,23 @@ pub async fn sign_in(State(state): State<AppState>, Form(form): Form<SignIn>) ->
             Some("That is not this gateway's token. `switchboard token` prints it on the machine running Switchboard."),
         );
     }
+    let token = form.token.trim();
+    if !token.bytes().all(is_cookie_octet) {
+        // The browser would cut it short and never present it whole.
+        return html(
+            StatusCode::BAD_REQUEST,
+            Some("This token has characters a browser cookie cannot hold (spaces, quotes, commas, semicolons or backslashes): choose another gateway.token, or send it as Authorization: Bearer."),
+        );
+    }
     let cookie = format!(
-        "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}",
-        form.token.trim()
+        "{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE_SECS}"
     );
     with_cookie(Redirect::to("/").into_response(), &cookie)
+}
+
+/// RFC 6265's `cookie-octet`: visible ASCII but `"`, `,`, `;` and `\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 /// `POST /logout`: forgets the cookie.
@@ -55,17 +67,11 @@ pub async fn sign_out() -> Response {
 }
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
-    match HeaderValue::from_str(cookie) {
-        Ok(value) => {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-            response
-        }
-        // A token with characters a cookie cannot hold (the user wrote it in servers.json).
-        Err(_) => html(
-            StatusCode::BAD_REQUEST,
-            Some("This token cannot be kept in a browser cookie (it has control characters); send it as Authorization: Bearer instead."),
-        ),
+    // Only cookie octets go into `cookie` (checked above), all valid in a header.
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
     }
+    response
 }
 
 fn html(status: StatusCode, error: Option<&str>) -> Response {

@@ -46,26 +46,19 @@ fn client(id: &str) -> Result<ClientKind, ApiError> {
 }
 
 fn client_error(error: ClientError) -> ApiError {
-    match &error {
-        ClientError::Clash { .. } => {
-            return ApiError::new(StatusCode::CONFLICT, "client_clash", error.to_string())
+    let (status, code) = match &error {
+        ClientError::Clash { .. } => (StatusCode::CONFLICT, "client_clash"),
+        ClientError::StalePreview(_) => (StatusCode::CONFLICT, "preview_stale"),
+        ClientError::ChangedUnderneath(_) => (StatusCode::CONFLICT, "client_config"),
+        ClientError::Missing(_) | ClientError::UnknownServer(_) => {
+            (StatusCode::NOT_FOUND, "client_config")
         }
-        ClientError::StalePreview(_) => {
-            return ApiError::new(StatusCode::CONFLICT, "preview_stale", error.to_string())
-        }
-        _ => {}
-    }
-    let status = match &error {
-        ClientError::Missing(_) | ClientError::UnknownServer(_) => StatusCode::NOT_FOUND,
-        ClientError::Clash { .. }
-        | ClientError::ChangedUnderneath(_)
-        | ClientError::StalePreview(_) => StatusCode::CONFLICT,
         ClientError::Parse { .. } | ClientError::Invalid(_) | ClientError::NoProjectFile(_) => {
-            StatusCode::UNPROCESSABLE_ENTITY
+            (StatusCode::UNPROCESSABLE_ENTITY, "client_config")
         }
-        ClientError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        ClientError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "client_config"),
     };
-    ApiError::new(status, "client_config", error.to_string())
+    ApiError::new(status, code, error.to_string())
 }
 
 /// `GET /api/clients`
@@ -135,7 +128,7 @@ pub async fn install(
         .map_err(client_error)?;
         let mut backup = None;
         if !options.dry_run {
-            (plan.change)
+            plan.change
                 .check_preview(options.expect.as_deref())
                 .map_err(client_error)?;
             backup = plan.change.write().map_err(client_error)?;
