@@ -295,6 +295,47 @@ describe("the Clients page", () => {
     assert.equal(servers["added-meanwhile"].url, "https://example.org/mcp", "the user's edit is kept");
   });
 
+  it("a project folder: its files are listed and changed, the user's files are not", T, async () => {
+    const project = path.join(home, "work", "app");
+    const projectCursor = path.join(project, ".cursor", "mcp.json");
+    mkdirSync(path.dirname(projectCursor), { recursive: true });
+    writeFileSync(projectCursor, JSON.stringify({ mcpServers: { "project-notes": everything() } }, null, 2) + "\n");
+    const userCursor = read(".cursor/mcp.json");
+
+    await page.getByLabel("Project folder").fill(project);
+    await page.getByRole("button", { name: "Show", exact: true }).click();
+    const note = page.getByTestId("scope-note");
+    await note.waitFor();
+    assert.match(await note.textContent(), /Claude Desktop and Windsurf have no project-level file/);
+    await entry("cursor", "project-notes").waitFor();
+    assert.ok((await card("cursor").textContent()).includes(projectCursor), "the card names the project's file");
+    assert.equal(await entry("cursor", "notes").count(), 0, "the user's entries are not shown");
+    assert.equal(await page.getByRole("heading", { name: "Not in this project" }).count(), 1);
+    await screenshot(page, "3a-clients-project", { fullPage: true });
+
+    await card("cursor").getByRole("button", { name: "Connect Cursor to Switchboard…" }).click();
+    const dialog = await previewed("Connect Cursor to Switchboard", `${sb.url}/mcp`);
+    assert.equal(await dialog.getByTestId("diff-path").textContent(), projectCursor);
+    await dialog.getByRole("button", { name: "Apply" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const written = JSON.parse(readFileSync(projectCursor, "utf8"));
+    assert.equal(written.mcpServers.switchboard.url, `${sb.url}/mcp`);
+    assert.ok(written.mcpServers["project-notes"], "the project's own entry is kept");
+    assert.equal(read(".cursor/mcp.json"), userCursor, "the user's file is untouched");
+    await waitFor("the project's Cursor to show as connected", async () => (await card("cursor").getAttribute("data-status")) === "connected");
+
+    // A folder that is not one says so, naming it.
+    await page.getByLabel("Project folder").fill("work/app");
+    await page.getByRole("button", { name: "Show", exact: true }).click();
+    await page.getByRole("alert").getByText("project folder work/app: give its absolute path").waitFor();
+
+    // Back to the user's files.
+    await page.getByRole("button", { name: "Your user files" }).click();
+    await entry("cursor", "notes").waitFor();
+    assert.equal(await page.getByTestId("scope-note").count(), 0);
+    assert.deepEqual(browser.errors, []);
+  });
+
   it("follows the gateway's events, without polling", T, async () => {
     const reads = [];
     const onRequest = (r) => {

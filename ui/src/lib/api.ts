@@ -51,7 +51,9 @@ export const api = {
   restart: (name: string) => request<{ name: string; restarting: boolean }>("POST", `/api/servers/${enc(name)}/restart`),
   resources: (name: string) => request<{ resources: Resource[]; templates: ResourceTemplate[] }>("GET", `/api/servers/${enc(name)}/resources`),
   prompts: (name: string) => request<{ prompts: Prompt[] }>("GET", `/api/servers/${enc(name)}/prompts`),
-  clients: () => request<{ clients: DetectedClient[] }>("GET", "/api/clients").then((r) => r.clients),
+  /** With `project`, its project-level files are listed too. */
+  clients: (project: string | null = null) =>
+    request<{ clients: DetectedClient[] }>("GET", project ? `/api/clients?project=${encodeURIComponent(project)}` : "/api/clients").then((r) => r.clients),
   /** install, uninstall or import; `dryRun: true` only plans it and answers the diff. */
   client: (client: string, action: "install" | "uninstall" | "import", body: Record<string, unknown>) =>
     request<ClientChange>("POST", `/api/clients/${enc(client)}/${action}`, body),

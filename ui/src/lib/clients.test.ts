@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "./api";
-import { ActionFlow, clashOf, DEFAULT_OPTIONS, describeReach, requestBody, sanitizeName, summarize, throughSwitchboard, type FlowState } from "./clients";
+import { ActionFlow, clashOf, DEFAULT_OPTIONS, describeReach, inScope, requestBody, sanitizeName, summarize, throughSwitchboard, type FlowState } from "./clients";
 import type { ClientChange, ClientEntry, DetectedClient } from "./types";
 
 const DIFF = "--- f\n+++ f\n@@ -1,3 +1,4 @@\n {\n   \"mcpServers\": {\n+    \"switchboard\": { \"url\": \"http://127.0.0.1:7427/mcp\" }\n   }\n";
@@ -76,6 +76,30 @@ describe("summarize", () => {
     const broken = summarize(client([], { error: "not valid JSON: line 3" }), []);
     expect(broken).toMatchObject({ status: "unreadable", error: "not valid JSON: line 3" });
     expect(describeReach(summarize(client([]), []), 0)).toBe("No MCP servers configured.");
+  });
+});
+
+describe("inScope", () => {
+  const both: DetectedClient = {
+    client: "cursor",
+    name: "Cursor",
+    files: [
+      { path: "/home/ada/.cursor/mcp.json", scope: "user", exists: true, error: null, servers: [direct("notes")] },
+      { path: "/work/app/.cursor/mcp.json", scope: "project", exists: false, error: null, servers: [] },
+    ],
+  };
+  const userOnly: DetectedClient = { ...client([direct("x")]), client: "claude-desktop", name: "Claude Desktop" };
+
+  it("without a project, shows every client as listed", () => {
+    expect(inScope([both, userOnly], null)).toEqual({ clients: [both, userOnly], noProjectFile: [] });
+  });
+
+  it("with a project, shows only project files, so the card and its actions are about them", () => {
+    const { clients, noProjectFile } = inScope([both, userOnly], "/work/app");
+    expect(clients.map((c) => c.files.map((f) => f.path))).toEqual([["/work/app/.cursor/mcp.json"]]);
+    expect(noProjectFile).toEqual(["Claude Desktop"]);
+    // Its project file does not exist yet: the client is "not found" there, not connected.
+    expect(summarize(clients[0], []).status).toBe("not-found");
   });
 });
 

@@ -226,3 +226,20 @@ export class ActionFlow {
     }
   }
 }
+
+/**
+ * The clients as the page shows them for one scope: with a project folder, only their
+ * project-level files (the ones the actions then change), and the clients that have none
+ * (Claude Desktop, Windsurf) set apart; without one, as the gateway listed them.
+ */
+export function inScope(clients: readonly DetectedClient[], project: string | null): { clients: DetectedClient[]; noProjectFile: string[] } {
+  if (project === null) return { clients: [...clients], noProjectFile: [] };
+  const shown: DetectedClient[] = [];
+  const noProjectFile: string[] = [];
+  for (const c of clients) {
+    const files = c.files.filter((f) => f.scope === "project");
+    if (files.length === 0) noProjectFile.push(c.name);
+    else shown.push({ ...c, files });
+  }
+  return { clients: shown, noProjectFile };
+}

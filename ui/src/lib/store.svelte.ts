@@ -40,6 +40,8 @@ class Dashboard {
   clients = $state.raw<DetectedClient[] | null>(null);
   clientsError = $state<string | null>(null);
   clientsLoading = $state(false);
+  /** The project folder the Clients page works on, or null for the user's own files. */
+  clientsProject = $state<string | null>(null);
 
   private connection: LiveConnection | null = null;
   private clientsOpen = false;
@@ -162,7 +164,7 @@ class Dashboard {
     const seq = ++this.clientsSeq;
     this.clientsLoading = true;
     try {
-      const clients = await api.clients();
+      const clients = await api.clients(this.clientsProject);
       if (seq === this.clientsSeq) {
         this.clients = clients;
         this.clientsError = null;
@@ -172,6 +174,14 @@ class Dashboard {
     } finally {
       if (seq === this.clientsSeq) this.clientsLoading = false;
     }
+  }
+
+  /** Switches the Clients page to a project folder's files (null: the user's own). */
+  setClientsProject(project: string | null): void {
+    this.clientsProject = project;
+    this.clients = null;
+    this.clientsError = null;
+    void this.fetchClients();
   }
 
   /** After a client action wrote a file: what the clients reach, and (an import) the servers. */

@@ -2,7 +2,9 @@
 //! for the dashboard's Clients page (the same operations as the CLI, diff first).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::path::PathBuf;
+
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,8 +32,24 @@ fn target(state: &AppState) -> Result<GatewayTarget, ApiError> {
     })
 }
 
-fn places() -> Result<Places, ApiError> {
-    Places::detect(None).ok_or_else(|| {
+/// This machine's places, with the project folder the page works on, if any.
+fn places(project: Option<&std::path::Path>) -> Result<Places, ApiError> {
+    if let Some(dir) = project {
+        let refuse = |why: &str| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_project",
+                format!("project folder {}: {why}", dir.display()),
+            )
+        };
+        if !dir.is_absolute() {
+            return Err(refuse("give its absolute path"));
+        }
+        if !dir.is_dir() {
+            return Err(refuse("no such folder on this machine"));
+        }
+    }
+    Places::detect(project.map(ToOwned::to_owned)).ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "no_home",
@@ -61,9 +79,15 @@ fn client_error(error: ClientError) -> ApiError {
     ApiError::new(status, code, error.to_string())
 }
 
-/// `GET /api/clients`
-pub async fn list(State(state): State<AppState>) -> Response {
-    match (places(), target(&state)) {
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// A project folder: its project-level files are listed too.
+    project: Option<PathBuf>,
+}
+
+/// `GET /api/clients[?project=DIR]`
+pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Response {
+    match (places(query.project.as_deref()), target(&state)) {
         (Ok(places), Ok(gateway)) => {
             Json(json!({ "clients": clients::detect(&places, &gateway) })).into_response()
         }
@@ -80,6 +104,13 @@ struct Options {
     server: Option<String>,
     all: bool,
     replace: bool,
+    /// Work on the client's file in this project folder instead of its user file.
+    project: Option<PathBuf>,
+}
+
+/// The client's file an action changes: in the project folder, if one is given, else the user's.
+fn file_to_change(kind: ClientKind, options: &Options) -> Result<PathBuf, ApiError> {
+    clients::location(kind, &places(options.project.as_deref())?).map_err(client_error)
 }
 
 fn options(body: &[u8]) -> Result<Options, ApiError> {
@@ -91,7 +122,7 @@ fn options(body: &[u8]) -> Result<Options, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid options: {e}")))
 }
 
-/// `POST /api/clients/{client}/install` `{server?, all?, replace?, dryRun?, expect?}`
+/// `POST /api/clients/{client}/install` `{server?, all?, replace?, project?, dryRun?, expect?}`
 pub async fn install(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -100,7 +131,7 @@ pub async fn install(
     let run = || -> Result<Value, ApiError> {
         let kind = client(&id)?;
         let options = options(&body)?;
-        let path = clients::location(kind, &places()?).map_err(client_error)?;
+        let path = file_to_change(kind, &options)?;
         let gateway = target(&state)?;
         let servers: Vec<String> = state
             .hub
@@ -147,7 +178,7 @@ pub async fn install(
     respond(run())
 }
 
-/// `POST /api/clients/{client}/uninstall` `{dryRun?, expect?}`
+/// `POST /api/clients/{client}/uninstall` `{project?, dryRun?, expect?}`
 pub async fn uninstall(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -156,7 +187,7 @@ pub async fn uninstall(
     let run = || -> Result<Value, ApiError> {
         let kind = client(&id)?;
         let options = options(&body)?;
-        let path = clients::location(kind, &places()?).map_err(client_error)?;
+        let path = file_to_change(kind, &options)?;
         let gateway = target(&state)?;
         let records_path = clients::records_file(state.store.path());
         let mut records = Records::load(&records_path).map_err(client_error)?;
@@ -178,7 +209,7 @@ pub async fn uninstall(
     respond(run())
 }
 
-/// `POST /api/clients/{client}/import` `{dryRun?, expect?}`: into servers.json, through the config
+/// `POST /api/clients/{client}/import` `{project?, dryRun?, expect?}`: into servers.json, through the config
 /// store (so it applies at once).
 pub async fn import(
     State(state): State<AppState>,
@@ -188,7 +219,7 @@ pub async fn import(
     let prepared = (|| -> Result<_, ApiError> {
         let kind = client(&id)?;
         let options = options(&body)?;
-        let path = clients::location(kind, &places()?).map_err(client_error)?;
+        let path = file_to_change(kind, &options)?;
         Ok((kind, options, path, target(&state)?))
     })();
     let (kind, options, path, gateway) = match prepared {
