@@ -108,9 +108,12 @@ fn tray_app_end_to_end() {
         Duration::from_secs(20),
         "the menu to show every state",
         || {
+            // The menu follows the core's events a moment later: wait for the state the API
+            // already reports (flaky at its backoff cap), not an earlier retry.
             let layout = tray.layout()?;
-            (layout.find("● everything").is_some() && layout.find("✕ flaky").is_some())
-                .then_some(layout)
+            (layout.find("● everything").is_some()
+                && layout.find("✕ flaky — keeps failing").is_some())
+            .then_some(layout)
         },
     );
     eprintln!("the tray menu, as the panel reads it:\n{}", layout.render());
