@@ -429,7 +429,7 @@ fn install(
     let gateway = target(config.clone(), url)?;
     let records_path = records_path(config)?;
     let mut records = Records::load(&records_path)?;
-    let previous = records.files.get(&path).cloned().unwrap_or_default();
+    let previous = records.previous(&path);
     let plan = clients::plan_install(
         client,
         &path,
@@ -450,11 +450,9 @@ fn install(
     if dry_run {
         return Ok(());
     }
-    if let Some(backup) = plan.change.write()? {
+    if let Some(backup) = records.apply_install(&records_path, &path, &plan)? {
         println!("previous version kept as {}", backup.display());
     }
-    records.files.insert(path, plan.record);
-    records.save(&records_path)?;
     Ok(())
 }
 
@@ -475,10 +473,8 @@ fn uninstall(
     if dry_run {
         return Ok(());
     }
-    if let Some(backup) = change.write()? {
+    if let Some(backup) = records.apply_uninstall(&records_path, &path, &change)? {
         println!("previous version kept as {}", backup.display());
     }
-    records.files.remove(&path);
-    records.save(&records_path)?;
     Ok(())
 }

@@ -590,6 +590,38 @@ impl Records {
         }
     }
 
+    /// What an earlier install into `path` recorded (kept and extended by the next one).
+    pub fn previous(&self, path: &Path) -> InstallRecord {
+        self.files.get(path).cloned().unwrap_or_default()
+    }
+
+    /// Writes a planned install into `path`, then records what it replaced (for uninstall) in
+    /// the records file: a write that fails records nothing. Answers the backup, if any.
+    pub fn apply_install(
+        &mut self,
+        records_file: &Path,
+        path: &Path,
+        plan: &InstallPlan,
+    ) -> Result<Option<PathBuf>, ClientError> {
+        let backup = plan.change.write()?;
+        self.files.insert(path.to_owned(), plan.record.clone());
+        self.save(records_file)?;
+        Ok(backup)
+    }
+
+    /// Writes a planned uninstall of `path`, then forgets its record.
+    pub fn apply_uninstall(
+        &mut self,
+        records_file: &Path,
+        path: &Path,
+        change: &Change,
+    ) -> Result<Option<PathBuf>, ClientError> {
+        let backup = change.write()?;
+        self.files.remove(path);
+        self.save(records_file)?;
+        Ok(backup)
+    }
+
     pub fn save(&self, path: &Path) -> Result<(), ClientError> {
         let io = |source| ClientError::Io {
             path: path.to_owned(),

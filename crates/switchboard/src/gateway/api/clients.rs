@@ -146,7 +146,7 @@ pub async fn install(
         };
         let records_path = clients::records_file(state.store.path());
         let mut records = Records::load(&records_path).map_err(client_error)?;
-        let previous = records.files.get(&path).cloned().unwrap_or_default();
+        let previous = records.previous(&path);
         let plan = clients::plan_install(
             kind,
             &path,
@@ -162,9 +162,9 @@ pub async fn install(
             plan.change
                 .check_preview(options.expect.as_deref())
                 .map_err(client_error)?;
-            backup = plan.change.write().map_err(client_error)?;
-            records.files.insert(path.clone(), plan.record.clone());
-            records.save(&records_path).map_err(client_error)?;
+            backup = records
+                .apply_install(&records_path, &path, &plan)
+                .map_err(client_error)?;
         }
         Ok(json!({
             "path": path,
@@ -198,9 +198,9 @@ pub async fn uninstall(
             change
                 .check_preview(options.expect.as_deref())
                 .map_err(client_error)?;
-            backup = change.write().map_err(client_error)?;
-            records.files.remove(&path);
-            records.save(&records_path).map_err(client_error)?;
+            backup = records
+                .apply_uninstall(&records_path, &path, &change)
+                .map_err(client_error)?;
         }
         Ok(
             json!({ "path": path, "diff": change.diff, "plan": change.plan, "written": !options.dry_run && !change.is_empty(), "backup": backup }),
