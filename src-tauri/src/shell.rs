@@ -12,7 +12,7 @@ use switchboard::config::{self, Dirs};
 use switchboard::hub::Hub;
 use switchboard::slot::ServerState;
 use switchboard::store::{merge_patch, servers_mut, ConfigStore, EditError};
-use switchboard::{App, AppOptions};
+use switchboard::{App, AppOptions, StartError};
 use switchboard_app::alerts::{Alert, Alerts};
 use switchboard_app::model::{self, Action, Snapshot};
 use switchboard_app::options::{Options, HIDDEN_ARG};
@@ -126,8 +126,33 @@ pub fn run(options: Options) -> Result<()> {
         host: options.host.clone(),
         port: options.port,
         reaper: true,
+        instance_dir: Some(dirs.instance_dir()),
     })) {
         Ok(core) => core,
+        Err(StartError::PortTaken { addr, holder }) => {
+            // Most often `switchboard serve` runs already: point to it, and unless started
+            // hidden (at login), open its dashboard, which is what the user came for.
+            let opened = !hidden
+                && app
+                    .opener()
+                    .open_url(format!("{}/", holder.base_url), None::<&str>)
+                    .is_ok();
+            notify(
+                app.handle(),
+                Alert {
+                    title: "Switchboard is already running".into(),
+                    body: format!(
+                        "{} (pid {}, {}) listens on {addr}.{} Stop it to run the tray app, or start the app with --port.",
+                        holder.base_url,
+                        holder.pid,
+                        holder.config_file.display(),
+                        if opened { " Its dashboard was opened in your browser." } else { "" },
+                    ),
+                },
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            return Err(StartError::PortTaken { addr, holder }.into());
+        }
         Err(e) => {
             notify(
                 app.handle(),

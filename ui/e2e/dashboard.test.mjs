@@ -24,7 +24,8 @@ describe("the dashboard on a running gateway", () => {
   const initial = {
     mcpServers: {
       everything: everything(),
-      second: everything(),
+      // Prints a banner to stdout before speaking MCP, as many real servers do.
+      second: { command: "sh", args: ["-c", `echo 'Server starting...'; exec '${everything().command}' stdio`] },
       broken: { command: "/nonexistent/mcp-server", args: ["--stdio"] },
     },
   };
@@ -60,6 +61,10 @@ describe("the dashboard on a running gateway", () => {
     );
     assert.ok(everythingApi.tools.total > 5, "server-everything has tools");
     assert.ok((await row("everything").textContent()).includes(`${sb.url}/servers/everything/mcp`));
+    // The banner was skipped and counted; the server runs.
+    assert.equal(secondApi.strayStdout.count, 1);
+    assert.equal(await row("second").locator('[data-field="stray-stdout"]').textContent(), "1 stray stdout line");
+    assert.equal(await row("everything").locator('[data-field="stray-stdout"]').count(), 0);
     // The broken one says why.
     await row("broken").locator('[data-state="failed"], [data-state="restarting"]').waitFor();
     assert.match(await row("broken").textContent(), /not found/);

@@ -16,6 +16,7 @@ use crate::config::{self, GatewaySettings};
 use crate::events::EventBus;
 use crate::gateway::{self, AppState};
 use crate::hub::Hub;
+use crate::instance_record::{self, InstanceRecord, Published};
 use crate::reaper::Reaper;
 use crate::store::{ConfigStore, Reload};
 use crate::supervisor::{user_path, Launcher};
@@ -35,6 +36,9 @@ pub struct AppOptions {
     /// Start a [`Reaper`] so children die with Switchboard even when it is killed. The
     /// executable must call [`crate::reaper::run_if_requested`] first thing in `main`.
     pub reaper: bool,
+    /// Where to leave the record of this running instance (see [`instance_record`]) that
+    /// `status`, `connect` and `install` look for; `None` leaves none.
+    pub instance_dir: Option<PathBuf>,
 }
 
 /// Why an [`App`] could not start.
@@ -45,6 +49,12 @@ pub enum StartError {
         addr: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: Switchboard (pid {}, running {}) already listens there; use it at {}, stop it, or pass --port", .holder.pid, .holder.config_file.display(), .holder.base_url)]
+    PortTaken {
+        addr: String,
+        /// The running instance that holds the port.
+        holder: InstanceRecord,
     },
     #[error("gateway.host {host:?} is not loopback and there is no token: set gateway.token in {file}, or run `switchboard token` to create a token file, or bind 127.0.0.1")]
     ExposedWithoutToken { host: String, file: PathBuf },
@@ -63,6 +73,8 @@ pub struct App {
     watcher: Option<JoinHandle<()>>,
     /// Dropped last, after every child was stopped.
     reaper: Option<Arc<Reaper>>,
+    /// This instance's record; removed (dropped) first when it stops.
+    record: Option<Published>,
 }
 
 impl App {
@@ -86,12 +98,21 @@ impl App {
             });
         }
         let bind = format!("{}:{}", settings.host, settings.port);
-        let listener = TcpListener::bind(&bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: bind.clone(),
-                source,
-            })?;
+        let listener = match TcpListener::bind(&bind).await {
+            Ok(listener) => listener,
+            Err(source) => {
+                let holder = match &options.instance_dir {
+                    Some(dir) if source.kind() == std::io::ErrorKind::AddrInUse => {
+                        holder_of(dir.clone(), settings.port).await
+                    }
+                    _ => None,
+                };
+                return Err(match holder {
+                    Some(holder) => StartError::PortTaken { addr: bind, holder },
+                    None => StartError::Bind { addr: bind, source },
+                });
+            }
+        };
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr: bind, source })?;
@@ -137,6 +158,19 @@ impl App {
         let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr, &settings);
         let gateway = tokio::spawn(gateway::serve(listener, state, stop.clone()));
         tracing::info!("gateway listening on http://{addr}");
+        let record = options.instance_dir.as_deref().and_then(|dir| {
+            let record = InstanceRecord::for_this_process(addr, &options.config_file);
+            match instance_record::publish(dir, &record) {
+                Ok(published) => {
+                    tracing::debug!(file = %published.path().display(), "instance record written");
+                    Some(published)
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot write the instance record; `switchboard status` will look at gateway.port of servers.json only");
+                    None
+                }
+            }
+        });
         Ok(Self {
             hub,
             store,
@@ -145,6 +179,7 @@ impl App {
             gateway,
             watcher,
             reaper,
+            record,
         })
     }
 
@@ -164,8 +199,10 @@ impl App {
         &self.store
     }
 
-    /// Stops every server (killing their process groups), then the gateway.
+    /// Stops every server (killing their process groups), then the gateway. The instance
+    /// record goes first, so nobody new is sent to an instance on its way out.
     pub async fn shutdown(self) {
+        drop(self.record);
         if let Some(watcher) = self.watcher {
             watcher.abort();
         }
@@ -180,6 +217,15 @@ impl App {
         }
         drop(self.reaper);
     }
+}
+
+/// The running instance that holds `port`, if it left a record in `dir`. The probe blocks
+/// (it asks the holder's `/api/health`), so it runs off the async workers.
+async fn holder_of(dir: PathBuf, port: u16) -> Option<InstanceRecord> {
+    tokio::task::spawn_blocking(move || instance_record::find_live_on_port(&dir, port))
+        .await
+        .ok()
+        .flatten()
 }
 
 fn effective_gateway(file: &GatewaySettings, options: &AppOptions) -> GatewaySettings {
@@ -204,6 +250,43 @@ pub fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(dir: &std::path::Path, port: u16) -> AppOptions {
+        AppOptions {
+            config_file: dir.join("servers.json"),
+            server_log_dir: None,
+            host: Some("127.0.0.1".into()),
+            port: Some(port),
+            reaper: false,
+            instance_dir: Some(dir.join("run")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_port_held_by_a_running_instance_names_that_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("servers.json"), r#"{"mcpServers":{}}"#).unwrap();
+        let first = App::start(options(dir.path(), 0)).await.unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("servers.json"), r#"{"mcpServers":{}}"#).unwrap();
+        let mut second = options(other.path(), first.addr().port());
+        second.instance_dir = Some(dir.path().join("run"));
+        match App::start(second).await {
+            Err(StartError::PortTaken { holder, .. }) => {
+                assert_eq!(holder.base_url, first.base_url());
+                assert_eq!(holder.pid, std::process::id());
+                let message = StartError::PortTaken {
+                    addr: String::new(),
+                    holder,
+                }
+                .to_string();
+                assert!(message.contains(&first.base_url()), "{message}");
+            }
+            Err(e) => panic!("expected the holder to be named: {e}"),
+            Ok(_) => panic!("two gateways on one port"),
+        }
+        first.shutdown().await;
+    }
 
     #[test]
     fn loopback_names_are_recognised() {

@@ -24,17 +24,7 @@ pub fn replace_if_unchanged(
     backup: Option<&Path>,
     before_compare: impl FnOnce(),
 ) -> std::io::Result<Replaced> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
-    temp.write_all(text.as_bytes())?;
-    temp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(temp.path(), meta.permissions());
-    }
+    let temp = temp_beside(path, text)?;
     if let (Some(previous), Some(backup)) = (expected, backup) {
         std::fs::write(backup, previous)?;
     }
@@ -51,6 +41,33 @@ pub fn replace_if_unchanged(
     }
     temp.persist(path).map_err(|e| e.error)?;
     Ok(Replaced::Written)
+}
+
+/// Writes `text` to `path` by temp file + rename, whatever the file holds now: for the files
+/// only Switchboard writes (the install records, the instance record), which no editor has
+/// open, but which a reader must never see half written.
+pub fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    temp_beside(path, text)?
+        .persist(path)
+        .map(|_| ())
+        .map_err(|e| e.error)
+}
+
+/// `text` in a synced temp file in `path`'s directory (so the rename stays on one file
+/// system), with the permissions `path` has now, if it exists (a new file is 0600).
+fn temp_beside(path: &Path, text: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
+    temp.write_all(text.as_bytes())?;
+    temp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(temp.path(), meta.permissions());
+    }
+    Ok(temp)
 }
 
 /// Reads a file that may not exist.

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServersFile;
 use crate::events::{Event, EventBus};
 use crate::logs::ServerLog;
-use crate::proxy::send_all;
+use crate::proxy::post_all;
 use crate::slot::ServerSlot;
 use crate::supervisor::{Control, Launcher, Supervisor};
 
@@ -167,7 +167,7 @@ impl Hub {
                         summary.restarted.push(name.clone());
                     } else {
                         if tools_changed {
-                            notify_tools_changed(&slot).await;
+                            notify_tools_changed(&slot);
                             self.events
                                 .publish(Event::ToolsChanged { name: name.clone() });
                         }
@@ -214,9 +214,87 @@ impl Hub {
 }
 
 /// Tells the sessions of `slot`'s own endpoint that its tool list changed (aggregate
-/// sessions learn it from the `ToolsChanged` event).
-pub async fn notify_tools_changed(slot: &ServerSlot) {
+/// sessions learn it from the `ToolsChanged` event). Posted, never awaited: `apply` holds the
+/// hub's lock, and a client that does not read its stream must not hold up a reload.
+pub fn notify_tools_changed(slot: &ServerSlot) {
     let notification =
         ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default());
-    send_all(slot.sessions().direct_peers(), notification).await;
+    post_all(slot.sessions().direct(), notification);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::service::ServiceExt;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A server side that answers `initialize` and nothing else.
+    struct Plain;
+    impl rmcp::ServerHandler for Plain {}
+
+    fn file(deny: &str) -> ServersFile {
+        let text = format!(
+            r#"{{"mcpServers":{{"s":{{"command":"sh","disabled":true,"tools":{{"deny":["{deny}"]}}}}}}}}"#
+        );
+        crate::config::parse(std::path::Path::new("servers.json"), &text).unwrap()
+    }
+
+    /// A real rmcp session whose client initialises, then never reads again: once the 64
+    /// bytes of its pipe are full, every send to it waits.
+    async fn stuck_session() -> rmcp::Peer<rmcp::RoleServer> {
+        let (client, server) = tokio::io::duplex(64);
+        let (server_read, server_write) = tokio::io::split(server);
+        let serving = tokio::spawn(Plain.serve((server_read, server_write)));
+        let (client_read, mut client_write) = tokio::io::split(client);
+        client_write
+            .write_all(
+                br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stuck","version":"1"}}}
+"#,
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        let mut reader = BufReader::new(client_read);
+        reader.read_line(&mut answer).await.unwrap();
+        client_write
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+            .await
+            .unwrap();
+        let running = serving.await.unwrap().unwrap();
+        let peer = running.peer().clone();
+        // Kept alive, never read again.
+        std::mem::forget((running, reader, client_write));
+        peer
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sessions_that_do_not_read_never_delay_a_reload() {
+        let hub = Hub::new(EventBus::default(), None, Arc::new(Launcher::default()));
+        hub.apply(&file("a")).await;
+        let slot = hub.slot("s").unwrap();
+        for _ in 0..20 {
+            let peer = stuck_session().await;
+            let id = slot.sessions().allocate();
+            slot.sessions()
+                .register(id, peer, Default::default(), false);
+        }
+        // Time is paused: it only moves when every task waits on a timer, so any wait for a
+        // stuck session (the 5-s send timeout) would show here in full.
+        let started = tokio::time::Instant::now();
+        for edit in 0..10 {
+            let summary = hub.apply(&file(&format!("tool-{edit}"))).await;
+            assert_eq!(summary.updated_live, ["s"], "edit {edit} applied live");
+        }
+        assert!(
+            started.elapsed() < crate::proxy::DOWNSTREAM_SEND_TIMEOUT,
+            "ten reloads waited {:?} on clients that do not read",
+            started.elapsed()
+        );
+        assert_eq!(
+            slot.settings().spec.tools.deny,
+            ["tool-9"],
+            "the last edit is what runs"
+        );
+        hub.shutdown().await;
+    }
 }

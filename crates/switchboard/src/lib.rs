@@ -10,6 +10,7 @@ pub mod events;
 pub mod filter;
 pub mod gateway;
 pub mod hub;
+pub mod instance_record;
 pub mod logs;
 pub mod proxy;
 pub mod reaper;

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use switchboard::clients::{self, ClientKind, GatewayTarget, InstallTarget, Places, Records};
 use switchboard::config::{self, Dirs};
+use switchboard::instance_record;
 use switchboard::{App, AppOptions};
 
 #[derive(Debug, Parser)]
@@ -127,10 +128,14 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve { config, host, port } => runtime.block_on(serve(config, host, port)),
-        Command::Status { config, url } => runtime.block_on(status(config, url)),
+        Command::Status { config, url } => {
+            // Found before the runtime runs: looking at a running instance's record blocks.
+            let gateway = gateway_url(config, url)?;
+            runtime.block_on(status(gateway))
+        }
         Command::Connect { name, url, config } => {
             init_stderr_logging();
-            let base = gateway_url(config, url)?;
+            let base = gateway_url(config, url)?.url;
             let endpoint = match name {
                 Some(name) => format!("{base}/servers/{name}/mcp"),
                 None => format!("{base}/mcp"),
@@ -198,6 +203,7 @@ async fn serve(
         host,
         port,
         reaper: true,
+        instance_dir: Some(dirs.instance_dir()),
     })
     .await?;
     // Machine-readable line for scripts and tests that start us with --port 0.
@@ -226,19 +232,15 @@ async fn wait_for_signal() -> Result<()> {
         .context("cannot handle Ctrl-C")
 }
 
-async fn status(config_flag: Option<PathBuf>, url: Option<String>) -> Result<()> {
-    let url = match url {
-        Some(url) => url,
-        None => {
-            let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
-            let file = config::load(&dirs.config_file)?;
-            format!("http://{}:{}", file.gateway.host, file.gateway.port)
-        }
-    };
+async fn status(gateway: GatewayUrl) -> Result<()> {
+    let url = &gateway.url;
     let body = http_get(&format!("{url}/api/servers"))
         .await
         .with_context(|| {
-            format!("no Switchboard answering at {url} (is `switchboard serve` running?)")
+            format!(
+                "no Switchboard answering at {url} ({}); is `switchboard serve` running?",
+                gateway.source
+            )
         })?;
     let value: serde_json::Value =
         serde_json::from_str(&body).context("the gateway answered something that is not JSON")?;
@@ -308,12 +310,29 @@ fn init_stderr_logging() {
         .try_init();
 }
 
-/// The gateway's base URL: `--url`, else `gateway.host`/`port` of servers.json.
-fn gateway_url(config_flag: Option<PathBuf>, url: Option<String>) -> Result<String> {
+/// A gateway's base URL and where it came from (for errors).
+struct GatewayUrl {
+    url: String,
+    source: String,
+}
+
+/// The gateway's base URL: `--url`; else the running instance of this servers.json (its
+/// instance record: it may listen on another port, `serve --port`); else `gateway.host` and
+/// `port` of servers.json.
+fn gateway_url(config_flag: Option<PathBuf>, url: Option<String>) -> Result<GatewayUrl> {
     if let Some(url) = url {
-        return Ok(url.trim_end_matches('/').to_owned());
+        return Ok(GatewayUrl {
+            url: url.trim_end_matches('/').to_owned(),
+            source: "given with --url".into(),
+        });
     }
     let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
+    if let Some(running) = instance_record::find_live(&dirs.instance_dir(), &dirs.config_file) {
+        return Ok(GatewayUrl {
+            url: running.base_url,
+            source: format!("recorded by the instance running it, pid {}", running.pid),
+        });
+    }
     let gateway = config::load(&dirs.config_file)
         .map(|f| f.gateway)
         .unwrap_or_default();
@@ -322,7 +341,14 @@ fn gateway_url(config_flag: Option<PathBuf>, url: Option<String>) -> Result<Stri
         h if h.contains(':') => format!("[{h}]"),
         h => h.to_owned(),
     };
-    Ok(format!("http://{host}:{}", gateway.port))
+    Ok(GatewayUrl {
+        url: format!("http://{host}:{}", gateway.port),
+        source: format!(
+            "gateway.port of {}; no running instance of it recorded in {}",
+            dirs.config_file.display(),
+            dirs.instance_dir().display()
+        ),
+    })
 }
 
 fn places(project: Option<PathBuf>) -> Result<Places> {
@@ -331,7 +357,7 @@ fn places(project: Option<PathBuf>) -> Result<Places> {
 
 fn target(config: Option<PathBuf>, url: Option<String>) -> Result<GatewayTarget> {
     Ok(GatewayTarget {
-        base_url: gateway_url(config, url)?,
+        base_url: gateway_url(config, url)?.url,
         executable: std::env::current_exe()
             .context("cannot tell where switchboard is installed")?,
     })
@@ -377,29 +403,14 @@ fn import(
     let path = clients::location(client, &places)?;
     let dirs = Dirs::resolve(config.clone()).map_err(anyhow::Error::msg)?;
     let gateway = target(config, None)?;
-    let before = switchboard::atomic_file::read_optional(&dirs.config_file)
-        .with_context(|| format!("cannot read {}", dirs.config_file.display()))?;
-    let mut root = match &before {
-        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => bail!(
-                "{} is not a valid servers.json; fix it first",
-                dirs.config_file.display()
-            ),
-        },
-        None => serde_json::Map::new(),
-    };
-    let plan = clients::import_into(client, &path, &gateway, &mut root)?;
-    let mut after = serde_json::to_string_pretty(&serde_json::Value::Object(root))?;
-    after.push('\n');
-    config::parse(&dirs.config_file, &after)?;
+    let clients::PlannedImport { change, plan } =
+        clients::plan_import(client, &path, &gateway, &dirs.config_file)?;
     for (from, to) in &plan.imported {
         println!("import {from} as {to}");
     }
     for (name, why) in &plan.skipped {
         println!("skip {name}: {why}");
     }
-    let change = clients::Change::for_file(&dirs.config_file, before, after);
     print!("{}", change.diff);
     if dry_run || plan.imported.is_empty() {
         return Ok(());

@@ -70,6 +70,9 @@ pub struct ServerStatus {
     pub next_attempt: Option<SystemTime>,
     /// The backoff delay of the current (or last) wait before a start attempt.
     pub retry_delay: Option<Duration>,
+    /// Failed starts and crashes in a row since the server last reached `running` (0 while
+    /// it runs): the attempt the next start is.
+    pub failures_in_row: u32,
 }
 
 impl ServerStatus {
@@ -82,6 +85,7 @@ impl ServerStatus {
             last_error: None,
             next_attempt: None,
             retry_delay: None,
+            failures_in_row: 0,
         }
     }
 
@@ -116,12 +120,30 @@ pub struct LiveSettings {
     pub filter: ToolFilter,
 }
 
+/// What the supervisor publishes, in one value so that no reader can see one without the
+/// other: the status, and the connection, which exists exactly while the state is `running`.
+#[derive(Clone)]
+struct Published {
+    status: ServerStatus,
+    upstream: Option<Upstream>,
+}
+
+/// Lines a server wrote to stdout that were not JSON-RPC (skipped, never fatal), since
+/// Switchboard started it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrayStdout {
+    pub count: u64,
+    /// The last one (cut to a quote's length).
+    pub last_line: Option<String>,
+    pub last_at: Option<SystemTime>,
+}
+
 /// See the module documentation.
 pub struct ServerSlot {
     name: String,
     settings: RwLock<Arc<LiveSettings>>,
-    status: watch::Sender<ServerStatus>,
-    upstream: watch::Sender<Option<Upstream>>,
+    published: watch::Sender<Published>,
+    stray: std::sync::Mutex<StrayStdout>,
     catalog: RwLock<Catalog>,
     sessions: Arc<SessionRegistry>,
     log: Arc<ServerLog>,
@@ -138,8 +160,12 @@ impl ServerSlot {
         Arc::new(Self {
             name,
             settings: RwLock::new(Arc::new(LiveSettings { spec, filter })),
-            status: watch::channel(ServerStatus::new(initial)).0,
-            upstream: watch::channel(None).0,
+            published: watch::channel(Published {
+                status: ServerStatus::new(initial),
+                upstream: None,
+            })
+            .0,
+            stray: std::sync::Mutex::new(StrayStdout::default()),
             catalog: RwLock::new(Catalog::default()),
             sessions: SessionRegistry::new(),
             log,
@@ -163,24 +189,70 @@ impl ServerSlot {
     }
 
     pub fn status(&self) -> ServerStatus {
-        self.status.borrow().clone()
+        self.published.borrow().status.clone()
     }
 
-    pub fn watch_status(&self) -> watch::Receiver<ServerStatus> {
-        self.status.subscribe()
-    }
-
-    /// For the supervisor: change the status in place.
-    pub fn update_status(&self, f: impl FnOnce(&mut ServerStatus)) {
-        self.status.send_modify(f);
-    }
-
+    /// The child's connection: there is one exactly while the server is `running` (up,
+    /// initialised and its catalog fetched).
     pub fn upstream(&self) -> Option<Upstream> {
-        self.upstream.borrow().clone()
+        self.published.borrow().upstream.clone()
     }
 
-    pub fn set_upstream(&self, upstream: Option<Upstream>) {
-        self.upstream.send_replace(upstream);
+    /// The connection, or the status that says why there is none, read together.
+    pub fn connection(&self) -> Result<Upstream, ServerStatus> {
+        let published = self.published.borrow();
+        published
+            .upstream
+            .clone()
+            .ok_or_else(|| published.status.clone())
+    }
+
+    /// Waits, at most `limit`, until the state is no longer transient (`starting`,
+    /// `restarting`).
+    pub async fn settled(&self, limit: Duration) {
+        let mut published = self.published.subscribe();
+        let _ = tokio::time::timeout(
+            limit,
+            published.wait_for(|p| !p.status.state.is_transient()),
+        )
+        .await;
+    }
+
+    /// For the supervisor: the child is up, initialised and its catalog fetched.
+    pub(crate) fn set_running(&self, upstream: Upstream, pid: u32) {
+        self.published.send_modify(|p| {
+            let s = &mut p.status;
+            s.state = ServerState::Running;
+            s.pid = Some(pid);
+            s.running_since = Some(SystemTime::now());
+            s.last_error = None;
+            s.next_attempt = None;
+            s.failures_in_row = 0;
+            p.upstream = Some(upstream);
+        });
+    }
+
+    /// For the supervisor: change the status in place. Any state but `running` (which only
+    /// [`set_running`](Self::set_running) enters) drops the connection in the same step.
+    pub(crate) fn update_status(&self, f: impl FnOnce(&mut ServerStatus)) {
+        self.published.send_modify(|p| {
+            f(&mut p.status);
+            if p.status.state != ServerState::Running {
+                p.upstream = None;
+            }
+        });
+    }
+
+    /// For the child's stdout reader: one more line that was not JSON-RPC.
+    pub(crate) fn record_stray_stdout(&self, line: String) {
+        let mut stray = self.stray.lock().unwrap_or_else(|p| p.into_inner());
+        stray.count += 1;
+        stray.last_line = Some(line);
+        stray.last_at = Some(SystemTime::now());
+    }
+
+    pub fn stray_stdout(&self) -> StrayStdout {
+        self.stray.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The child's full tool list as last fetched (unfiltered).

@@ -125,6 +125,7 @@ impl Home {
             .env("HOME", self.dir.path())
             .env("XDG_CONFIG_HOME", self.path(".config"))
             .env("XDG_DATA_HOME", self.path(".local/share"))
+            .env("XDG_RUNTIME_DIR", self.path("run"))
             .env_remove("SWITCHBOARD_CONFIG");
         command
     }
@@ -212,6 +213,63 @@ fn import_copies_stdio_servers_without_overwriting_and_dry_run_writes_nothing() 
         "/tmp/m.json"
     );
     assert!(home.path("servers.json").exists());
+}
+
+/// servers.json with a syntax error, as an editor may leave it while the user types.
+const BROKEN_SERVERS_JSON: &str = "{ \"mcpServers\": { \"a\": , } }\n";
+
+#[test]
+fn import_refuses_a_servers_json_that_does_not_parse_naming_it() {
+    let home = Home::new();
+    home.write("servers.json", BROKEN_SERVERS_JSON);
+    let file = home.path("servers.json").display().to_string();
+    for args in [
+        &["import", "cursor", "--dry-run"][..],
+        &["import", "cursor"],
+    ] {
+        let stderr = home.fails(args);
+        assert!(
+            stderr.contains(&format!("{file}:1:")) && stderr.contains("fix servers.json first"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(
+        home.read("servers.json"),
+        BROKEN_SERVERS_JSON,
+        "left as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_refuses_to_preview_or_import_into_a_broken_servers_json() {
+    let home = Home::new();
+    let sb = Switchboard::start_with_env(
+        json!({ "mcpServers": {} }),
+        &[
+            ("HOME", home.dir.path().as_os_str()),
+            ("XDG_CONFIG_HOME", home.path(".config").as_os_str()),
+        ],
+    );
+    std::fs::write(&sb.config, BROKEN_SERVERS_JSON).unwrap();
+    let file = sb.config.display().to_string();
+    for body in [r#"{"dryRun":true}"#, "{}"] {
+        let (status, answer) = sb.send("POST", "/api/clients/cursor/import", body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (409, Some("config_broken")),
+            "{body}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("{file}:1:")) && message.contains("fix servers.json first"),
+            "{body}: {message}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&sb.config).unwrap(),
+        BROKEN_SERVERS_JSON,
+        "left as it was"
+    );
 }
 
 #[test]

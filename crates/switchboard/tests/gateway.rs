@@ -367,3 +367,32 @@ async fn logs_show_the_stderr_tail_and_follow_streams_new_lines() {
         (404, Some("unknown_server"))
     );
 }
+
+/// server-everything asks for the client's roots as it starts, before any client is
+/// connected. Switchboard refuses (no client can answer), which is expected: rmcp's
+/// `WARN rmcp::service: response error` for it must not reach the log on every start.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expected_roots_refusal_at_start_is_not_logged_as_a_warning() {
+    let sb = Switchboard::start(json!({ "everything": everything() }));
+    sb.wait_running("everything").await;
+    // The refusal itself is logged (at debug by the proxy; at WARN by rmcp before the fix).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !sb.stderr().contains("supports roots") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server-everything did not ask for roots within 30s; stderr:\n{}",
+            sb.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stderr = sb.stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("supports roots"))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "an expected refusal was logged as a warning:\n{}",
+        warnings.join("\n")
+    );
+}

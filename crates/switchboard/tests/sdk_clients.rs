@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{everything, repo_root, run_client, time_server, Switchboard};
+use support::{
+    everything, repo_root, run_client, run_client_with_stderr, time_server, Switchboard,
+};
 
 #[derive(Debug, Clone, Copy)]
 enum Sdk {
@@ -257,4 +259,42 @@ async fn typescript_sdk_over_streamable_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn typescript_sdk_over_legacy_sse() {
     full_round_trip(Sdk::TypeScript, Transport::Sse).await;
+}
+
+/// Closing a Streamable HTTP session is a DELETE; the Python SDK (both lines) takes any answer
+/// but 200 or 204 as a failure and logs "Session termination failed: <status>". Every
+/// Streamable HTTP endpoint (a server's, the aggregate, a view of it) closes cleanly.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdks_close_streamable_sessions_without_a_termination_warning() {
+    let sb = Switchboard::start(json!({ "time": time_server() }));
+    sb.wait_running("time").await;
+    let endpoints = [
+        sb.mcp_url("time"),
+        format!("{}/mcp", sb.url),
+        format!("{}/mcp?servers=time", sb.url),
+    ];
+    for sdk in [Sdk::Python1, Sdk::Python2] {
+        let (program, script) = program_and_script(sdk);
+        for url in &endpoints {
+            let args = vec![
+                script.to_string_lossy().into_owned(),
+                "--url".into(),
+                url.clone(),
+                "--transport".into(),
+                "streamable".into(),
+                "--scenario".into(),
+                "list_tools".into(),
+                "--timeout".into(),
+                "60".into(),
+            ];
+            let (report, stderr) = tokio::task::block_in_place(|| {
+                run_client_with_stderr(&program, &args, Duration::from_secs(90))
+            });
+            assert_eq!(report["ok"], true, "{sdk:?} {url}: {report:#}");
+            assert!(
+                !stderr.contains("Session termination failed"),
+                "{sdk:?} {url}: the session close was refused:\n{stderr}"
+            );
+        }
+    }
 }

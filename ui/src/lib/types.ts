@@ -13,6 +13,8 @@ export interface ServerSummary {
   nextAttemptMs?: number | null;
   tools: { exposed: number; total: number };
   sessions?: number;
+  /** Lines the server wrote to stdout that were not MCP: skipped, never fatal. */
+  strayStdout?: { count: number; lastLine: string | null; lastAtMs: number | null };
   endpoints: { mcp: string; sse: string };
   command: string;
   args: string[];

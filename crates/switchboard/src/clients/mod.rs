@@ -10,9 +10,9 @@ use std::path::PathBuf;
 pub use file::ClientFile;
 pub use kinds::{entry_kind, ClientKind, ConfigLocation, EntryKind, Os, Places, Scope};
 pub use ops::{
-    detect, import_into, location, plan_install, plan_uninstall, records_file, Change,
+    detect, import_into, location, plan_import, plan_install, plan_uninstall, records_file, Change,
     ClientServer, DetectedClient, DetectedFile, GatewayTarget, ImportPlan, InstallPlan,
-    InstallRecord, InstallTarget, Records,
+    InstallRecord, InstallTarget, PlannedImport, Records,
 };
 
 /// What went wrong with a client file. Each names the file and what to do.
@@ -30,6 +30,10 @@ pub enum ClientError {
     Missing(PathBuf),
     #[error("{0}")]
     Invalid(String),
+    /// servers.json exists but cannot be read, parsed or validated: nothing is imported into
+    /// it (the user's work in progress is never written over).
+    #[error("{0}; fix servers.json first (nothing was imported)")]
+    ServersJsonBroken(crate::config::ConfigError),
     #[error("{0} has no project-level config file; leave out --project")]
     NoProjectFile(ClientKind),
     #[error("no server named '{0}' in servers.json")]

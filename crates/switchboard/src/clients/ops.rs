@@ -45,7 +45,7 @@ impl GatewayTarget {
     /// Whether `entry` is one of ours (points at this gateway, or runs `switchboard connect`).
     pub fn owns(&self, entry: &Value) -> bool {
         match entry_kind(entry) {
-            EntryKind::Http { url } => url.starts_with(&self.base_url),
+            EntryKind::Http { url } => is_under(&self.base_url, &url),
             EntryKind::Stdio { command, args } => {
                 let program = Path::new(&command)
                     .file_stem()
@@ -57,6 +57,35 @@ impl GatewayTarget {
             EntryKind::Other => false,
         }
     }
+}
+
+/// Whether `url` is at or below `base`: the same scheme, host and port (the scheme's default
+/// when left out), and `base`'s path a prefix of `url`'s that ends on a segment boundary. A
+/// text prefix would take `:74270` for `:7427`, or `/sbx` for `/sb`.
+fn is_under(base: &str, url: &str) -> bool {
+    let (Ok(base), Ok(url)) = (base.parse::<http::Uri>(), url.parse::<http::Uri>()) else {
+        return false;
+    };
+    let port = |uri: &http::Uri| {
+        uri.port_u16().or(match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => Some(80),
+            Some(s) if s.eq_ignore_ascii_case("https") => Some(443),
+            _ => None,
+        })
+    };
+    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    };
+    if !same(base.scheme_str(), url.scheme_str())
+        || !same(base.host(), url.host())
+        || port(&base) != port(&url)
+    {
+        return false;
+    }
+    url.path()
+        .strip_prefix(base.path().trim_end_matches('/'))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A planned change of one file.
@@ -393,6 +422,62 @@ pub fn import_into(
     Ok(plan)
 }
 
+/// An import planned on servers.json as it is now: the change of the file (its diff, and the
+/// `plan` a preview hands out) and which server goes in under which name.
+#[derive(Debug, Clone)]
+pub struct PlannedImport {
+    pub change: Change,
+    pub plan: ImportPlan,
+}
+
+/// Plans importing the stdio servers of the client file at `client_file` into `config_file`:
+/// the one planner of the CLI's `import` and the API's. A servers.json that exists but
+/// cannot be read, is not JSON, or is not valid is refused with its error (file and line or
+/// key), never previewed as if it were empty; a missing one is started afresh.
+pub fn plan_import(
+    kind: ClientKind,
+    client_file: &Path,
+    gateway: &GatewayTarget,
+    config_file: &Path,
+) -> Result<PlannedImport, ClientError> {
+    let broken = ClientError::ServersJsonBroken;
+    let before = atomic_file::read_optional(config_file).map_err(|e| {
+        broken(crate::config::ConfigError::Read {
+            path: config_file.to_owned(),
+            message: e.to_string(),
+        })
+    })?;
+    let mut root = match &before {
+        Some(text) => {
+            crate::config::parse(config_file, text).map_err(broken)?;
+            // parse() accepted it, so it is a JSON object.
+            serde_json::from_str::<Map<String, Value>>(text).map_err(|e| {
+                broken(crate::config::ConfigError::Invalid {
+                    path: config_file.to_owned(),
+                    key: "(top level)".into(),
+                    message: e.to_string(),
+                })
+            })?
+        }
+        None => Map::new(),
+    };
+    let plan = import_into(kind, client_file, gateway, &mut root)?;
+    let mut after = serde_json::to_string_pretty(&Value::Object(root)).map_err(|e| {
+        ClientError::Invalid(format!("cannot write {}: {e}", config_file.display()))
+    })?;
+    after.push('\n');
+    crate::config::parse(config_file, &after).map_err(|e| {
+        ClientError::Invalid(format!(
+            "importing from {} would leave servers.json invalid: {e}",
+            client_file.display()
+        ))
+    })?;
+    Ok(PlannedImport {
+        change: Change::new(config_file, before, after),
+        plan,
+    })
+}
+
 /// A client's server name made valid for servers.json (it becomes part of URLs).
 fn sanitize_name(name: &str) -> String {
     let mut out: String = name
@@ -622,16 +707,19 @@ impl Records {
         Ok(backup)
     }
 
+    /// Replaces the records file atomically (temp file + rename): a crash or a concurrent
+    /// reader never meets half a file, which would lose every record.
     pub fn save(&self, path: &Path) -> Result<(), ClientError> {
-        let io = |source| ClientError::Io {
+        let text = serde_json::to_string_pretty(self).map_err(|e| {
+            ClientError::Invalid(format!(
+                "cannot write the install records {}: {e}",
+                path.display()
+            ))
+        })?;
+        atomic_file::replace(path, &text).map_err(|source| ClientError::Io {
             path: path.to_owned(),
             source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        std::fs::write(path, text).map_err(io)
+        })
     }
 }
 
@@ -683,6 +771,80 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn saved_records_replace_the_file_whole_so_a_reader_never_sees_half() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = records_file(&dir.path().join("servers.json"));
+        let mut records = Records::default();
+        records
+            .files
+            .insert("/a/mcp.json".into(), InstallRecord::default());
+        records.save(&path).unwrap();
+        let first = std::fs::read_to_string(&path).unwrap();
+        // A reader that opened the file before the next save keeps reading what it opened:
+        // the save renamed a new file over it instead of truncating and rewriting this one.
+        let mut reader = std::fs::File::open(&path).unwrap();
+        records
+            .files
+            .insert("/b/mcp.json".into(), InstallRecord::default());
+        records.save(&path).unwrap();
+        let mut seen = String::new();
+        reader.read_to_string(&mut seen).unwrap();
+        assert_eq!(seen, first);
+        let saved = Records::load(&path).unwrap();
+        assert_eq!(saved.files.len(), 2);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().count() == 1,
+            "no temp file left behind"
+        );
+    }
+
+    #[test]
+    fn an_import_into_a_servers_json_that_cannot_be_read_or_parsed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = dir.path().join("mcp.json");
+        std::fs::write(
+            &client,
+            r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"]}}}"#,
+        )
+        .unwrap();
+        let gateway = GatewayTarget {
+            base_url: "http://127.0.0.1:7427".into(),
+            executable: "/usr/local/bin/switchboard".into(),
+        };
+        let config = dir.path().join("servers.json");
+        let refused = |why: &str| {
+            let error = plan_import(ClientKind::Cursor, &client, &gateway, &config).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                matches!(error, ClientError::ServersJsonBroken(_)),
+                "{why}: {error:?}"
+            );
+            assert!(
+                message.contains(&config.display().to_string())
+                    && message.contains("fix servers.json first"),
+                "{why}: {message}"
+            );
+            message
+        };
+        std::fs::write(&config, r#"{ "mcpServers": "#).unwrap();
+        assert!(refused("not JSON").contains(":1:"), "with line and column");
+        std::fs::write(&config, r#"{"mcpServers":{"x":{"command":""}}}"#).unwrap();
+        assert!(refused("not valid").contains("mcpServers.x.command"));
+        std::fs::remove_file(&config).unwrap();
+        std::fs::create_dir(&config).unwrap();
+        assert!(refused("unreadable").contains("cannot read"));
+
+        // No servers.json yet is no error: the import starts one.
+        std::fs::remove_dir(&config).unwrap();
+        let planned = plan_import(ClientKind::Cursor, &client, &gateway, &config).unwrap();
+        assert_eq!(planned.plan.imported, vec![("time".into(), "time".into())]);
+        assert!(planned.change.before.is_none());
+        assert!(crate::config::parse(&config, &planned.change.after).is_ok());
+    }
+
     #[test]
     fn our_entries_are_recognised() {
         let gateway = GatewayTarget {
@@ -695,5 +857,41 @@ mod tests {
         }
         assert!(!gateway.owns(&json!({ "command": "npx", "args": ["-y", "x"] })));
         assert!(!gateway.owns(&json!({ "url": "https://example.com/mcp" })));
+    }
+
+    #[test]
+    fn an_entry_is_ours_only_on_the_same_scheme_host_port_and_path_segments() {
+        let gateway = GatewayTarget {
+            base_url: "http://127.0.0.1:7427".into(),
+            executable: "/usr/local/bin/switchboard".into(),
+        };
+        let owns = |url: &str| gateway.owns(&json!({ "url": url }));
+        for url in [
+            "http://127.0.0.1:7427/mcp",
+            "http://127.0.0.1:7427/servers/git/mcp",
+            "http://127.0.0.1:7427",
+            "HTTP://127.0.0.1:7427/mcp",
+        ] {
+            assert!(owns(url), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:74270/mcp",
+            "http://127.0.0.1:742/mcp",
+            "https://127.0.0.1:7427/mcp",
+            "http://127.0.0.10:7427/mcp",
+            "http://127.0.0.1/mcp",
+            "not a url",
+        ] {
+            assert!(!owns(url), "{url}");
+        }
+        let under_a_path = GatewayTarget {
+            base_url: "http://example.com/sb/".into(),
+            ..gateway.clone()
+        };
+        let owns = |url: &str| under_a_path.owns(&json!({ "url": url }));
+        assert!(owns("http://example.com:80/sb/mcp"));
+        assert!(owns("http://example.com/sb"));
+        assert!(!owns("http://example.com/sbx/mcp"));
+        assert!(!owns("http://example.com/mcp"));
     }
 }

@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 /// Environment variable that overrides the config path (after `--config`).
 pub const CONFIG_ENV: &str = "SWITCHBOARD_CONFIG";
 
-/// Platform directories (`directories` crate): config, data (logs).
+/// Platform directories (`directories` crate): config, data (logs), runtime (the record of
+/// a running instance).
 #[derive(Debug, Clone)]
 pub struct Dirs {
     pub config_file: PathBuf,
     pub data_dir: PathBuf,
+    /// `$XDG_RUNTIME_DIR/switchboard` where the platform has one (Linux).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl Dirs {
@@ -30,10 +33,22 @@ impl Dirs {
             .as_ref()
             .map(|p| p.data_dir().to_owned())
             .unwrap_or_else(|| std::env::temp_dir().join("switchboard"));
+        let runtime_dir = project
+            .as_ref()
+            .and_then(|p| p.runtime_dir().map(Path::to_owned));
         Ok(Self {
             config_file,
             data_dir,
+            runtime_dir,
         })
+    }
+
+    /// Where running instances leave their record (`instance_record`): the runtime dir,
+    /// else `run/` in the data dir.
+    pub fn instance_dir(&self) -> PathBuf {
+        self.runtime_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("run"))
     }
 
     pub fn log_dir(&self) -> PathBuf {

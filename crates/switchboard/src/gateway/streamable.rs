@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -24,11 +24,31 @@ use crate::slot::ServerSlot;
 type Service = StreamableHttpService<ServerProxy, LocalSessionManager>;
 type AggregateService = StreamableHttpService<AggregateProxy, LocalSessionManager>;
 
-/// Per-server Streamable HTTP services, and one per view of the aggregate.
+/// Distinct aggregate views (`?servers=` lists) kept at once. Views without an open session
+/// are dropped whenever a new one is made; past this many with sessions, a new view is refused.
+pub const MAX_VIEWS: usize = 64;
+
+/// Per-server Streamable HTTP services, and one per view of the aggregate in use.
 #[derive(Default)]
 pub struct StreamableServices {
     services: Mutex<HashMap<String, (Weak<ServerSlot>, Service)>>,
-    aggregate: Mutex<HashMap<String, AggregateService>>,
+    aggregate: Mutex<HashMap<String, ViewService>>,
+}
+
+/// The service of one aggregate view, and its sessions (to tell an unused view).
+struct ViewService {
+    service: AggregateService,
+    sessions: Arc<LocalSessionManager>,
+}
+
+impl ViewService {
+    /// Whether the view has no open session. A manager busy this instant counts as in use.
+    fn unused(&self) -> bool {
+        self.sessions
+            .sessions
+            .try_read()
+            .is_ok_and(|sessions| sessions.is_empty())
+    }
 }
 
 /// Host and Origin are checked by the gateway's guard for every endpoint, so rmcp's own
@@ -60,6 +80,8 @@ impl StreamableServices {
                 return service.clone();
             }
         }
+        // Entries of removed servers go when another is made.
+        services.retain(|_, (weak, _)| weak.strong_count() > 0);
         let for_factory = Arc::clone(slot);
         let service = StreamableHttpService::new(
             move || {
@@ -75,24 +97,58 @@ impl StreamableServices {
         service
     }
 
-    fn aggregate(&self, hub: &Arc<Hub>, view: View, limits: SessionLimits) -> AggregateService {
+    /// The service of `view`, made on first use. Views nobody uses are dropped when a new
+    /// one is made, so the map does not grow with every `?servers=` list ever asked for.
+    fn aggregate(
+        &self,
+        hub: &Arc<Hub>,
+        view: View,
+        limits: SessionLimits,
+    ) -> Result<AggregateService, ApiError> {
         let mut services = self.aggregate.lock().unwrap_or_else(|p| p.into_inner());
-        services
-            .entry(view.key())
-            .or_insert_with(|| {
-                let hub_for_factory = Arc::clone(hub);
-                StreamableHttpService::new(
-                    move || {
-                        Ok(AggregateProxy::new(
-                            Arc::clone(&hub_for_factory),
-                            view.clone(),
-                        ))
-                    },
-                    session_manager(limits),
-                    config(hub.stopping()),
-                )
-            })
-            .clone()
+        let key = view.key();
+        if let Some(existing) = services.get(&key) {
+            return Ok(existing.service.clone());
+        }
+        services.retain(|_, v| !v.unused());
+        if services.len() >= MAX_VIEWS {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_views",
+                format!(
+                    "{MAX_VIEWS} different ?servers= views of the aggregate endpoint have open \
+                     sessions; close some, or use one of those views"
+                ),
+            ));
+        }
+        let sessions = session_manager(limits);
+        let hub_for_factory = Arc::clone(hub);
+        let service = StreamableHttpService::new(
+            move || {
+                Ok(AggregateProxy::new(
+                    Arc::clone(&hub_for_factory),
+                    view.clone(),
+                ))
+            },
+            Arc::clone(&sessions),
+            config(hub.stopping()),
+        );
+        services.insert(
+            key,
+            ViewService {
+                service: service.clone(),
+                sessions,
+            },
+        );
+        Ok(service)
+    }
+
+    /// Aggregate views kept now (for tests and the API).
+    pub fn views(&self) -> usize {
+        self.aggregate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 }
 
@@ -119,11 +175,14 @@ pub async fn handle_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
-    let service = state.streamable.aggregate(&state.hub, view, state.limits);
-    call(service, request).await
+    match state.streamable.aggregate(&state.hub, view, state.limits) {
+        Ok(service) => call(service, request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
-/// Runs an rmcp service and turns its plain-text refusals into JSON-RPC errors.
+/// Runs an rmcp service, turns its plain-text refusals into JSON-RPC errors, and answers a
+/// successful session DELETE with 200.
 async fn call<S, B>(service: S, request: Request) -> Response
 where
     S: tower::Service<Request, Response = http::Response<B>, Error = std::convert::Infallible>,
@@ -135,11 +194,24 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let response = match service.oneshot(request).await {
+    let is_delete = request.method() == Method::DELETE;
+    let mut response = match service.oneshot(request).await {
         Ok(response) => response.map(axum::body::Body::new),
         Err(never) => match never {},
     };
+    if is_delete {
+        session_closed_ok(&mut response);
+    }
     jsonrpc_refusal(response, sent_json).await
+}
+
+/// rmcp answers a DELETE that closed its session with 202 Accepted. The TypeScript SDK's
+/// reference server answers 200, and the Python SDK (1.x and 2.x) takes anything but 200 or
+/// 204 as a failed termination and logs a warning on every close, so closing says 200.
+fn session_closed_ok(response: &mut Response) {
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
 }
 
 /// rmcp answers a body it cannot read as JSON-RPC with "415 Unsupported Media Type" in plain
@@ -174,4 +246,62 @@ async fn jsonrpc_refusal(response: Response, sent_json: bool) -> Response {
         "error": { "code": code, "message": message },
     });
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventBus;
+    use crate::supervisor::Launcher;
+
+    const LIMITS: SessionLimits = SessionLimits {
+        per_server: 16,
+        idle: std::time::Duration::from_secs(60),
+    };
+
+    fn view(n: usize) -> View {
+        View::parse(&format!("s{n}")).unwrap()
+    }
+
+    /// Opens a session on `service` with a real `initialize` POST.
+    async fn open_session(service: AggregateService) {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+        let request = http::Request::post("/mcp")
+            .header(header::HOST, "127.0.0.1")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let response = call(service, request).await;
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+
+    #[tokio::test]
+    async fn aggregate_views_nobody_uses_are_dropped_and_the_rest_are_bounded() {
+        let hub = Hub::new(EventBus::default(), None, Arc::new(Launcher::default()));
+        let services = StreamableServices::default();
+        for n in 0..1000 {
+            services.aggregate(&hub, view(n), LIMITS).unwrap();
+        }
+        assert_eq!(services.views(), 1, "views without sessions do not pile up");
+
+        for n in 0..MAX_VIEWS {
+            let service = services.aggregate(&hub, view(n), LIMITS).unwrap();
+            open_session(service).await;
+        }
+        assert_eq!(services.views(), MAX_VIEWS, "views in use are kept");
+        let again = services.aggregate(&hub, view(3), LIMITS);
+        assert!(again.is_ok(), "a view in use is served");
+        let refused = services
+            .aggregate(&hub, view(MAX_VIEWS), LIMITS)
+            .err()
+            .expect("one view too many is refused");
+        let response = refused.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        hub.shutdown().await;
+    }
 }

@@ -14,22 +14,41 @@ use serde::de::DeserializeOwned;
 
 use super::sessions::SessionId;
 use super::upstream::PROGRESS_FLUSH_LIMIT;
-use crate::slot::{ServerSlot, ServerState, Upstream};
+use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
 
 /// The child's connection, or an error that says why there is none, at once.
 pub fn upstream_of(slot: &ServerSlot) -> Result<Upstream, ErrorData> {
-    if let Some(upstream) = slot.upstream() {
-        return Ok(upstream);
-    }
-    let status = slot.status();
-    let mut message = format!("server '{}' is {}", slot.name(), status.state.as_str());
+    slot.connection().map_err(|status| {
+        ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            not_running(slot.name(), &status),
+            None,
+        )
+    })
+}
+
+/// Why server `name` cannot take a request now, for clients: its state, which attempt is
+/// under way or next and when, and the last error. For example "server 'git' is restarting
+/// (attempt 2, next try in 1500 ms; last error: the server was killed by signal 9)".
+pub fn not_running(name: &str, status: &ServerStatus) -> String {
+    let mut detail = Vec::new();
     if status.state.is_transient() || status.state == ServerState::Failed {
-        message.push_str("; try again shortly");
+        detail.push(format!("attempt {}", status.failures_in_row.max(1)));
+        if let Some(next) = status.next_attempt {
+            let wait = next
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            detail.push(format!("next try in {} ms", wait.as_millis()));
+        }
+    }
+    let mut message = format!("server '{name}' is {}", status.state.as_str());
+    if !detail.is_empty() {
+        message.push_str(&format!(" ({})", detail.join(", ")));
     }
     if let Some(error) = &status.last_error {
-        message.push_str(&format!(" (last error: {error})"));
+        message.push_str(&format!("; last error: {error}"));
     }
-    Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, message, None))
+    message
 }
 
 /// Forwards `request` to `slot`'s child on behalf of the request in `ctx` from `session`

@@ -83,9 +83,8 @@ impl ServerProxy {
     /// Waits (bounded by the startup timeout) for a starting server, so a client that connects
     /// while Switchboard is still launching its servers is served rather than refused.
     async fn wait_until_settled(&self) {
-        let mut status = self.slot.watch_status();
         let startup = self.slot.settings().spec.timeouts.startup();
-        let _ = tokio::time::timeout(startup, status.wait_for(|s| !s.state.is_transient())).await;
+        self.slot.settled(startup).await;
     }
 
     fn request_timeout(&self) -> Duration {

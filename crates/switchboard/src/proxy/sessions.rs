@@ -14,6 +14,8 @@ use rmcp::model::{ClientCapabilities, ProgressToken, RequestId};
 use rmcp::service::Peer;
 use rmcp::RoleServer;
 
+use super::outbox::Outbox;
+
 /// Identifies a downstream session within one registry.
 pub type SessionId = u64;
 
@@ -45,6 +47,8 @@ impl ClientFeature {
 
 struct Session {
     peer: Peer<RoleServer>,
+    /// Where fan-out notifications go, so a session that does not read delays no one else.
+    outbox: Outbox,
     caps: ClientCapabilities,
     /// A session of the aggregate endpoint: it learns of list changes from the hub (with
     /// prefixed names), not from this child's raw notifications.
@@ -133,6 +137,7 @@ impl SessionRegistry {
         inner.sessions.insert(
             id,
             Session {
+                outbox: Outbox::new(peer.clone()),
                 peer,
                 caps,
                 aggregate,
@@ -241,31 +246,26 @@ impl SessionRegistry {
     }
 
     /// Every connected session, for logging broadcasts.
-    pub fn peers(&self) -> Vec<Peer<RoleServer>> {
-        self.lock()
-            .sessions
-            .values()
-            .map(|s| s.peer.clone())
-            .collect()
+    pub fn everyone(&self) -> Vec<Outbox> {
+        self.outboxes(|_| true)
     }
 
     /// The sessions of this server's own endpoint, for its raw list_changed notifications.
-    pub fn direct_peers(&self) -> Vec<Peer<RoleServer>> {
-        self.lock()
-            .sessions
-            .values()
-            .filter(|s| !s.aggregate)
-            .map(|s| s.peer.clone())
-            .collect()
+    pub fn direct(&self) -> Vec<Outbox> {
+        self.outboxes(|s| !s.aggregate)
     }
 
     /// Sessions subscribed to `uri`.
-    pub fn subscribers(&self, uri: &str) -> Vec<Peer<RoleServer>> {
+    pub fn subscribers(&self, uri: &str) -> Vec<Outbox> {
+        self.outboxes(|s| s.subscriptions.contains(uri))
+    }
+
+    fn outboxes(&self, which: impl Fn(&Session) -> bool) -> Vec<Outbox> {
         self.lock()
             .sessions
             .values()
-            .filter(|s| s.subscriptions.contains(uri))
-            .map(|s| s.peer.clone())
+            .filter(|s| which(s))
+            .map(|s| s.outbox.clone())
             .collect()
     }
 

@@ -16,6 +16,7 @@ use rmcp::service::{NotificationContext, OriginatingRequestId, RequestContext};
 use rmcp::{RoleClient, Service};
 use tokio::sync::mpsc;
 
+use super::outbox::{post_all, DOWNSTREAM_SEND_TIMEOUT};
 use super::sessions::{ClientFeature, SessionRegistry};
 
 /// Something the supervisor must react to, reported by the child.
@@ -27,6 +28,15 @@ pub enum UpstreamSignal {
     PromptsChanged,
     /// `notifications/resources/list_changed`.
     ResourcesChanged,
+}
+
+impl UpstreamSignal {
+    /// Every part of the catalog, for the first fetch.
+    pub const ALL: [UpstreamSignal; 3] = [
+        UpstreamSignal::ToolsChanged,
+        UpstreamSignal::PromptsChanged,
+        UpstreamSignal::ResourcesChanged,
+    ];
 }
 
 /// How long a server-to-client request (sampling waits for a human or a model) may take.
@@ -63,15 +73,16 @@ impl UpstreamClient {
         mut request: ServerRequest,
     ) -> Result<ClientResult, ErrorData> {
         let Some(target) = self.sessions.pick(feature) else {
-            return Err(ErrorData::new(
-                ErrorCode::METHOD_NOT_FOUND,
-                format!(
-                    "no client connected to Switchboard's server '{}' supports {}",
-                    self.server,
-                    feature.name()
-                ),
-                None,
-            ));
+            // Expected, not a fault (server-everything asks for roots as it starts, before any
+            // client is connected): debug here; telemetry drops rmcp's WARN about the error.
+            let message = format!(
+                "{} '{}' supports {}",
+                crate::telemetry::NO_CAPABLE_CLIENT,
+                self.server,
+                feature.name()
+            );
+            tracing::debug!(server = %self.server, "refused the server's request: {message}");
+            return Err(ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, None));
         };
         if let Some(related) = target.related_request {
             // Streamable HTTP then sends it on the stream of the call that caused it.
@@ -112,25 +123,9 @@ impl UpstreamClient {
 
     /// To the sessions of this server's own endpoint (aggregate sessions hear of list
     /// changes from the hub, with prefixed names).
-    async fn broadcast_list_changed(&self, notification: ServerNotification) {
-        send_all(self.sessions.direct_peers(), notification).await;
+    fn broadcast_list_changed(&self, notification: ServerNotification) {
+        post_all(self.sessions.direct(), notification);
     }
-}
-
-/// How long a notification may wait for a downstream session that does not read. Past it the
-/// notification is dropped for that session: a stuck client must not pile up work.
-pub const DOWNSTREAM_SEND_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Sends `notification` to every peer concurrently; a slow session does not delay the others
-/// by more than [`DOWNSTREAM_SEND_TIMEOUT`].
-pub async fn send_all(peers: Vec<rmcp::Peer<rmcp::RoleServer>>, notification: ServerNotification) {
-    let sends = peers.into_iter().map(|peer| {
-        let n = notification.clone();
-        async move {
-            let _ = tokio::time::timeout(DOWNSTREAM_SEND_TIMEOUT, peer.send_notification(n)).await;
-        }
-    });
-    futures::future::join_all(sends).await;
 }
 
 fn client_gone(server: &str, error: rmcp::ServiceError) -> ErrorData {
@@ -176,22 +171,22 @@ impl Service<RoleClient> for UpstreamClient {
             ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
             ServerNotification::ToolListChangedNotification(_) => {
                 let _ = self.signals.send(UpstreamSignal::ToolsChanged);
-                self.broadcast_list_changed(notification).await;
+                self.broadcast_list_changed(notification);
             }
             ServerNotification::ResourceUpdatedNotification(ref n) => {
-                let peers = self.sessions.subscribers(&n.params.uri);
-                send_all(peers, notification).await;
+                let subscribers = self.sessions.subscribers(&n.params.uri);
+                post_all(subscribers, notification);
             }
             ServerNotification::ResourceListChangedNotification(_) => {
                 let _ = self.signals.send(UpstreamSignal::ResourcesChanged);
-                self.broadcast_list_changed(notification).await;
+                self.broadcast_list_changed(notification);
             }
             ServerNotification::PromptListChangedNotification(_) => {
                 let _ = self.signals.send(UpstreamSignal::PromptsChanged);
-                self.broadcast_list_changed(notification).await;
+                self.broadcast_list_changed(notification);
             }
             ServerNotification::LoggingMessageNotification(_) => {
-                send_all(self.sessions.peers(), notification).await
+                post_all(self.sessions.everyone(), notification)
             }
             ServerNotification::CancelledNotification(n) => {
                 // The child gave up on a request it made to us; the client's answer will be

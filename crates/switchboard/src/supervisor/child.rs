@@ -200,20 +200,29 @@ pub async fn exit_within(child: &mut Box<dyn ChildWrapper>, grace: Duration) -> 
     describe_exit(child)
 }
 
-/// How the child ended, for error messages: "exited with status 3", "killed by signal 9".
+/// How the child ended, for error messages: "exited with status 3", "was killed by signal 9
+/// (SIGKILL)".
 pub fn describe_exit(child: &mut Box<dyn ChildWrapper>) -> Option<String> {
     let status = child.try_wait().ok()??;
+    Some(describe_status(status))
+}
+
+/// See [`describe_exit`].
+pub fn describe_status(status: std::process::ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
-            return Some(format!("killed by signal {signal}"));
+            return match nix::sys::signal::Signal::try_from(signal) {
+                Ok(name) => format!("was killed by signal {signal} ({name})"),
+                Err(_) => format!("was killed by signal {signal}"),
+            };
         }
     }
-    Some(match status.code() {
+    match status.code() {
         Some(code) => format!("exited with status {code}"),
         None => "exited".to_owned(),
-    })
+    }
 }
 
 /// On Linux the group leader gets SIGKILL when Switchboard dies, even by SIGKILL, so a crash
@@ -222,15 +231,16 @@ pub fn describe_exit(child: &mut Box<dyn ChildWrapper>) -> Option<String> {
 #[cfg(target_os = "linux")]
 fn set_parent_death_signal(command: &mut tokio::process::Command) {
     let parent = std::process::id();
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (prctl, getppid, kill).
+    // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls are
+    // allowed: prctl and getppid, and errors made from a raw errno (no allocation, unlike
+    // `io::Error::other`).
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)?;
-            // The parent may have died between fork and prctl.
+                .map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))?;
+            // The parent may have died between fork and prctl: then there is no one to serve.
             if nix::unistd::getppid().as_raw() as u32 != parent {
-                return Err(std::io::Error::other("switchboard exited during spawn"));
+                return Err(std::io::Error::from_raw_os_error(nix::libc::ESRCH));
             }
             Ok(())
         });

@@ -98,8 +98,6 @@ struct Live {
     pid: u32,
     /// What the child reported that the supervisor acts on (list changes).
     signals: mpsc::UnboundedReceiver<UpstreamSignal>,
-    /// Lines of its stdout that were not JSON-RPC.
-    bad_lines: mpsc::UnboundedReceiver<String>,
 }
 
 /// Why a start did not produce a [`Live`] child.
@@ -162,7 +160,6 @@ impl Task {
                 Ended::Stop => break,
                 Ended::Restart => self.backoff.reset(),
                 Ended::Crashed(error) => {
-                    tracing::warn!(server = %self.slot.name(), %error, "server stopped unexpectedly");
                     self.backoff.child_ended_after(uptime);
                     if let Woken::Stop = self.retry_after(ServerState::Restarting, error).await {
                         break;
@@ -170,7 +167,6 @@ impl Task {
                 }
             }
         }
-        self.slot.set_upstream(None);
         self.set_state(ServerState::Stopped, None, None);
     }
 
@@ -190,21 +186,28 @@ impl Task {
         self.launcher.watch(pid);
 
         let (signals_tx, signals) = mpsc::unbounded_channel();
-        let (bad_lines_tx, bad_lines) = mpsc::unbounded_channel();
         let client = UpstreamClient::new(
             self.slot.name().to_owned(),
             Arc::clone(self.slot.sessions()),
             signals_tx,
         );
-        let stdout = CheckedStdout::new(spawned.stdout, Arc::clone(self.slot.log()), bad_lines_tx);
+        let stdout = CheckedStdout::new(spawned.stdout, Arc::clone(&self.slot));
         let transport = ObservedTransport::new(
             AsyncRwTransport::<RoleClient, _, _>::new(stdout, spawned.stdin),
             Arc::clone(self.slot.sessions()),
         );
         let startup = spec.timeouts.startup();
         let stop = self.stop.clone();
+        // "running" promises a known catalog: it is fetched before anyone is told.
+        let handshake = async {
+            let running = client.serve(transport).await?;
+            for part in UpstreamSignal::ALL {
+                refresh_catalog(&self.slot, &self.events, running.peer(), part).await;
+            }
+            Ok::<_, rmcp::service::ClientInitializeError>(running)
+        };
         let outcome = tokio::select! {
-            initialised = tokio::time::timeout(startup, client.serve(transport)) => Some(initialised),
+            initialised = tokio::time::timeout(startup, handshake) => Some(initialised),
             _ = stop.cancelled() => None,
         };
         // On every path but success the handshake (and with it the child's stdin) is dropped.
@@ -215,7 +218,6 @@ impl Task {
                     child,
                     pid,
                     signals,
-                    bad_lines,
                 })
             }
             None => {
@@ -236,13 +238,14 @@ impl Task {
     }
 
     /// Serves a running child until it dies, stops answering, or we are told otherwise.
+    /// The slot leaves `running` the moment the end is noticed, before the child is cleaned
+    /// up, so no one is told "running" while nothing answers.
     async fn watch(&mut self, live: Live) -> Ended {
         let Live {
             running,
             mut child,
             pid,
-            mut signals,
-            mut bad_lines,
+            signals,
         } = live;
         let peer = running.peer().clone();
         let Some(info) = peer.peer_info() else {
@@ -251,28 +254,22 @@ impl Task {
             self.release(&mut child, pid).await;
             return Ended::Crashed("the child completed initialize without server info".into());
         };
-        // A banner printed before initialize was logged; only what comes from now on counts.
-        while bad_lines.try_recv().is_ok() {}
-        self.slot.set_upstream(Some(Upstream {
-            peer: peer.clone(),
-            info,
-        }));
-        // "running" promises a known catalog.
-        for part in [
-            UpstreamSignal::ToolsChanged,
-            UpstreamSignal::PromptsChanged,
-            UpstreamSignal::ResourcesChanged,
-        ] {
-            self.refresh_catalog(&peer, part).await;
-        }
-        self.slot.update_status(|s| {
-            s.state = ServerState::Running;
-            s.pid = Some(pid);
-            s.running_since = Some(SystemTime::now());
-            s.last_error = None;
-            s.next_attempt = None;
-        });
+        self.slot.set_running(
+            Upstream {
+                peer: peer.clone(),
+                info,
+            },
+            pid,
+        );
         self.publish_state();
+        // List changes are followed beside the loop: a listing that hangs must not hold up
+        // the health check, a crash or a stop.
+        let follower = tokio::spawn(follow_catalog(
+            Arc::clone(&self.slot),
+            self.events.clone(),
+            peer.clone(),
+            signals,
+        ));
 
         let ct = running.cancellation_token();
         let mut done = Box::pin(running.waiting());
@@ -296,19 +293,24 @@ impl Task {
                         (None, Ok(_)) => "the server closed its stdout".to_owned(),
                         (None, Err(e)) => format!("the connection task failed: {e}"),
                     };
-                    break Ended::Crashed(self.with_stderr(why).await);
+                    break Ended::Crashed(why);
                 }
-                Some(line) = bad_lines.recv() => {
-                    break Ended::Crashed(format!(
-                        "the server wrote something that is not MCP to stdout: {line:?}"
-                    ));
+                // The direct child is watched as well as its pipes: a launcher (`sh -c`, npx,
+                // uvx) that dies leaves its own child holding them.
+                exit = child.wait() => {
+                    // What it started may live on: the rest of the group goes now.
+                    child::kill_group(pid);
+                    let exit = match exit {
+                        Ok(status) => child::describe_status(status),
+                        Err(e) => format!("could not be waited for ({e})"),
+                    };
+                    break Ended::Crashed(format!("the server (pid {pid}) {exit}"));
                 }
                 _ = self.stop.cancelled() => break Ended::Stop,
                 control = self.control.recv() => match control {
                     Some(Control::Restart) => break Ended::Restart,
                     None => break Ended::Stop,
                 },
-                Some(part) = signals.recv() => self.refresh_catalog(&peer, part).await,
                 _ = tick(&mut ticker), if ping.is_none() => {
                     let peer = peer.clone();
                     ping = Some(tokio::spawn(async move {
@@ -332,10 +334,30 @@ impl Task {
                 }
             }
         };
+        // Out of `running` at once, before the clean-up, which can take seconds (TERM, then
+        // KILL).
+        self.slot.update_status(|s| {
+            s.state = match ended {
+                Ended::Stop => ServerState::Stopped,
+                Ended::Restart | Ended::Crashed(_) => ServerState::Restarting,
+            };
+            s.running_since = None;
+            if let Ended::Crashed(why) = &ended {
+                s.last_error = Some(why.clone());
+            }
+        });
+        self.publish_state();
+        let ended = match ended {
+            Ended::Crashed(why) => {
+                tracing::warn!(server = %self.slot.name(), error = %why, "server stopped unexpectedly");
+                Ended::Crashed(self.with_stderr(why).await)
+            }
+            other => other,
+        };
+        follower.abort();
         if let Some(ping) = ping {
             ping.abort();
         }
-        self.slot.set_upstream(None);
         if !connection_closed {
             // Ends the connection, which closes the child's stdin.
             ct.cancel();
@@ -362,6 +384,7 @@ impl Task {
             s.pid = None;
             s.running_since = None;
             s.restarts += 1;
+            s.failures_in_row += 1;
             s.last_error = Some(error);
             s.next_attempt = Some(next);
             s.retry_delay = Some(delay);
@@ -394,64 +417,6 @@ impl Task {
                 Some(Control::Restart) => Woken::Restart,
                 None => Woken::Stop,
             },
-        }
-    }
-
-    /// Fetches what the child offers into the slot's catalog, each part bounded by the request
-    /// timeout; a part the child does not offer is empty, a part that fails keeps its old value.
-    async fn refresh_catalog(&self, peer: &rmcp::Peer<RoleClient>, part: UpstreamSignal) {
-        let Some(info) = peer.peer_info() else {
-            return;
-        };
-        let caps = &info.capabilities;
-        let timeout = self.slot.settings().spec.timeouts.request();
-        let name = self.slot.name().to_owned();
-        let fetched = match part {
-            UpstreamSignal::ToolsChanged => {
-                let tools = match caps.tools {
-                    Some(_) => bounded(timeout, peer.list_all_tools()).await,
-                    None => Ok(Vec::new()),
-                };
-                tools.map(|tools| {
-                    self.slot.update_catalog(|c| c.tools = Arc::new(tools));
-                    Event::ToolsChanged { name }
-                })
-            }
-            UpstreamSignal::PromptsChanged => {
-                let prompts = match caps.prompts {
-                    Some(_) => bounded(timeout, peer.list_all_prompts()).await,
-                    None => Ok(Vec::new()),
-                };
-                prompts.map(|prompts| {
-                    self.slot.update_catalog(|c| c.prompts = Arc::new(prompts));
-                    Event::PromptsChanged { name }
-                })
-            }
-            UpstreamSignal::ResourcesChanged => {
-                let both = match caps.resources {
-                    Some(_) => {
-                        bounded(timeout, async {
-                            tokio::try_join!(
-                                peer.list_all_resources(),
-                                peer.list_all_resource_templates()
-                            )
-                        })
-                        .await
-                    }
-                    None => Ok((Vec::new(), Vec::new())),
-                };
-                both.map(|(resources, templates)| {
-                    self.slot.update_catalog(|c| {
-                        c.resources = Arc::new(resources);
-                        c.templates = Arc::new(templates);
-                    });
-                    Event::ResourcesChanged { name }
-                })
-            }
-        };
-        match fetched {
-            Ok(event) => self.events.publish(event),
-            Err(e) => tracing::warn!(server = %self.slot.name(), ?part, "listing failed: {e}"),
         }
     }
 
@@ -490,6 +455,90 @@ impl Task {
             pid: status.pid,
             last_error: status.last_error,
         });
+    }
+}
+
+/// Keeps the slot's catalog current while a child runs: each list_changed the child sends
+/// refetches that part; signals that arrive during a fetch are folded into one more fetch.
+async fn follow_catalog(
+    slot: Arc<ServerSlot>,
+    events: EventBus,
+    peer: rmcp::Peer<RoleClient>,
+    mut signals: mpsc::UnboundedReceiver<UpstreamSignal>,
+) {
+    while let Some(first) = signals.recv().await {
+        let mut parts = vec![first];
+        while let Ok(part) = signals.try_recv() {
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
+        for part in parts {
+            refresh_catalog(&slot, &events, &peer, part).await;
+        }
+    }
+}
+
+/// Fetches what the child offers into the slot's catalog, each part bounded by the request
+/// timeout; a part the child does not offer is empty, a part that fails keeps its old value.
+async fn refresh_catalog(
+    slot: &ServerSlot,
+    events: &EventBus,
+    peer: &rmcp::Peer<RoleClient>,
+    part: UpstreamSignal,
+) {
+    let Some(info) = peer.peer_info() else {
+        return;
+    };
+    let caps = &info.capabilities;
+    let timeout = slot.settings().spec.timeouts.request();
+    let name = slot.name().to_owned();
+    let fetched = match part {
+        UpstreamSignal::ToolsChanged => {
+            let tools = match caps.tools {
+                Some(_) => bounded(timeout, peer.list_all_tools()).await,
+                None => Ok(Vec::new()),
+            };
+            tools.map(|tools| {
+                slot.update_catalog(|c| c.tools = Arc::new(tools));
+                Event::ToolsChanged { name }
+            })
+        }
+        UpstreamSignal::PromptsChanged => {
+            let prompts = match caps.prompts {
+                Some(_) => bounded(timeout, peer.list_all_prompts()).await,
+                None => Ok(Vec::new()),
+            };
+            prompts.map(|prompts| {
+                slot.update_catalog(|c| c.prompts = Arc::new(prompts));
+                Event::PromptsChanged { name }
+            })
+        }
+        UpstreamSignal::ResourcesChanged => {
+            let both = match caps.resources {
+                Some(_) => {
+                    bounded(timeout, async {
+                        tokio::try_join!(
+                            peer.list_all_resources(),
+                            peer.list_all_resource_templates()
+                        )
+                    })
+                    .await
+                }
+                None => Ok((Vec::new(), Vec::new())),
+            };
+            both.map(|(resources, templates)| {
+                slot.update_catalog(|c| {
+                    c.resources = Arc::new(resources);
+                    c.templates = Arc::new(templates);
+                });
+                Event::ResourcesChanged { name }
+            })
+        }
+    };
+    match fetched {
+        Ok(event) => events.publish(event),
+        Err(e) => tracing::warn!(server = %slot.name(), ?part, "listing failed: {e}"),
     }
 }
 

@@ -99,6 +99,7 @@ impl Switchboard {
             .args(["serve", "--port", &port.to_string(), "--config"])
             .arg(&config)
             .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_RUNTIME_DIR", dir.path().join("run"))
             .env("RUST_LOG", "info,switchboard=debug")
             .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::piped())
@@ -140,6 +141,23 @@ impl Switchboard {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `switchboard ARGS` in this instance's environment (its data and runtime dirs), as a
+    /// user's next command would run beside it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
+            .args(args)
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env_remove("SWITCHBOARD_CONFIG");
+        command
+    }
+
+    /// Where this instance leaves its instance record (`$XDG_RUNTIME_DIR/switchboard`).
+    pub fn instance_dir(&self) -> PathBuf {
+        self.dir.path().join("run/switchboard")
     }
 
     pub fn mcp_url(&self, server: &str) -> String {
@@ -265,6 +283,11 @@ pub fn alive(pid: u32) -> bool {
 
 /// Runs a client script (last stdout line is its JSON report), bounded by `limit`.
 pub fn run_client(program: &Path, args: &[String], limit: Duration) -> Value {
+    run_client_with_stderr(program, args, limit).0
+}
+
+/// Like [`run_client`], also answering what the client wrote to stderr (its SDK's warnings).
+pub fn run_client_with_stderr(program: &Path, args: &[String], limit: Duration) -> (Value, String) {
     let mut child = Command::new(program)
         .args(args)
         .stdout(Stdio::piped())
@@ -295,7 +318,9 @@ pub fn run_client(program: &Path, args: &[String], limit: Duration) -> Value {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
     match serde_json::from_str::<Value>(last) {
-        Ok(v) if output.status.success() => v,
+        Ok(v) if output.status.success() => {
+            (v, String::from_utf8_lossy(&output.stderr).into_owned())
+        }
         _ => panic!(
             "client {} {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
             program.display(),

@@ -17,11 +17,11 @@ fn upstream(state: &AppState, name: &str) -> Result<(Upstream, std::time::Durati
         .slot(name)
         .ok_or_else(|| ApiError::unknown_server(name))?;
     let timeout = slot.settings().spec.timeouts.request();
-    let upstream = slot.upstream().ok_or_else(|| {
+    let upstream = slot.connection().map_err(|status| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "server_not_running",
-            format!("server '{name}' is {}", slot.status().state.as_str()),
+            crate::proxy::not_running(name, &status),
         )
     })?;
     Ok((upstream, timeout))

@@ -75,6 +75,8 @@ fn client_error(error: ClientError) -> ApiError {
             (StatusCode::UNPROCESSABLE_ENTITY, "client_config")
         }
         ClientError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "client_config"),
+        // As PATCH and PUT answer while servers.json has an error.
+        ClientError::ServersJsonBroken(_) => (StatusCode::CONFLICT, "config_broken"),
     };
     ApiError::new(status, code, error.to_string())
 }
@@ -226,20 +228,12 @@ pub async fn import(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    // The plan on the file as it is now, for the diff (and the dry run).
-    let before = crate::atomic_file::read_optional(state.store.path()).unwrap_or_default();
-    let mut root = before
-        .as_deref()
-        .and_then(|t| serde_json::from_str::<Value>(t).ok())
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    let plan = match clients::import_into(kind, &path, &gateway, &mut root) {
-        Ok(plan) => plan,
+    // The plan on the file as it is now, for the diff (and the dry run); the same planner as
+    // the CLI's, so a broken servers.json is refused here too.
+    let (change, plan) = match clients::plan_import(kind, &path, &gateway, state.store.path()) {
+        Ok(planned) => (planned.change, planned.plan),
         Err(e) => return client_error(e).into_response(),
     };
-    let mut after = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
-    after.push('\n');
-    let change = clients::Change::for_file(state.store.path(), before, after);
     if !options.dry_run {
         if let Err(e) = change.check_preview(options.expect.as_deref()) {
             return client_error(e).into_response();

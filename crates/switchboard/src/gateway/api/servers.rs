@@ -17,7 +17,12 @@ use crate::store::{patch_server_entry, servers_mut, EditError};
 
 /// `GET /api/health`
 pub async fn health() -> Json<Value> {
-    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+    // The pid lets a reader of an instance record tell that this very process answers.
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "pid": std::process::id(),
+    }))
 }
 
 #[derive(Debug, Serialize)]
@@ -50,10 +55,21 @@ pub struct ServerSummary {
     pub retry_delay_ms: Option<u64>,
     pub tools: ToolCount,
     pub sessions: usize,
+    /// Lines the server wrote to stdout that were not MCP (skipped, not fatal).
+    pub stray_stdout: StrayStdoutView,
     pub endpoints: Endpoints,
     pub command: String,
     pub args: Vec<String>,
     pub disabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrayStdoutView {
+    pub count: u64,
+    pub last_line: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub last_at_ms: Option<u64>,
 }
 
 /// A tool as `/api/servers/{name}` shows it: with whether the filter exposes it.
@@ -96,16 +112,20 @@ fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
         restarts: status.restarts,
         last_error: status.last_error.clone(),
         retry_delay_ms: status.retry_delay.map(|d| d.as_millis() as u64),
-        next_attempt_ms: status.next_attempt.and_then(|t| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .ok()
-                .map(|d| d.as_millis() as u64)
-        }),
+        next_attempt_ms: status.next_attempt.and_then(epoch_ms),
         tools: ToolCount {
             exposed,
             total: tools.len(),
         },
         sessions: slot.sessions().len(),
+        stray_stdout: {
+            let stray = slot.stray_stdout();
+            StrayStdoutView {
+                count: stray.count,
+                last_line: stray.last_line,
+                last_at_ms: stray.last_at.and_then(epoch_ms),
+            }
+        },
         endpoints: Endpoints {
             mcp: format!("{base_url}/servers/{name}/mcp"),
             sse: format!("{base_url}/servers/{name}/sse"),
@@ -115,6 +135,12 @@ fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
         disabled: settings.spec.disabled,
         name,
     }
+}
+
+fn epoch_ms(t: std::time::SystemTime) -> Option<u64> {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_millis() as u64)
 }
 
 /// `GET /api/servers`
