@@ -22,8 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
 use switchboard::config::{self, ConfigError, ServersFile};
-use switchboard::filter::ToolFilter;
-use switchboard::supervisor::Backoff;
+use switchboard::fuzzing::{Backoff, ToolFilter};
 
 fn strict_deadlines() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();

@@ -53,11 +53,8 @@ use http::{Method, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
 use libfuzzer_sys::fuzz_target;
 use switchboard::config::GatewaySettings;
-use switchboard::events::EventBus;
-use switchboard::gateway::{self, AppState};
-use switchboard::hub::Hub;
-use switchboard::store::ConfigStore;
-use switchboard::supervisor::Launcher;
+use switchboard::fuzzing::{router, AppState, Launcher, Reload};
+use switchboard::{ConfigStore, EventBus, Hub};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
@@ -113,7 +110,7 @@ fn harness() -> &'static Harness {
             let store = ConfigStore::new(config_path.clone(), Arc::clone(&hub), events);
             let reload = store.reload().await;
             assert!(
-                matches!(reload, switchboard::store::Reload::Applied(_)),
+                matches!(reload, Reload::Applied(_)),
                 "fuzz/http_config.json did not apply: {reload:?}"
             );
             let state = AppState::new(
@@ -124,7 +121,7 @@ fn harness() -> &'static Harness {
             );
             (state, store)
         });
-        let app = gateway::router(state.clone());
+        let app = router(state.clone());
         Harness {
             rt,
             app,

@@ -20,7 +20,7 @@ use rmcp::model::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use switchboard::proxy::{qualified, reread, split_qualified, template_matches, View};
+use switchboard::fuzzing::{qualified, reread, split_qualified, template_matches, View};
 
 fuzz_target!(|data: &[u8]| {
     round_trip::<ClientJsonRpcMessage>(data, "ClientJsonRpcMessage");

@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use switchboard::slot::ServerState;
+use switchboard::ServerState;
 
 use crate::model::{first_line, human_duration, Snapshot};
 

@@ -20,7 +20,7 @@ use switchboard_app::options::{missing_display, Options};
 
 fn main() -> ExitCode {
     // The reaper re-executes this binary with a hidden argument: nothing else may run first.
-    switchboard::reaper::run_if_requested();
+    switchboard::run_reaper_if_requested();
     let options = Options::parse();
     // GTK aborts the process when it finds no display; say what to do instead.
     if let Some(message) = missing_display(|name| std::env::var_os(name)) {

@@ -7,9 +7,7 @@
 
 use std::time::Duration;
 
-use switchboard::hub::Hub;
-use switchboard::slot::{ServerSlot, ServerState};
-use switchboard::store::ConfigStore;
+use switchboard::{ConfigStore, Hub, ServerSlot, ServerState};
 
 /// One server as the tray sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

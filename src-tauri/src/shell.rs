@@ -7,12 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
 use switchboard::config::{self, Dirs};
-use switchboard::hub::Hub;
-use switchboard::slot::ServerState;
-use switchboard::store::{merge_patch, servers_mut, ConfigStore, EditError};
-use switchboard::{App, AppOptions, StartError};
+use switchboard::{App, AppOptions, ConfigStore, EditError, Hub, ServerState, StartError};
 use switchboard_app::alerts::{Alert, Alerts};
 use switchboard_app::model::{self, Action, Snapshot};
 use switchboard_app::options::{Options, HIDDEN_ARG};
@@ -74,7 +70,7 @@ impl Shell {
 /// Starts the core, the tray and (unless `--hidden`) the window, and runs until Quit.
 pub fn run(options: Options) -> Result<()> {
     let dirs = Dirs::resolve(options.config.clone()).map_err(anyhow::Error::msg)?;
-    let log_guard = switchboard::telemetry::init(&dirs.log_dir());
+    let log_guard = switchboard::init_logging(&dirs.log_dir());
     if config::create_if_missing(&dirs.config_file)
         .with_context(|| format!("cannot create {}", dirs.config_file.display()))?
     {
@@ -276,17 +272,7 @@ pub fn perform(app: &AppHandle, id: &str) {
 
 /// Flips the entry's `disabled` in servers.json; the store applies what it wrote.
 async fn toggle_disabled(store: &ConfigStore, name: &str) -> Result<(), EditError> {
-    store
-        .edit(|root| {
-            let entry = servers_mut(root)?
-                .get_mut(name)
-                .ok_or_else(|| EditError::UnknownServer(name.to_owned()))?;
-            let disabled = entry.get("disabled").and_then(Value::as_bool) == Some(true);
-            merge_patch(entry, &json!({ "disabled": !disabled }));
-            Ok(())
-        })
-        .await
-        .map(|_| ())
+    store.set_disabled(name, None).await.map(|_| ())
 }
 
 fn copy(app: &AppHandle, text: String) {

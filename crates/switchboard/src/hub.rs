@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServersFile;
 use crate::events::{Event, EventBus};
 use crate::logs::ServerLog;
-use crate::proxy::post_all;
+use crate::routing::post_all;
 use crate::slot::ServerSlot;
-use crate::supervisor::{Control, Launcher, Supervisor};
+use crate::supervisor::{ChildSupervisors, Launcher, Supervised, Supervisors};
 
 /// What [`Hub::apply`] did, for logs and events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct ApplySummary {
 }
 
 struct Managed {
-    supervisor: Supervisor,
+    supervisor: Box<dyn Supervised>,
     /// Cancelled when the entry is removed, closing its client sessions.
     retired: CancellationToken,
 }
@@ -45,7 +45,7 @@ pub struct Hub {
     /// Cancelled by `shutdown`; parent of every entry's retirement token, so client sessions
     /// of every endpoint close when Switchboard stops.
     stopping: CancellationToken,
-    launcher: Arc<Launcher>,
+    supervisors: Arc<dyn Supervisors>,
     /// Supervisors of removed entries, still stopping their children.
     retiring: std::sync::Mutex<tokio::task::JoinSet<()>>,
 }
@@ -54,13 +54,26 @@ impl Hub {
     /// `log_dir`: where per-server stderr logs are written (`None`: memory only).
     /// `launcher`: handed to every supervisor (see [`Launcher`]).
     pub fn new(events: EventBus, log_dir: Option<PathBuf>, launcher: Arc<Launcher>) -> Arc<Self> {
+        let supervisors = Arc::new(ChildSupervisors {
+            events: events.clone(),
+            launcher,
+        });
+        Self::with_supervisors(events, log_dir, supervisors)
+    }
+
+    /// A hub whose servers are run by `supervisors`.
+    pub(crate) fn with_supervisors(
+        events: EventBus,
+        log_dir: Option<PathBuf>,
+        supervisors: Arc<dyn Supervisors>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             slots: RwLock::new(BTreeMap::new()),
             managed: Mutex::new(HashMap::new()),
             events,
             log_dir,
             stopping: CancellationToken::new(),
-            launcher,
+            supervisors,
             retiring: std::sync::Mutex::new(tokio::task::JoinSet::new()),
         })
     }
@@ -137,12 +150,11 @@ impl Hub {
                     let log = Arc::new(ServerLog::new(
                         self.log_dir.as_ref().map(|d| d.join(format!("{name}.log"))),
                     ));
-                    let slot = ServerSlot::new(name.clone(), spec.clone(), log);
+                    let (slot, writer) = ServerSlot::new(name.clone(), spec.clone(), log);
                     let retired = self.stopping.child_token();
                     self.write_slots()
                         .insert(name.clone(), (Arc::clone(&slot), retired.clone()));
-                    let supervisor =
-                        Supervisor::start(slot, self.events.clone(), Arc::clone(&self.launcher));
+                    let supervisor = self.supervisors.start(writer);
                     managed.insert(
                         name.clone(),
                         Managed {
@@ -162,7 +174,7 @@ impl Hub {
                     slot.set_spec(spec.clone());
                     if relaunch {
                         if let Some(m) = managed.get(name) {
-                            m.supervisor.send(Control::Restart);
+                            m.supervisor.restart();
                         }
                         summary.restarted.push(name.clone());
                     } else {
@@ -191,7 +203,7 @@ impl Hub {
         let managed = self.managed.lock().await;
         match managed.get(name) {
             Some(m) => {
-                m.supervisor.send(Control::Restart);
+                m.supervisor.restart();
                 true
             }
             None => false,
@@ -225,55 +237,214 @@ pub fn notify_tools_changed(slot: &ServerSlot) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmcp::service::ServiceExt;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use crate::routing::test_peers;
+    use crate::slot::SlotWriter;
+    use futures::future::BoxFuture;
 
-    /// A server side that answers `initialize` and nothing else.
-    struct Plain;
-    impl rmcp::ServerHandler for Plain {}
+    /// What the hub asked of its supervisors, in order ("start a", "restart a", "stop a").
+    #[derive(Clone, Default)]
+    struct Journal(Arc<std::sync::Mutex<Vec<String>>>);
 
-    fn file(deny: &str) -> ServersFile {
-        let text = format!(
-            r#"{{"mcpServers":{{"s":{{"command":"sh","disabled":true,"tools":{{"deny":["{deny}"]}}}}}}}}"#
+    impl Journal {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+        fn note(&self, what: String) {
+            self.0.lock().unwrap().push(what);
+        }
+    }
+
+    /// Supervisors that run nothing and write down what they are asked.
+    struct Recording(Journal);
+
+    struct Recorded {
+        name: String,
+        journal: Journal,
+    }
+
+    impl Supervisors for Recording {
+        fn start(&self, slot: SlotWriter) -> Box<dyn Supervised> {
+            self.0.note(format!("start {}", slot.name()));
+            Box::new(Recorded {
+                name: slot.name().to_owned(),
+                journal: self.0.clone(),
+            })
+        }
+    }
+
+    impl Supervised for Recorded {
+        fn restart(&self) {
+            self.journal.note(format!("restart {}", self.name));
+        }
+        fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+            self.journal.note(format!("stop {}", self.name));
+            Box::pin(async {})
+        }
+    }
+
+    fn hub() -> (Arc<Hub>, Journal) {
+        let journal = Journal::default();
+        let hub = Hub::with_supervisors(
+            EventBus::default(),
+            None,
+            Arc::new(Recording(journal.clone())),
         );
+        (hub, journal)
+    }
+
+    fn file(servers: serde_json::Value) -> ServersFile {
+        let text = serde_json::json!({ "mcpServers": servers }).to_string();
         crate::config::parse(std::path::Path::new("servers.json"), &text).unwrap()
     }
 
-    /// A real rmcp session whose client initialises, then never reads again: once the 64
-    /// bytes of its pipe are full, every send to it waits.
-    async fn stuck_session() -> rmcp::Peer<rmcp::RoleServer> {
-        let (client, server) = tokio::io::duplex(64);
-        let (server_read, server_write) = tokio::io::split(server);
-        let serving = tokio::spawn(Plain.serve((server_read, server_write)));
-        let (client_read, mut client_write) = tokio::io::split(client);
-        client_write
-            .write_all(
-                br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"stuck","version":"1"}}}
-"#,
-            )
-            .await
-            .unwrap();
-        let mut answer = String::new();
-        let mut reader = BufReader::new(client_read);
-        reader.read_line(&mut answer).await.unwrap();
-        client_write
-            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
-            .await
-            .unwrap();
-        let running = serving.await.unwrap().unwrap();
-        let peer = running.peer().clone();
-        // Kept alive, never read again.
-        std::mem::forget((running, reader, client_write));
-        peer
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_reload_starts_new_entries_stops_removed_ones_and_leaves_the_rest_alone() {
+        let (hub, journal) = hub();
+        let summary = hub
+            .apply(&file(serde_json::json!({
+                "a": { "command": "a" },
+                "b": { "command": "b" },
+            })))
+            .await;
+        assert_eq!(summary.started, ["a", "b"]);
+        assert_eq!(journal.take(), ["start a", "start b"]);
+        let a = hub.slot("a").unwrap();
+
+        let summary = hub
+            .apply(&file(serde_json::json!({
+                "a": { "command": "a" },
+                "c": { "command": "c" },
+            })))
+            .await;
+        assert_eq!(
+            summary,
+            ApplySummary {
+                started: strings(&["c"]),
+                stopped: strings(&["b"]),
+                ..Default::default()
+            }
+        );
+        assert!(hub.slot("b").is_none());
+        assert!(
+            Arc::ptr_eq(&a, &hub.slot("a").unwrap()),
+            "an unchanged entry keeps its slot"
+        );
+        hub.shutdown().await; // waits for b's stop, which was started in the background
+        let mut seen = journal.take();
+        seen.sort();
+        assert_eq!(seen, ["start c", "stop a", "stop b", "stop c"]);
+    }
+
+    #[tokio::test]
+    async fn a_change_to_how_a_server_is_launched_restarts_that_server_only() {
+        let (hub, journal) = hub();
+        let before = serde_json::json!({
+            "a": { "command": "a", "args": ["1"] },
+            "b": { "command": "b" },
+        });
+        hub.apply(&file(before)).await;
+        journal.take();
+        for (change, field) in [
+            (serde_json::json!({ "command": "a", "args": ["2"] }), "args"),
+            (
+                serde_json::json!({ "command": "a", "args": ["2"], "env": { "K": "v" } }),
+                "env",
+            ),
+            (
+                serde_json::json!({ "command": "a", "args": ["2"], "env": { "K": "v" }, "disabled": true }),
+                "disabled",
+            ),
+        ] {
+            let summary = hub
+                .apply(&file(
+                    serde_json::json!({ "a": change, "b": { "command": "b" } }),
+                ))
+                .await;
+            assert_eq!(summary.restarted, ["a"], "{field}");
+            assert_eq!(journal.take(), ["restart a"], "{field}");
+        }
+        hub.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_filter_or_timeout_change_applies_live_without_a_restart() {
+        let (hub, journal) = hub();
+        let mut events = hub.events().subscribe();
+        hub.apply(&file(serde_json::json!({ "a": { "command": "a" } })))
+            .await;
+        journal.take();
+        let summary = hub
+            .apply(&file(serde_json::json!({
+                "a": { "command": "a", "tools": { "deny": ["x"] } },
+            })))
+            .await;
+        assert_eq!(summary.updated_live, ["a"]);
+        assert!(journal.take().is_empty(), "no restart");
+        let slot = hub.slot("a").unwrap();
+        assert!(!slot.settings().filter.exposes("x"));
+        let mut tools_changed = false;
+        while let Ok(event) = events.try_recv() {
+            tools_changed |= matches!(event, Event::ToolsChanged { ref name } if name == "a");
+        }
+        assert!(tools_changed, "the aggregate's sessions hear of it");
+
+        let summary = hub
+            .apply(&file(serde_json::json!({
+                "a": { "command": "a", "tools": { "deny": ["x"] }, "timeouts": { "requestSecs": 5 } },
+            })))
+            .await;
+        assert_eq!(summary.updated_live, ["a"]);
+        assert!(journal.take().is_empty());
+        assert_eq!(
+            slot.settings().spec.timeouts.request(),
+            std::time::Duration::from_secs(5)
+        );
+        let same = hub
+            .apply(&file(serde_json::json!({
+                "a": { "command": "a", "tools": { "deny": ["x"] }, "timeouts": { "requestSecs": 5 } },
+            })))
+            .await;
+        assert_eq!(
+            same,
+            ApplySummary::default(),
+            "the same file changes nothing"
+        );
+        hub.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_entry_removed_and_added_again_is_a_new_server() {
+        let (hub, journal) = hub();
+        hub.apply(&file(serde_json::json!({ "a": { "command": "a" } })))
+            .await;
+        let first = hub.slot("a").unwrap();
+        hub.apply(&file(serde_json::json!({}))).await;
+        hub.apply(&file(serde_json::json!({ "a": { "command": "a" } })))
+            .await;
+        assert!(!Arc::ptr_eq(&first, &hub.slot("a").unwrap()));
+        assert!(hub.restart("a").await);
+        assert!(!hub.restart("nobody").await);
+        hub.shutdown().await;
+        let seen = journal.take();
+        assert_eq!(
+            &seen[..4],
+            ["start a", "stop a", "start a", "restart a"],
+            "{seen:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn sessions_that_do_not_read_never_delay_a_reload() {
-        let hub = Hub::new(EventBus::default(), None, Arc::new(Launcher::default()));
-        hub.apply(&file("a")).await;
+        let (hub, _journal) = hub();
+        let entry = |deny: &str| serde_json::json!({ "s": { "command": "sh", "tools": { "deny": [deny] } } });
+        hub.apply(&file(entry("a"))).await;
         let slot = hub.slot("s").unwrap();
-        for _ in 0..20 {
-            let peer = stuck_session().await;
+        for n in 0..20 {
+            let peer = test_peers::stuck(&format!("stuck-{n}")).await;
             let id = slot.sessions().allocate();
             slot.sessions()
                 .register(id, peer, Default::default(), false);
@@ -282,19 +453,15 @@ mod tests {
         // stuck session (the 5-s send timeout) would show here in full.
         let started = tokio::time::Instant::now();
         for edit in 0..10 {
-            let summary = hub.apply(&file(&format!("tool-{edit}"))).await;
+            let summary = hub.apply(&file(entry(&format!("tool-{edit}")))).await;
             assert_eq!(summary.updated_live, ["s"], "edit {edit} applied live");
         }
         assert!(
-            started.elapsed() < crate::proxy::DOWNSTREAM_SEND_TIMEOUT,
+            started.elapsed() < crate::routing::DOWNSTREAM_SEND_TIMEOUT,
             "ten reloads waited {:?} on clients that do not read",
             started.elapsed()
         );
-        assert_eq!(
-            slot.settings().spec.tools.deny,
-            ["tool-9"],
-            "the last edit is what runs"
-        );
+        assert_eq!(slot.settings().spec.tools.deny, ["tool-9"]);
         hub.shutdown().await;
     }
 }

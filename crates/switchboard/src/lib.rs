@@ -1,24 +1,58 @@
 //! Switchboard's core: runs the MCP servers of `servers.json` once and serves them to every
 //! client over a local HTTP gateway. See ARCHITECTURE.md for the map.
+//!
+//! Every module is private; what the CLI, the tray app and the fuzz targets use is re-exported
+//! here, so a change inside the core cannot break them unnoticed and they cannot reach around
+//! it. The layers, from the bottom (each uses only those below it):
+//!
+//! 1. leaves: `config`, `filter`, `logs`, `events`, `atomic_file`, `token`, `reaper`,
+//!    `telemetry`;
+//! 2. `routing` (who gets what a server sends) below `slot` (one server's shared state);
+//! 3. `upstream` (Switchboard as a client of a server) and `supervisor` (a server's life);
+//! 4. `hub` (the set of servers), then `store` and `watch` (servers.json, applied to the hub);
+//! 5. `proxy` (Switchboard as a server to clients) and `gateway` (HTTP);
+//! 6. `app` (the composition root); beside them, for the CLI: `clients`, `bridge`,
+//!    `instance_record`.
 
-pub mod app;
-pub mod atomic_file;
-pub mod bridge;
+mod app;
+mod atomic_file;
+mod bridge;
 pub mod clients;
 pub mod config;
-pub mod events;
-pub mod filter;
-pub mod gateway;
-pub mod hub;
+mod events;
+mod filter;
+mod gateway;
+mod hub;
 pub mod instance_record;
-pub mod logs;
-pub mod proxy;
-pub mod reaper;
-pub mod slot;
-pub mod store;
-pub mod supervisor;
-pub mod telemetry;
-pub mod token;
-pub mod watch;
+mod logs;
+mod proxy;
+mod reaper;
+mod routing;
+mod slot;
+mod store;
+mod supervisor;
+mod telemetry;
+mod token;
+mod upstream;
+mod watch;
 
 pub use app::{App, AppOptions, StartError};
+pub use bridge::{run as run_stdio_bridge, BridgeError};
+pub use events::{Event, EventBus};
+pub use hub::Hub;
+pub use reaper::run_if_requested as run_reaper_if_requested;
+pub use slot::{ServerSlot, ServerState, ServerStatus, StrayStdout};
+pub use store::{ConfigStore, EditError};
+pub use telemetry::init as init_logging;
+pub use token::{read_or_create as read_or_create_token, token_file, TokenError};
+
+/// The internals the fuzz targets (`fuzz/`) drive directly. Only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::filter::ToolFilter;
+    pub use crate::gateway::{router, AppState};
+    pub use crate::proxy::{qualified, reread, split_qualified, template_matches, View};
+    pub use crate::store::Reload;
+    pub use crate::supervisor::{Backoff, Launcher};
+}

@@ -123,7 +123,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    switchboard::reaper::run_if_requested();
+    switchboard::run_reaper_if_requested();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     match cli.command {
@@ -140,7 +140,7 @@ fn main() -> Result<()> {
                 Some(name) => format!("{base}/servers/{name}/mcp"),
                 None => format!("{base}/mcp"),
             };
-            runtime.block_on(switchboard::bridge::run(endpoint))?;
+            runtime.block_on(switchboard::run_stdio_bridge(endpoint))?;
             Ok(())
         }
         Command::Clients { project, config } => clients_list(project, config),
@@ -176,8 +176,8 @@ fn main() -> Result<()> {
         } => uninstall(client, project, dry_run, url, config),
         Command::Token { config } => {
             let dirs = Dirs::resolve(config).map_err(anyhow::Error::msg)?;
-            let path = switchboard::token::token_file(&dirs.config_file);
-            println!("{}", switchboard::token::read_or_create(&path)?);
+            let path = switchboard::token_file(&dirs.config_file);
+            println!("{}", switchboard::read_or_create_token(&path)?);
             eprintln!("(stored in {})", path.display());
             Ok(())
         }
@@ -190,7 +190,7 @@ async fn serve(
     port: Option<u16>,
 ) -> Result<()> {
     let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
-    let _log_guard = switchboard::telemetry::init(&dirs.log_dir());
+    let _log_guard = switchboard::init_logging(&dirs.log_dir());
     if config::create_if_missing(&dirs.config_file)
         .with_context(|| format!("cannot create {}", dirs.config_file.display()))?
     {

@@ -1,7 +1,8 @@
 //! The shared state of one configured server.
 //!
 //! A [`ServerSlot`] is what the supervisor (the only writer of status and upstream), the
-//! proxies (readers, on the request path) and the API (readers) share. Every field is either a
+//! proxies (readers, on the request path) and the API (readers) share; only the supervisor
+//! holds its [`SlotWriter`]. Every field is either a
 //! `watch` channel or a lock held only for a clone, so nothing on the request path waits on
 //! anything but the child itself.
 
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 use crate::config::ServerSpec;
 use crate::filter::ToolFilter;
 use crate::logs::ServerLog;
-use crate::proxy::SessionRegistry;
+use crate::routing::SessionRegistry;
 
 /// Where a server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -150,14 +151,15 @@ pub struct ServerSlot {
 }
 
 impl ServerSlot {
-    pub fn new(name: String, spec: ServerSpec, log: Arc<ServerLog>) -> Arc<Self> {
+    /// A slot, and its writing end for the supervisor.
+    pub fn new(name: String, spec: ServerSpec, log: Arc<ServerLog>) -> (Arc<Self>, SlotWriter) {
         let initial = if spec.disabled {
             ServerState::Disabled
         } else {
             ServerState::Starting
         };
         let filter = ToolFilter::new(&spec.tools);
-        Arc::new(Self {
+        let slot = Arc::new(Self {
             name,
             settings: RwLock::new(Arc::new(LiveSettings { spec, filter })),
             published: watch::channel(Published {
@@ -169,7 +171,8 @@ impl ServerSlot {
             catalog: RwLock::new(Catalog::default()),
             sessions: SessionRegistry::new(),
             log,
-        })
+        });
+        (Arc::clone(&slot), SlotWriter(slot))
     }
 
     pub fn name(&self) -> &str {
@@ -218,39 +221,6 @@ impl ServerSlot {
         .await;
     }
 
-    /// For the supervisor: the child is up, initialised and its catalog fetched.
-    pub(crate) fn set_running(&self, upstream: Upstream, pid: u32) {
-        self.published.send_modify(|p| {
-            let s = &mut p.status;
-            s.state = ServerState::Running;
-            s.pid = Some(pid);
-            s.running_since = Some(SystemTime::now());
-            s.last_error = None;
-            s.next_attempt = None;
-            s.failures_in_row = 0;
-            p.upstream = Some(upstream);
-        });
-    }
-
-    /// For the supervisor: change the status in place. Any state but `running` (which only
-    /// [`set_running`](Self::set_running) enters) drops the connection in the same step.
-    pub(crate) fn update_status(&self, f: impl FnOnce(&mut ServerStatus)) {
-        self.published.send_modify(|p| {
-            f(&mut p.status);
-            if p.status.state != ServerState::Running {
-                p.upstream = None;
-            }
-        });
-    }
-
-    /// For the child's stdout reader: one more line that was not JSON-RPC.
-    pub(crate) fn record_stray_stdout(&self, line: String) {
-        let mut stray = self.stray.lock().unwrap_or_else(|p| p.into_inner());
-        stray.count += 1;
-        stray.last_line = Some(line);
-        stray.last_at = Some(SystemTime::now());
-    }
-
     pub fn stray_stdout(&self) -> StrayStdout {
         self.stray.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -267,16 +237,66 @@ impl ServerSlot {
             .clone()
     }
 
-    /// For the supervisor: change the catalog in place.
-    pub fn update_catalog(&self, f: impl FnOnce(&mut Catalog)) {
-        f(&mut self.catalog.write().unwrap_or_else(|p| p.into_inner()));
-    }
-
     pub fn sessions(&self) -> &Arc<SessionRegistry> {
         &self.sessions
     }
 
     pub fn log(&self) -> &Arc<ServerLog> {
         &self.log
+    }
+}
+
+/// The writing end of a slot: its status, connection, catalog and stray-stdout count. It is
+/// made with the slot and handed to the slot's supervisor, so the compiler keeps everyone
+/// else (proxies, API, tray, who hold `Arc<ServerSlot>`) to reading. Reads go through
+/// `Deref`.
+#[derive(Clone)]
+pub struct SlotWriter(Arc<ServerSlot>);
+
+impl std::ops::Deref for SlotWriter {
+    type Target = ServerSlot;
+
+    fn deref(&self) -> &ServerSlot {
+        &self.0
+    }
+}
+
+impl SlotWriter {
+    /// The child is up, initialised and its catalog fetched.
+    pub fn set_running(&self, upstream: Upstream, pid: u32) {
+        self.0.published.send_modify(|p| {
+            let s = &mut p.status;
+            s.state = ServerState::Running;
+            s.pid = Some(pid);
+            s.running_since = Some(SystemTime::now());
+            s.last_error = None;
+            s.next_attempt = None;
+            s.failures_in_row = 0;
+            p.upstream = Some(upstream);
+        });
+    }
+
+    /// Changes the status in place. Any state but `running` (which only
+    /// [`set_running`](Self::set_running) enters) drops the connection in the same step.
+    pub fn update_status(&self, f: impl FnOnce(&mut ServerStatus)) {
+        self.0.published.send_modify(|p| {
+            f(&mut p.status);
+            if p.status.state != ServerState::Running {
+                p.upstream = None;
+            }
+        });
+    }
+
+    /// One more line the child wrote to stdout that was not JSON-RPC.
+    pub fn record_stray_stdout(&self, line: String) {
+        let mut stray = self.0.stray.lock().unwrap_or_else(|p| p.into_inner());
+        stray.count += 1;
+        stray.last_line = Some(line);
+        stray.last_at = Some(SystemTime::now());
+    }
+
+    /// Changes the catalog in place.
+    pub fn update_catalog(&self, f: impl FnOnce(&mut Catalog)) {
+        f(&mut self.0.catalog.write().unwrap_or_else(|p| p.into_inner()));
     }
 }

@@ -204,9 +204,87 @@ impl ConfigStore {
         }
     }
 
+    /// `PATCH`: a JSON merge patch (RFC 7396) of server `name`'s entry; `null` removes a key,
+    /// and a patch that empties `tools` removes it.
+    pub async fn patch_server(&self, name: &str, patch: &Value) -> Result<ApplySummary, EditError> {
+        self.edit(|root| {
+            let entry = servers_mut(root)?
+                .get_mut(name)
+                .ok_or_else(|| EditError::UnknownServer(name.to_owned()))?;
+            patch_server_entry(entry, patch);
+            Ok(())
+        })
+        .await
+    }
+
+    /// `PUT`: adds server `name`, or replaces its entry in place (keeping its position).
+    pub async fn put_server(&self, name: &str, entry: &Value) -> Result<ApplySummary, EditError> {
+        config::check_server_name(name).map_err(EditError::BadRequest)?;
+        self.edit(|root| {
+            let servers = servers_mut(root)?;
+            match servers.get_mut(name) {
+                Some(existing) => *existing = entry.clone(),
+                None => {
+                    servers.insert(name.to_owned(), entry.clone());
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes server `name`'s entry.
+    pub async fn remove_server(&self, name: &str) -> Result<ApplySummary, EditError> {
+        self.edit(|root| {
+            servers_mut(root)?
+                .shift_remove(name)
+                .map(|_| ())
+                .ok_or_else(|| EditError::UnknownServer(name.to_owned()))
+        })
+        .await
+    }
+
+    /// Sets server `name`'s `disabled`, or flips it (`None`). Returns the value written.
+    pub async fn set_disabled(
+        &self,
+        name: &str,
+        disabled: Option<bool>,
+    ) -> Result<bool, EditError> {
+        let written = std::sync::Mutex::new(false);
+        self.edit(|root| {
+            let entry = servers_mut(root)?
+                .get_mut(name)
+                .ok_or_else(|| EditError::UnknownServer(name.to_owned()))?;
+            let now = entry.get("disabled").and_then(Value::as_bool) == Some(true);
+            let next = disabled.unwrap_or(!now);
+            patch_server_entry(entry, &serde_json::json!({ "disabled": next }));
+            *written.lock().unwrap_or_else(|p| p.into_inner()) = next;
+            Ok(())
+        })
+        .await?;
+        Ok(written.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Adds a client's servers (what `clients::import_into` plans) to the file, never
+    /// overwriting an entry.
+    pub async fn import_from_client(
+        &self,
+        kind: crate::clients::ClientKind,
+        client_file: &Path,
+        gateway: &crate::clients::GatewayTarget,
+    ) -> Result<ApplySummary, EditError> {
+        self.edit(|root| {
+            crate::clients::import_into(kind, client_file, gateway, root)
+                .map(|_| ())
+                .map_err(|e| EditError::BadRequest(e.to_string()))
+        })
+        .await
+    }
+
     /// Changes the file through `edit` (on its JSON root object), writes it atomically with a
-    /// backup, and applies it. Every key the edit does not touch is kept, in order.
-    pub async fn edit(
+    /// backup, and applies it. Every key the edit does not touch is kept, in order. Private:
+    /// everyone else changes the file through the operations above.
+    async fn edit(
         &self,
         edit: impl Fn(&mut Map<String, Value>) -> Result<(), EditError>,
     ) -> Result<ApplySummary, EditError> {
@@ -287,7 +365,7 @@ fn hash_text(text: &str) -> u64 {
 }
 
 /// The `mcpServers` object of `root`, created when absent.
-pub fn servers_mut(root: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, EditError> {
+fn servers_mut(root: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, EditError> {
     root.entry("mcpServers")
         .or_insert_with(|| Value::Object(Map::new()))
         .as_object_mut()
@@ -295,7 +373,7 @@ pub fn servers_mut(root: &mut Map<String, Value>) -> Result<&mut Map<String, Val
 }
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
+fn merge_patch(target: &mut Value, patch: &Value) {
     let Some(patch) = patch.as_object() else {
         *target = patch.clone();
         return;
@@ -316,7 +394,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// Applies a merge patch to one server entry. A patch that removes the last rule under
 /// `tools` removes `tools` too: `"tools": {}` means nothing and would only clutter the file.
-pub fn patch_server_entry(entry: &mut Value, patch: &Value) {
+fn patch_server_entry(entry: &mut Value, patch: &Value) {
     merge_patch(entry, patch);
     let touched_tools = patch.get("tools").is_some();
     if let Some(entry) = entry.as_object_mut() {

@@ -143,8 +143,9 @@ impl StreamableServices {
         Ok(service)
     }
 
-    /// Aggregate views kept now (for tests and the API).
-    pub fn views(&self) -> usize {
+    /// Aggregate views kept now.
+    #[cfg(test)]
+    fn views(&self) -> usize {
         self.aggregate
             .lock()
             .unwrap_or_else(|p| p.into_inner())

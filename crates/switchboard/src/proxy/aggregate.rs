@@ -29,10 +29,10 @@ use rmcp::{RoleServer, ServerHandler};
 use tokio::task::JoinHandle;
 
 use super::forward::{forward, not_exposed};
-use super::sessions::SessionId;
 use crate::events::Event;
 use crate::expect;
 use crate::hub::Hub;
+use crate::routing::SessionId;
 use crate::slot::{ServerSlot, ServerState};
 
 /// Separates the server name from the tool or prompt name. Server names cannot contain it.

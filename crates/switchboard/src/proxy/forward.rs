@@ -12,8 +12,7 @@ use rmcp::service::{PeerRequestOptions, RequestContext};
 use rmcp::{RoleServer, ServiceError};
 use serde::de::DeserializeOwned;
 
-use super::sessions::SessionId;
-use super::upstream::PROGRESS_FLUSH_LIMIT;
+use crate::routing::{SessionId, PROGRESS_FLUSH_LIMIT};
 use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
 
 /// The child's connection, or an error that says why there is none, at once.

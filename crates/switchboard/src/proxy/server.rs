@@ -25,8 +25,8 @@ use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
 
 use super::forward::{forward, not_exposed, paginated, upstream_of};
-use super::sessions::SessionId;
 use crate::expect;
+use crate::routing::SessionId;
 use crate::slot::{ServerSlot, Upstream};
 
 /// Protocol versions offered downstream: every version with the `initialize` lifecycle.

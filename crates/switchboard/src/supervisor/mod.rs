@@ -19,12 +19,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
-pub use child::{kill_group, resolve, SpawnError};
+pub use child::SpawnError;
 pub use launcher::{user_path, Launcher};
 
 use crate::events::{Event, EventBus};
-use crate::proxy::{ObservedTransport, UpstreamClient, UpstreamSignal};
-use crate::slot::{ServerSlot, ServerState, Upstream};
+use crate::slot::{ServerState, SlotWriter, Upstream};
+use crate::upstream::{CatalogPart, ObservedTransport, UpstreamClient};
 use process_wrap::tokio::ChildWrapper;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use stdout::CheckedStdout;
@@ -46,6 +46,48 @@ pub enum Control {
     Restart,
 }
 
+/// Who runs servers, as the hub sees it: something that starts supervising a slot. The real
+/// one spawns child processes ([`ChildSupervisors`]); the hub's tests use one that records
+/// what it was asked, so the diff of `Hub::apply` is tested without processes.
+pub trait Supervisors: Send + Sync {
+    fn start(&self, slot: SlotWriter) -> Box<dyn Supervised>;
+}
+
+/// One server under supervision, as the hub sees it.
+pub trait Supervised: Send + Sync {
+    /// Kill the child (if any) and start again now, without backoff.
+    fn restart(&self);
+    /// Stop the child (whole process group) and wait until it is gone.
+    fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()>;
+}
+
+/// [`Supervisors`] that run each server as a child process.
+pub struct ChildSupervisors {
+    pub events: EventBus,
+    /// The PATH children get and the reaper told of each child's process group.
+    pub launcher: Arc<Launcher>,
+}
+
+impl Supervisors for ChildSupervisors {
+    fn start(&self, slot: SlotWriter) -> Box<dyn Supervised> {
+        Box::new(Supervisor::start(
+            slot,
+            self.events.clone(),
+            Arc::clone(&self.launcher),
+        ))
+    }
+}
+
+impl Supervised for Supervisor {
+    fn restart(&self) {
+        self.send(Control::Restart);
+    }
+
+    fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(Supervisor::stop(*self))
+    }
+}
+
 /// The owner's end of a supervisor task.
 pub struct Supervisor {
     control: mpsc::UnboundedSender<Control>,
@@ -56,7 +98,7 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts supervising `slot`.
     /// `launcher`: the PATH children get and the reaper told of each child's process group.
-    pub fn start(slot: Arc<ServerSlot>, events: EventBus, launcher: Arc<Launcher>) -> Self {
+    pub fn start(slot: SlotWriter, events: EventBus, launcher: Arc<Launcher>) -> Self {
         let (control, control_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let slot_policy = slot.settings().spec.restart;
@@ -97,7 +139,7 @@ struct Live {
     child: Box<dyn ChildWrapper>,
     pid: u32,
     /// What the child reported that the supervisor acts on (list changes).
-    signals: mpsc::UnboundedReceiver<UpstreamSignal>,
+    signals: mpsc::UnboundedReceiver<CatalogPart>,
 }
 
 /// Why a start did not produce a [`Live`] child.
@@ -121,7 +163,7 @@ enum Woken {
 }
 
 struct Task {
-    slot: Arc<ServerSlot>,
+    slot: SlotWriter,
     events: EventBus,
     launcher: Arc<Launcher>,
     control: mpsc::UnboundedReceiver<Control>,
@@ -191,7 +233,7 @@ impl Task {
             Arc::clone(self.slot.sessions()),
             signals_tx,
         );
-        let stdout = CheckedStdout::new(spawned.stdout, Arc::clone(&self.slot));
+        let stdout = CheckedStdout::new(spawned.stdout, self.slot.clone());
         let transport = ObservedTransport::new(
             AsyncRwTransport::<RoleClient, _, _>::new(stdout, spawned.stdin),
             Arc::clone(self.slot.sessions()),
@@ -201,7 +243,7 @@ impl Task {
         // "running" promises a known catalog: it is fetched before anyone is told.
         let handshake = async {
             let running = client.serve(transport).await?;
-            for part in UpstreamSignal::ALL {
+            for part in CatalogPart::ALL {
                 refresh_catalog(&self.slot, &self.events, running.peer(), part).await;
             }
             Ok::<_, rmcp::service::ClientInitializeError>(running)
@@ -265,7 +307,7 @@ impl Task {
         // List changes are followed beside the loop: a listing that hangs must not hold up
         // the health check, a crash or a stop.
         let follower = tokio::spawn(follow_catalog(
-            Arc::clone(&self.slot),
+            self.slot.clone(),
             self.events.clone(),
             peer.clone(),
             signals,
@@ -461,10 +503,10 @@ impl Task {
 /// Keeps the slot's catalog current while a child runs: each list_changed the child sends
 /// refetches that part; signals that arrive during a fetch are folded into one more fetch.
 async fn follow_catalog(
-    slot: Arc<ServerSlot>,
+    slot: SlotWriter,
     events: EventBus,
     peer: rmcp::Peer<RoleClient>,
-    mut signals: mpsc::UnboundedReceiver<UpstreamSignal>,
+    mut signals: mpsc::UnboundedReceiver<CatalogPart>,
 ) {
     while let Some(first) = signals.recv().await {
         let mut parts = vec![first];
@@ -482,10 +524,10 @@ async fn follow_catalog(
 /// Fetches what the child offers into the slot's catalog, each part bounded by the request
 /// timeout; a part the child does not offer is empty, a part that fails keeps its old value.
 async fn refresh_catalog(
-    slot: &ServerSlot,
+    slot: &SlotWriter,
     events: &EventBus,
     peer: &rmcp::Peer<RoleClient>,
-    part: UpstreamSignal,
+    part: CatalogPart,
 ) {
     let Some(info) = peer.peer_info() else {
         return;
@@ -494,7 +536,7 @@ async fn refresh_catalog(
     let timeout = slot.settings().spec.timeouts.request();
     let name = slot.name().to_owned();
     let fetched = match part {
-        UpstreamSignal::ToolsChanged => {
+        CatalogPart::Tools => {
             let tools = match caps.tools {
                 Some(_) => bounded(timeout, peer.list_all_tools()).await,
                 None => Ok(Vec::new()),
@@ -504,7 +546,7 @@ async fn refresh_catalog(
                 Event::ToolsChanged { name }
             })
         }
-        UpstreamSignal::PromptsChanged => {
+        CatalogPart::Prompts => {
             let prompts = match caps.prompts {
                 Some(_) => bounded(timeout, peer.list_all_prompts()).await,
                 None => Ok(Vec::new()),
@@ -514,7 +556,7 @@ async fn refresh_catalog(
                 Event::PromptsChanged { name }
             })
         }
-        UpstreamSignal::ResourcesChanged => {
+        CatalogPart::Resources => {
             let both = match caps.resources {
                 Some(_) => {
                     bounded(timeout, async {

@@ -13,12 +13,11 @@
 //! log, marked as stdout, and counted on the slot (`/api/servers/{name}`, the dashboard).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::slot::ServerSlot;
+use crate::slot::SlotWriter;
 
 /// How much of a stray line is kept for the log and the API.
 const QUOTE_BYTES: usize = 200;
@@ -27,7 +26,7 @@ pub const STDOUT_NOTE: &str = "[switchboard] not MCP on stdout (skipped):";
 
 pub struct CheckedStdout<R> {
     inner: R,
-    slot: Arc<ServerSlot>,
+    slot: SlotWriter,
     /// The start of the current line (up to [`QUOTE_BYTES`]), while it may be stray.
     quote: Vec<u8>,
     /// Bytes of the current line seen so far.
@@ -37,7 +36,7 @@ pub struct CheckedStdout<R> {
 }
 
 impl<R> CheckedStdout<R> {
-    pub fn new(inner: R, slot: Arc<ServerSlot>) -> Self {
+    pub fn new(inner: R, slot: SlotWriter) -> Self {
         Self {
             inner,
             slot,
@@ -123,27 +122,29 @@ impl<R: AsyncRead + Unpin> AsyncRead for CheckedStdout<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use tokio::io::AsyncReadExt;
 
-    fn slot() -> Arc<ServerSlot> {
+    fn slot() -> SlotWriter {
         let file = crate::config::parse(
             std::path::Path::new("t.json"),
             r#"{"mcpServers":{"s":{"command":"sh"}}}"#,
         )
         .unwrap();
         let spec = file.mcp_servers["s"].clone();
-        ServerSlot::new(
+        crate::slot::ServerSlot::new(
             "s".into(),
             spec,
             Arc::new(crate::logs::ServerLog::new(None)),
         )
+        .1
     }
 
     #[tokio::test]
     async fn json_lines_pass_and_stray_lines_are_skipped_counted_and_logged() {
         let slot = slot();
         let input: &[u8] = b"{\"jsonrpc\":\"2.0\"}\n  [1]\nServer started on stdio\n\n \n{}\n";
-        let mut checked = CheckedStdout::new(input, Arc::clone(&slot));
+        let mut checked = CheckedStdout::new(input, slot.clone());
         let mut out = Vec::new();
         checked.read_to_end(&mut out).await.unwrap();
         assert_eq!(
@@ -163,7 +164,7 @@ mod tests {
     #[tokio::test]
     async fn lines_split_across_reads_are_judged_whole() {
         let slot = slot();
-        let mut checked = CheckedStdout::new(&b""[..], Arc::clone(&slot));
+        let mut checked = CheckedStdout::new(&b""[..], slot.clone());
         let mut parts: Vec<Vec<u8>> = vec![
             b"  {\"a\":".to_vec(),
             b"1}\ngar".to_vec(),
@@ -186,7 +187,7 @@ mod tests {
         // 8 MiB of one line that never ends, then a message on the next line.
         let mut input = vec![b'x'; 8 << 20];
         input.extend_from_slice(b"\n{\"jsonrpc\":\"2.0\"}\n");
-        let mut checked = CheckedStdout::new(&input[..], Arc::clone(&slot));
+        let mut checked = CheckedStdout::new(&input[..], slot.clone());
         let mut out = Vec::new();
         checked.read_to_end(&mut out).await.unwrap();
         assert_eq!(out, b"{\"jsonrpc\":\"2.0\"}\n");

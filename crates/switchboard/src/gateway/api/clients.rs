@@ -16,7 +16,6 @@ use crate::clients::{
     self, ClientError, ClientKind, GatewayTarget, InstallTarget, Places, Records,
 };
 use crate::gateway::{ApiError, AppState};
-use crate::store::EditError;
 
 fn target(state: &AppState) -> Result<GatewayTarget, ApiError> {
     let executable = std::env::current_exe().map_err(|e| {
@@ -241,14 +240,7 @@ pub async fn import(
     }
     let mut written = false;
     if !options.dry_run && !plan.imported.is_empty() {
-        let result = state
-            .store
-            .edit(|root| {
-                clients::import_into(kind, &path, &gateway, root)
-                    .map(|_| ())
-                    .map_err(|e| EditError::BadRequest(e.to_string()))
-            })
-            .await;
+        let result = state.store.import_from_client(kind, &path, &gateway).await;
         if let Err(e) = result {
             return ApiError::new(StatusCode::CONFLICT, "config_not_written", e.to_string())
                 .into_response();

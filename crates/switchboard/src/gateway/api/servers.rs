@@ -13,7 +13,7 @@ use super::json_object;
 use crate::config::check_server_name;
 use crate::gateway::{ApiError, AppState};
 use crate::slot::{ServerSlot, ServerState};
-use crate::store::{patch_server_entry, servers_mut, EditError};
+use crate::store::EditError;
 
 /// `GET /api/health`
 pub async fn health() -> Json<Value> {
@@ -210,16 +210,7 @@ pub async fn patch(
         Ok(patch) => Value::Object(patch),
         Err(e) => return e.into_response(),
     };
-    let result = state
-        .store
-        .edit(|root| {
-            let entry = servers_mut(root)?
-                .get_mut(&name)
-                .ok_or_else(|| EditError::UnknownServer(name.clone()))?;
-            patch_server_entry(entry, &patch);
-            Ok(())
-        })
-        .await;
+    let result = state.store.patch_server(&name, &patch).await;
     respond(&state, &name, result.map(|_| StatusCode::OK))
 }
 
@@ -234,19 +225,7 @@ pub async fn put(State(state): State<AppState>, Path(name): Path<String>, body: 
         Err(e) => return e.into_response(),
     };
     let existed = state.hub.slot(&name).is_some();
-    let result = state
-        .store
-        .edit(|root| {
-            let servers = servers_mut(root)?;
-            match servers.get_mut(&name) {
-                Some(existing) => *existing = entry.clone(),
-                None => {
-                    servers.insert(name.clone(), entry.clone());
-                }
-            }
-            Ok(())
-        })
-        .await;
+    let result = state.store.put_server(&name, &entry).await;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -257,15 +236,7 @@ pub async fn put(State(state): State<AppState>, Path(name): Path<String>, body: 
 
 /// `DELETE /api/servers/{name}`
 pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let result = state
-        .store
-        .edit(|root| {
-            servers_mut(root)?
-                .shift_remove(&name)
-                .map(|_| ())
-                .ok_or_else(|| EditError::UnknownServer(name.clone()))
-        })
-        .await;
+    let result = state.store.remove_server(&name).await;
     match result {
         Ok(_) => Json(serde_json::json!({ "name": name, "removed": true })).into_response(),
         Err(e) => edit_error(e).into_response(),

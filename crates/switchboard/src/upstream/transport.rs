@@ -14,7 +14,7 @@ use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use rmcp::RoleClient;
 
-use super::SessionRegistry;
+use crate::routing::SessionRegistry;
 
 pub struct ObservedTransport<T> {
     inner: T,

@@ -16,33 +16,32 @@ use rmcp::service::{NotificationContext, OriginatingRequestId, RequestContext};
 use rmcp::{RoleClient, Service};
 use tokio::sync::mpsc;
 
-use super::outbox::{post_all, DOWNSTREAM_SEND_TIMEOUT};
-use super::sessions::{ClientFeature, SessionRegistry};
+use crate::routing::{post_all, ClientFeature, SessionRegistry, DOWNSTREAM_SEND_TIMEOUT};
 
-/// Something the supervisor must react to, reported by the child.
+/// A part of a server's catalog. The child's list_changed notifications are passed to the
+/// supervisor as the part to fetch again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamSignal {
-    /// `notifications/tools/list_changed`: refresh the cached tool list.
-    ToolsChanged,
-    /// `notifications/prompts/list_changed`.
-    PromptsChanged,
-    /// `notifications/resources/list_changed`.
-    ResourcesChanged,
+pub enum CatalogPart {
+    /// `tools/list` (`notifications/tools/list_changed`).
+    Tools,
+    /// `prompts/list` (`notifications/prompts/list_changed`).
+    Prompts,
+    /// `resources/list` and `resources/templates/list`
+    /// (`notifications/resources/list_changed`).
+    Resources,
 }
 
-impl UpstreamSignal {
+impl CatalogPart {
     /// Every part of the catalog, for the first fetch.
-    pub const ALL: [UpstreamSignal; 3] = [
-        UpstreamSignal::ToolsChanged,
-        UpstreamSignal::PromptsChanged,
-        UpstreamSignal::ResourcesChanged,
+    pub const ALL: [CatalogPart; 3] = [
+        CatalogPart::Tools,
+        CatalogPart::Prompts,
+        CatalogPart::Resources,
     ];
 }
 
 /// How long a server-to-client request (sampling waits for a human or a model) may take.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long a response waits for the progress notifications read before it to be passed on.
-pub const PROGRESS_FLUSH_LIMIT: Duration = Duration::from_millis(500);
 /// A progress notification can overtake the registration of its route by a hair (the request
 /// is on the wire before we learn the token rmcp chose); wait this long for it.
 const PROGRESS_ROUTE_GRACE: Duration = Duration::from_millis(200);
@@ -51,14 +50,14 @@ const PROGRESS_ROUTE_GRACE: Duration = Duration::from_millis(200);
 pub struct UpstreamClient {
     server: String,
     sessions: Arc<SessionRegistry>,
-    signals: mpsc::UnboundedSender<UpstreamSignal>,
+    signals: mpsc::UnboundedSender<CatalogPart>,
 }
 
 impl UpstreamClient {
     pub fn new(
         server: String,
         sessions: Arc<SessionRegistry>,
-        signals: mpsc::UnboundedSender<UpstreamSignal>,
+        signals: mpsc::UnboundedSender<CatalogPart>,
     ) -> Self {
         Self {
             server,
@@ -170,7 +169,7 @@ impl Service<RoleClient> for UpstreamClient {
         match notification {
             ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
             ServerNotification::ToolListChangedNotification(_) => {
-                let _ = self.signals.send(UpstreamSignal::ToolsChanged);
+                let _ = self.signals.send(CatalogPart::Tools);
                 self.broadcast_list_changed(notification);
             }
             ServerNotification::ResourceUpdatedNotification(ref n) => {
@@ -178,11 +177,11 @@ impl Service<RoleClient> for UpstreamClient {
                 post_all(subscribers, notification);
             }
             ServerNotification::ResourceListChangedNotification(_) => {
-                let _ = self.signals.send(UpstreamSignal::ResourcesChanged);
+                let _ = self.signals.send(CatalogPart::Resources);
                 self.broadcast_list_changed(notification);
             }
             ServerNotification::PromptListChangedNotification(_) => {
-                let _ = self.signals.send(UpstreamSignal::PromptsChanged);
+                let _ = self.signals.send(CatalogPart::Prompts);
                 self.broadcast_list_changed(notification);
             }
             ServerNotification::LoggingMessageNotification(_) => {

@@ -16,6 +16,9 @@ use rmcp::RoleServer;
 
 use super::outbox::Outbox;
 
+/// How long a response waits for the progress notifications read before it to be passed on.
+pub const PROGRESS_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Identifies a downstream session within one registry.
 pub type SessionId = u64;
 
@@ -348,5 +351,132 @@ impl Drop for InFlightGuard {
             inner.progress.remove(token);
             inner.progress_counts.remove(token);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::test_peers::{client_name, reading};
+
+    #[allow(deprecated)] // sampling is deprecated by SEP-2577 but still what servers use
+    fn sampling() -> ClientCapabilities {
+        ClientCapabilities::builder().enable_sampling().build()
+    }
+
+    async fn session(
+        registry: &SessionRegistry,
+        name: &str,
+        caps: ClientCapabilities,
+    ) -> SessionId {
+        let id = registry.allocate();
+        registry.register(id, reading(name).await, caps, false);
+        id
+    }
+
+    fn request(n: i64) -> RequestId {
+        RequestId::Number(n)
+    }
+
+    #[tokio::test]
+    async fn a_server_request_goes_to_the_newest_call_in_flight_whose_session_can_answer() {
+        let registry = SessionRegistry::new();
+        let a = session(&registry, "a", sampling()).await;
+        let b = session(&registry, "b", sampling()).await;
+        let plain = session(&registry, "plain", ClientCapabilities::default()).await;
+        let _call_a = registry.begin(a, request(1));
+        let target = registry.pick(ClientFeature::Sampling).unwrap();
+        assert_eq!(client_name(&target.peer), "a");
+        assert_eq!(target.related_request, Some(request(1)));
+
+        let call_b = registry.begin(b, request(2));
+        let _call_plain = registry.begin(plain, request(3));
+        let target = registry.pick(ClientFeature::Sampling).unwrap();
+        assert_eq!(
+            (client_name(&target.peer), target.related_request),
+            ("b".into(), Some(request(2))),
+            "the newest call whose session offers sampling, not the newest call"
+        );
+        drop(call_b);
+        let target = registry.pick(ClientFeature::Sampling).unwrap();
+        assert_eq!(client_name(&target.peer), "a", "b's call ended");
+        assert!(registry.pick(ClientFeature::Elicitation).is_none());
+    }
+
+    #[tokio::test]
+    async fn with_no_call_in_flight_the_most_recently_active_capable_session_is_asked() {
+        let registry = SessionRegistry::new();
+        let a = session(&registry, "a", sampling()).await;
+        let _b = session(&registry, "b", sampling()).await;
+        drop(registry.begin(a, request(1))); // a was active after b registered
+        let target = registry.pick(ClientFeature::Sampling).unwrap();
+        assert_eq!(client_name(&target.peer), "a");
+        assert_eq!(target.related_request, None);
+    }
+
+    #[tokio::test]
+    async fn progress_goes_to_the_callers_own_token_only_while_the_call_runs() {
+        let registry = SessionRegistry::new();
+        let a = session(&registry, "a", ClientCapabilities::default()).await;
+        let upstream = ProgressToken(rmcp::model::NumberOrString::Number(7));
+        let theirs = ProgressToken(rmcp::model::NumberOrString::String("caller-token".into()));
+        let mut call = registry.begin(a, request(1));
+        call.route_progress(upstream.clone(), theirs.clone());
+        let (peer, token) = registry.progress_route(&upstream).unwrap();
+        assert_eq!((client_name(&peer), token), ("a".into(), theirs));
+
+        registry.progress_received(&upstream);
+        assert!(registry.progress_pending(&upstream));
+        registry.progress_delivered(&upstream, false);
+        assert!(!registry.progress_pending(&upstream));
+        drop(call);
+        assert!(
+            registry.progress_route(&upstream).is_none(),
+            "the call ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_session_takes_its_calls_and_routes_with_it() {
+        let registry = SessionRegistry::new();
+        let a = session(&registry, "a", sampling()).await;
+        let upstream = ProgressToken(rmcp::model::NumberOrString::Number(1));
+        let mut call = registry.begin(a, request(1));
+        call.route_progress(upstream.clone(), upstream.clone());
+        registry.unregister(a);
+        assert!(registry.progress_route(&upstream).is_none());
+        assert!(registry.pick(ClientFeature::Sampling).is_none());
+        assert!(registry.is_empty());
+        drop(call); // after its session: nothing left to remove, nothing breaks
+    }
+
+    #[tokio::test]
+    async fn only_the_first_subscription_and_the_last_unsubscription_go_upstream() {
+        let registry = SessionRegistry::new();
+        let a = session(&registry, "a", ClientCapabilities::default()).await;
+        let b = session(&registry, "b", ClientCapabilities::default()).await;
+        assert!(registry.subscribe(a, "file:///x"), "the first");
+        assert!(!registry.subscribe(b, "file:///x"));
+        assert_eq!(registry.subscribers("file:///x").len(), 2);
+        assert!(!registry.unsubscribe(a, "file:///x"), "b still listens");
+        assert!(registry.unsubscribe(b, "file:///x"), "the last");
+        assert!(registry.subscribers("file:///x").is_empty());
+    }
+
+    #[tokio::test]
+    async fn aggregate_sessions_hear_broadcasts_but_not_the_raw_list_changes() {
+        let registry = SessionRegistry::new();
+        let direct = session(&registry, "direct", ClientCapabilities::default()).await;
+        let id = registry.allocate();
+        registry.register(
+            id,
+            reading("aggregate").await,
+            ClientCapabilities::default(),
+            true,
+        );
+        assert_eq!(registry.everyone().len(), 2);
+        assert_eq!(registry.direct().len(), 1);
+        registry.unregister(direct);
+        assert!(registry.direct().is_empty());
     }
 }
