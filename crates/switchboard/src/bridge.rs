@@ -13,15 +13,15 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use rmcp::model::{
-    CancelledNotification, CancelledNotificationParam, ClientInfo, ClientNotification,
-    ClientRequest, ClientResult, ErrorCode, ErrorData, GetMeta, InitializeRequestParams,
-    ProgressToken, ProtocolVersion, ServerNotification, ServerRequest, ServerResult,
+    ClientInfo, ClientNotification, ClientRequest, ClientResult, ErrorCode, ErrorData,
+    InitializeRequestParams, ProgressToken, ProtocolVersion, ServerNotification, ServerRequest,
+    ServerResult,
 };
-use rmcp::service::{
-    NotificationContext, Peer, PeerRequestOptions, RequestContext, RunningService, ServiceExt,
-};
+use rmcp::service::{NotificationContext, Peer, RequestContext, RunningService, ServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{RoleClient, RoleServer, Service, ServiceError};
+
+use crate::upstream::{relay, RelayError};
 
 /// How long the bridge keeps trying to reach a restarting gateway before it answers an error.
 const RECONNECT_FOR: Duration = Duration::from_secs(15);
@@ -166,32 +166,29 @@ impl Shared {
     async fn send(
         &self,
         peer: &Peer<RoleClient>,
-        mut request: ClientRequest,
+        request: ClientRequest,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, SendError> {
-        let downstream_token = ctx.meta.get_progress_token();
-        let mut meta = ctx.meta.clone();
-        meta.0.remove("progressToken");
-        request.get_meta_mut().extend(meta);
-        let handle = peer
-            .send_request_with_option(request, PeerRequestOptions::with_timeout(REQUEST_LIMIT))
-            .await
-            .map_err(classify)?;
-        let upstream_token = handle.progress_token.clone();
-        if let Some(token) = downstream_token {
-            self.lock_progress().insert(upstream_token.clone(), token);
-        }
-        let id = handle.id.clone();
-        let result = tokio::select! {
-            result = handle.await_response() => result.map_err(classify),
-            _ = ctx.ct.cancelled() => {
-                let cancel = CancelledNotification::new(CancelledNotificationParam::new(Some(id), None));
-                let _ = peer.send_notification(ClientNotification::CancelledNotification(cancel)).await;
-                Err(SendError::Failed(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None)))
+        let mut mapped = None;
+        let relayed = relay(peer, request, ctx, REQUEST_LIMIT, |ours, theirs| {
+            if let Some(theirs) = theirs {
+                self.lock_progress().insert(ours.clone(), theirs);
+                mapped = Some(ours);
             }
-        };
-        self.lock_progress().remove(&upstream_token);
-        result
+        })
+        .await;
+        if let Some(ours) = mapped {
+            self.lock_progress().remove(&ours);
+        }
+        match relayed {
+            Ok(result) => Ok(result),
+            Err(RelayError::Upstream(e)) => Err(classify(e)),
+            Err(RelayError::Cancelled) => Err(SendError::Failed(ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                "cancelled",
+                None,
+            ))),
+        }
     }
 
     fn lock_progress(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, ProgressToken>> {

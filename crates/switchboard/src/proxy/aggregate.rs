@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use rmcp::model::ServerResult;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
     ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorCode, ErrorData,
@@ -28,15 +29,24 @@ use rmcp::service::{Peer, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
 use tokio::task::JoinHandle;
 
-use super::forward::{forward, not_exposed};
+use super::forward::{forward, not_exposed, Expected};
 use crate::events::Event;
-use crate::expect;
 use crate::hub::Hub;
 use crate::routing::SessionId;
 use crate::slot::{ServerSlot, ServerState};
 
 /// Separates the server name from the tool or prompt name. Server names cannot contain it.
 pub const SEPARATOR: &str = "__";
+
+/// Why a `?servers=` list was refused (the gateway answers it as `invalid_view`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Name(#[from] crate::config::ServerNameError),
+    /// Only commas and spaces: an empty view would list nothing, which is never what was meant.
+    #[error("servers= names no server; leave it out to see all")]
+    Empty,
+}
 
 /// Which servers an aggregate session sees: all, or a named few (`/mcp?servers=a,b`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -48,14 +58,14 @@ impl View {
     }
 
     /// Parses `a,b` (spaces and empty items ignored).
-    pub fn parse(list: &str) -> Result<Self, String> {
+    pub fn parse(list: &str) -> Result<Self, ViewError> {
         let mut names = BTreeSet::new();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             crate::config::check_server_name(name)?;
             names.insert(name.to_owned());
         }
         if names.is_empty() {
-            return Err("servers= names no server; leave it out to see all".into());
+            return Err(ViewError::Empty);
         }
         Ok(Self(Some(names)))
     }
@@ -178,13 +188,13 @@ impl AggregateProxy {
         id
     }
 
-    async fn forward_to(
+    async fn forward_to<T: Expected>(
         &self,
         slot: &Arc<ServerSlot>,
         request: ClientRequest,
         ctx: RequestContext<RoleServer>,
         tool_call: bool,
-    ) -> Result<rmcp::model::ServerResult, ErrorData> {
+    ) -> Result<T, ErrorData> {
         let session = self.session_in(slot);
         let timeouts = slot.settings().spec.timeouts;
         let timeout = if tool_call {
@@ -402,8 +412,7 @@ impl ServerHandler for AggregateProxy {
         }
         request.name = tool.to_owned().into();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-        let result = self.forward_to(&slot, request, context, true).await?;
-        let result: CallToolResult = expect!(slot.name(), result, CallToolResult)?;
+        let result: CallToolResult = self.forward_to(&slot, request, context, true).await?;
         Ok(CallToolResponse::Complete(result))
     }
 
@@ -432,8 +441,7 @@ impl ServerHandler for AggregateProxy {
         let (slot, prompt) = self.resolve(&qualified_name, "prompt")?;
         request.name = prompt.to_owned();
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-        let result = self.forward_to(&slot, request, context, false).await?;
-        let result: GetPromptResult = expect!(slot.name(), result, GetPromptResult)?;
+        let result: GetPromptResult = self.forward_to(&slot, request, context, false).await?;
         Ok(GetPromptResponse::Complete(result))
     }
 
@@ -470,8 +478,7 @@ impl ServerHandler for AggregateProxy {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let slot = self.owner_of(&request.uri)?;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-        let result = self.forward_to(&slot, request, context, false).await?;
-        let result: ReadResourceResult = expect!(slot.name(), result, ReadResourceResult)?;
+        let result: ReadResourceResult = self.forward_to(&slot, request, context, false).await?;
         Ok(ReadResourceResponse::Complete(result))
     }
 
@@ -484,7 +491,8 @@ impl ServerHandler for AggregateProxy {
         let session = self.session_in(&slot);
         if slot.sessions().subscribe(session, &request.uri) {
             let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-            self.forward_to(&slot, request, context, false).await?;
+            self.forward_to::<ServerResult>(&slot, request, context, false)
+                .await?;
         }
         Ok(())
     }
@@ -498,7 +506,8 @@ impl ServerHandler for AggregateProxy {
         let session = self.session_in(&slot);
         if slot.sessions().unsubscribe(session, &request.uri) {
             let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-            self.forward_to(&slot, request, context, false).await?;
+            self.forward_to::<ServerResult>(&slot, request, context, false)
+                .await?;
         }
         Ok(())
     }
@@ -524,8 +533,7 @@ impl ServerHandler for AggregateProxy {
             }
         };
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
-        let result = self.forward_to(&slot, request, context, false).await?;
-        expect!(slot.name(), result, CompleteResult)
+        self.forward_to(&slot, request, context, false).await
     }
 
     async fn set_level(
@@ -543,7 +551,10 @@ impl ServerHandler for AggregateProxy {
             .map(|slot| {
                 let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request.clone()));
                 let context = context.clone();
-                async move { self.forward_to(&slot, request, context, false).await }
+                async move {
+                    self.forward_to::<ServerResult>(&slot, request, context, false)
+                        .await
+                }
             })
             .collect::<Vec<_>>();
         for result in futures::future::join_all(sets).await {

@@ -4,16 +4,14 @@
 
 use std::time::Duration;
 
-use rmcp::model::{
-    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
-    ErrorCode, ErrorData, GetMeta, PaginatedRequestParams, ServerResult,
-};
-use rmcp::service::{PeerRequestOptions, RequestContext};
+use rmcp::model::{ClientRequest, ErrorCode, ErrorData, PaginatedRequestParams, ServerResult};
+use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServiceError};
 use serde::de::DeserializeOwned;
 
 use crate::routing::{SessionId, PROGRESS_FLUSH_LIMIT};
 use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
+use crate::upstream::{relay, RelayError};
 
 /// The child's connection, or an error that says why there is none, at once.
 pub fn upstream_of(slot: &ServerSlot) -> Result<Upstream, ErrorData> {
@@ -53,52 +51,34 @@ pub fn not_running(name: &str, status: &ServerStatus) -> String {
 /// Forwards `request` to `slot`'s child on behalf of the request in `ctx` from `session`
 /// (an id in the slot's session registry), routing progress back, and cancelling upstream
 /// when the caller cancels.
-pub async fn forward(
+pub async fn forward<T: Expected>(
     slot: &ServerSlot,
     session: SessionId,
-    mut request: ClientRequest,
+    request: ClientRequest,
     ctx: RequestContext<RoleServer>,
     timeout: Duration,
-) -> Result<ServerResult, ErrorData> {
+) -> Result<T, ErrorData> {
     let server = slot.name();
     let upstream = upstream_of(slot)?;
-    let downstream_token = ctx.meta.get_progress_token();
-    let mut meta = ctx.meta.clone();
-    // rmcp puts its own token on the forwarded request; ours is mapped back below.
-    meta.0.remove("progressToken");
-    request.get_meta_mut().extend(meta);
-
     let mut in_flight = slot.sessions().begin(session, ctx.id.clone());
-    let handle = upstream
-        .peer
-        .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
-        .await
-        .map_err(|e| upstream_error(server, e))?;
-    if let Some(token) = downstream_token {
-        in_flight.route_progress(handle.progress_token.clone(), token);
-    }
-    let upstream_id = handle.id.clone();
-    tokio::select! {
-        result = handle.await_response() => {
+    let relayed = relay(&upstream.peer, request, &ctx, timeout, |ours, theirs| {
+        if let Some(theirs) = theirs {
+            in_flight.route_progress(ours, theirs);
+        }
+    })
+    .await;
+    match relayed {
+        Ok(result) => {
             // Progress read before the response must reach the caller before it.
             let _ = tokio::time::timeout(PROGRESS_FLUSH_LIMIT, in_flight.progress_settled()).await;
-            result.map_err(|e| upstream_error(server, e))
+            expected(server, result)
         }
-        _ = ctx.ct.cancelled() => {
-            let cancel = CancelledNotification::new(CancelledNotificationParam::new(
-                Some(upstream_id),
-                Some("cancelled by the client".into()),
-            ));
-            let _ = upstream
-                .peer
-                .send_notification(ClientNotification::CancelledNotification(cancel))
-                .await;
-            Err(ErrorData::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!("request to server '{server}' was cancelled"),
-                None,
-            ))
-        }
+        Err(RelayError::Upstream(e)) => Err(upstream_error(server, e)),
+        Err(RelayError::Cancelled) => Err(ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!("request to server '{server}' was cancelled"),
+            None,
+        )),
     }
 }
 
@@ -144,20 +124,51 @@ pub fn not_exposed(server: &str, tool: &str) -> ErrorData {
     )
 }
 
-/// Takes the result variant a method expects. The result union is untagged, so a result may
-/// have been read as a look-alike variant; a JSON round trip recovers it.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! expect {
-    ($server:expr, $result:expr, $variant:ident) => {
-        match $result {
-            rmcp::model::ServerResult::$variant(x) => Ok(x),
-            other => $crate::proxy::reread($server, other),
-        }
-    };
+/// A result a forwarded request expects back. The result union is untagged, so a result may
+/// have been read as a look-alike variant; [`reread`] recovers it through JSON.
+pub trait Expected: DeserializeOwned {
+    /// The value, or the result as it came when it is another variant (boxed: that is rare,
+    /// and the union is large).
+    fn pick(result: ServerResult) -> Result<Self, Box<ServerResult>>;
 }
 
-/// See [`expect!`].
+macro_rules! expected {
+    ($($variant:ident),* $(,)?) => {$(
+        impl Expected for rmcp::model::$variant {
+            fn pick(result: ServerResult) -> Result<Self, Box<ServerResult>> {
+                match result {
+                    ServerResult::$variant(value) => Ok(value),
+                    other => Err(Box::new(other)),
+                }
+            }
+        }
+    )*};
+}
+
+expected!(
+    ListToolsResult,
+    CallToolResult,
+    ListPromptsResult,
+    GetPromptResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ReadResourceResult,
+    CompleteResult,
+);
+
+/// Any result, as it came (for requests whose answer is only checked for an error).
+impl Expected for ServerResult {
+    fn pick(result: ServerResult) -> Result<Self, Box<ServerResult>> {
+        Ok(result)
+    }
+}
+
+/// The result of server `server` as the type the request expects.
+fn expected<T: Expected>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
+    T::pick(result).or_else(|other| reread(server, *other))
+}
+
+/// Reads `result` as a `T` through JSON (see [`Expected`]).
 pub fn reread<T: DeserializeOwned>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
     serde_json::to_value(&result)
         .and_then(serde_json::from_value)

@@ -9,5 +9,7 @@ mod server;
 #[cfg(feature = "fuzzing")]
 pub use aggregate::{qualified, split_qualified, template_matches};
 pub use aggregate::{AggregateProxy, View};
-pub use forward::{not_running, reread};
+pub use forward::not_running;
+#[cfg(feature = "fuzzing")]
+pub use forward::reread;
 pub use server::{discover_not_offered, supported_versions, ServerProxy};

@@ -24,8 +24,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
 
-use super::forward::{forward, not_exposed, paginated, upstream_of};
-use crate::expect;
+use super::forward::{forward, not_exposed, paginated, upstream_of, Expected};
 use crate::routing::SessionId;
 use crate::slot::{ServerSlot, Upstream};
 
@@ -71,12 +70,12 @@ impl ServerProxy {
         upstream_of(&self.slot)
     }
 
-    async fn forward(
+    async fn forward<T: Expected>(
         &self,
         request: ClientRequest,
         ctx: RequestContext<RoleServer>,
         timeout: Duration,
-    ) -> Result<ServerResult, ErrorData> {
+    ) -> Result<T, ErrorData> {
         forward(&self.slot, self.session, request, ctx, timeout).await
     }
 
@@ -180,10 +179,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let request = ClientRequest::ListToolsRequest(paginated(request));
-        let result = self
+        let mut list: ListToolsResult = self
             .forward(request, context, self.request_timeout())
             .await?;
-        let mut list: ListToolsResult = expect!(self.server(), result, ListToolsResult)?;
         let settings = self.slot.settings();
         list.tools.retain(|t| settings.filter.exposes(&t.name));
         Ok(list)
@@ -200,8 +198,7 @@ impl ServerHandler for ServerProxy {
         }
         let timeout = settings.spec.timeouts.tool_call();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-        let result = self.forward(request, context, timeout).await?;
-        let result: CallToolResult = expect!(self.server(), result, CallToolResult)?;
+        let result: CallToolResult = self.forward(request, context, timeout).await?;
         Ok(CallToolResponse::Complete(result))
     }
 
@@ -211,10 +208,7 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let request = ClientRequest::ListPromptsRequest(paginated(request));
-        let result = self
-            .forward(request, context, self.request_timeout())
-            .await?;
-        expect!(self.server(), result, ListPromptsResult)
+        self.forward(request, context, self.request_timeout()).await
     }
 
     async fn get_prompt(
@@ -223,10 +217,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-        let result = self
+        let result: GetPromptResult = self
             .forward(request, context, self.request_timeout())
             .await?;
-        let result: GetPromptResult = expect!(self.server(), result, GetPromptResult)?;
         Ok(GetPromptResponse::Complete(result))
     }
 
@@ -236,10 +229,7 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let request = ClientRequest::ListResourcesRequest(paginated(request));
-        let result = self
-            .forward(request, context, self.request_timeout())
-            .await?;
-        expect!(self.server(), result, ListResourcesResult)
+        self.forward(request, context, self.request_timeout()).await
     }
 
     async fn list_resource_templates(
@@ -248,10 +238,7 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let request = ClientRequest::ListResourceTemplatesRequest(paginated(request));
-        let result = self
-            .forward(request, context, self.request_timeout())
-            .await?;
-        expect!(self.server(), result, ListResourceTemplatesResult)
+        self.forward(request, context, self.request_timeout()).await
     }
 
     async fn read_resource(
@@ -260,10 +247,9 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-        let result = self
+        let result: ReadResourceResult = self
             .forward(request, context, self.request_timeout())
             .await?;
-        let result: ReadResourceResult = expect!(self.server(), result, ReadResourceResult)?;
         Ok(ReadResourceResponse::Complete(result))
     }
 
@@ -275,7 +261,7 @@ impl ServerHandler for ServerProxy {
         let first = self.slot.sessions().subscribe(self.session, &request.uri);
         if first {
             let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-            self.forward(request, context, self.request_timeout())
+            self.forward::<ServerResult>(request, context, self.request_timeout())
                 .await?;
         }
         Ok(())
@@ -289,7 +275,7 @@ impl ServerHandler for ServerProxy {
         let last = self.slot.sessions().unsubscribe(self.session, &request.uri);
         if last {
             let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-            self.forward(request, context, self.request_timeout())
+            self.forward::<ServerResult>(request, context, self.request_timeout())
                 .await?;
         }
         Ok(())
@@ -301,10 +287,7 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
-        let result = self
-            .forward(request, context, self.request_timeout())
-            .await?;
-        expect!(self.server(), result, CompleteResult)
+        self.forward(request, context, self.request_timeout()).await
     }
 
     async fn set_level(
@@ -313,7 +296,7 @@ impl ServerHandler for ServerProxy {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request));
-        self.forward(request, context, self.request_timeout())
+        self.forward::<ServerResult>(request, context, self.request_timeout())
             .await?;
         Ok(())
     }

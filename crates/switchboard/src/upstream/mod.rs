@@ -4,7 +4,9 @@
 //! what the child sends through the slot's [`SessionRegistry`](crate::routing::SessionRegistry).
 
 mod client;
+mod relay;
 mod transport;
 
 pub use client::{CatalogPart, UpstreamClient};
+pub use relay::{relay, RelayError};
 pub use transport::ObservedTransport;

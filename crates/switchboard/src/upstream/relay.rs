@@ -1,0 +1,60 @@
+//! One downstream request relayed to an upstream peer: the step both the gateway's proxies
+//! (towards a server) and `switchboard connect` (towards the gateway) take for every request.
+//!
+//! The caller's `_meta` goes along, except its progress token: rmcp's client puts its own on
+//! every request, and the caller learns it (to map progress back) before the answer can come.
+//! When the caller cancels, the upstream peer is told (`notifications/cancelled` with the id
+//! it knows) and the relay ends at once.
+
+use std::time::Duration;
+
+use rmcp::model::{
+    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest, GetMeta,
+    ProgressToken, ServerResult,
+};
+use rmcp::service::{Peer, PeerRequestOptions, RequestContext};
+use rmcp::{RoleClient, RoleServer, ServiceError};
+
+/// How a relayed request ended, when it did not answer.
+#[derive(Debug)]
+pub enum RelayError {
+    /// The upstream peer's error, its timeout, or a broken connection.
+    Upstream(ServiceError),
+    /// The caller cancelled; the upstream peer was told.
+    Cancelled,
+}
+
+/// Relays `request` (made from the caller's request in `ctx`) to `peer`, waiting at most
+/// `timeout`. `on_token` is given the upstream progress token and the caller's own (if the
+/// caller asked for progress) as soon as the request is on its way.
+pub async fn relay(
+    peer: &Peer<RoleClient>,
+    mut request: ClientRequest,
+    ctx: &RequestContext<RoleServer>,
+    timeout: Duration,
+    on_token: impl FnOnce(ProgressToken, Option<ProgressToken>),
+) -> Result<ServerResult, RelayError> {
+    let downstream_token = ctx.meta.get_progress_token();
+    let mut meta = ctx.meta.clone();
+    meta.0.remove("progressToken");
+    request.get_meta_mut().extend(meta);
+    let handle = peer
+        .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
+        .await
+        .map_err(RelayError::Upstream)?;
+    on_token(handle.progress_token.clone(), downstream_token);
+    let upstream_id = handle.id.clone();
+    tokio::select! {
+        result = handle.await_response() => result.map_err(RelayError::Upstream),
+        _ = ctx.ct.cancelled() => {
+            let cancel = CancelledNotification::new(CancelledNotificationParam::new(
+                Some(upstream_id),
+                Some("cancelled by the client".into()),
+            ));
+            let _ = peer
+                .send_notification(ClientNotification::CancelledNotification(cancel))
+                .await;
+            Err(RelayError::Cancelled)
+        }
+    }
+}
