@@ -90,7 +90,7 @@ fn names(text: &str) {
                 "the view key does not parse back"
             );
         }
-        Err(why) => assert!(!why.is_empty()),
+        Err(why) => assert!(!why.to_string().is_empty()),
     }
 }
 

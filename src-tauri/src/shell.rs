@@ -69,7 +69,7 @@ impl Shell {
 
 /// Starts the core, the tray and (unless `--hidden`) the window, and runs until Quit.
 pub fn run(options: Options) -> Result<()> {
-    let dirs = Dirs::resolve(options.config.clone()).map_err(anyhow::Error::msg)?;
+    let dirs = Dirs::resolve(options.config.clone())?;
     let log_guard = switchboard::init_logging(&dirs.log_dir());
     if config::create_if_missing(&dirs.config_file)
         .with_context(|| format!("cannot create {}", dirs.config_file.display()))?

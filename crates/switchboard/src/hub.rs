@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ServersFile;
 use crate::events::{Event, EventBus};
-use crate::logs::ServerLog;
+use crate::logs::{LogFiles, ServerLog};
 use crate::routing::post_all;
 use crate::slot::ServerSlot;
 use crate::supervisor::{ChildSupervisors, Launcher, Supervised, Supervisors};
@@ -42,6 +42,8 @@ pub struct Hub {
     managed: Mutex<HashMap<String, Managed>>,
     events: EventBus,
     log_dir: Option<PathBuf>,
+    /// Writes the per-server log files (when there is a `log_dir`).
+    log_files: Option<LogFiles>,
     /// Cancelled by `shutdown`; parent of every entry's retirement token, so client sessions
     /// of every endpoint close when Switchboard stops.
     stopping: CancellationToken,
@@ -67,8 +69,16 @@ impl Hub {
         log_dir: Option<PathBuf>,
         supervisors: Arc<dyn Supervisors>,
     ) -> Arc<Self> {
+        let log_files = log_dir.as_ref().and_then(|dir| match LogFiles::start() {
+            Ok(files) => Some(files),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot start the thread that writes server log files; server logs are kept in memory only");
+                None
+            }
+        });
         Arc::new(Self {
             slots: RwLock::new(BTreeMap::new()),
+            log_files,
             managed: Mutex::new(HashMap::new()),
             events,
             log_dir,
@@ -147,9 +157,11 @@ impl Hub {
         for (name, spec) in &file.mcp_servers {
             match self.slot(name) {
                 None => {
-                    let log = Arc::new(ServerLog::new(
-                        self.log_dir.as_ref().map(|d| d.join(format!("{name}.log"))),
-                    ));
+                    let file = self.log_dir.as_ref().zip(self.log_files.as_ref());
+                    let log =
+                        Arc::new(ServerLog::new(file.map(|(dir, files)| {
+                            (dir.join(format!("{name}.log")), files.clone())
+                        })));
                     let (slot, writer) = ServerSlot::new(name.clone(), spec.clone(), log);
                     let retired = self.stopping.child_token();
                     self.write_slots()
@@ -222,6 +234,10 @@ impl Hub {
         futures::future::join_all(stops).await;
         let retiring = std::mem::take(&mut *self.lock_retiring());
         retiring.join_all().await;
+        // The log files are written by a thread of their own; let it catch up.
+        if let Some(files) = &self.log_files {
+            files.flush().await;
+        }
     }
 }
 

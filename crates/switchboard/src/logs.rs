@@ -2,11 +2,17 @@
 //!
 //! The tail answers `/api/servers/{name}/logs` and explains failures ("exited: <last lines>");
 //! the file keeps everything across restarts of Switchboard; the broadcast feeds `?follow=1`.
+//!
+//! The files are written by one thread of their own ([`LogFiles`], one per hub, handed to
+//! each log), never on the async workers:
+//! an append can wait on a slow or stalled disk, and a worker stuck there stops every request
+//! it also serves. Lines reach the writer in the order they were recorded, through one
+//! bounded queue, so each file gets them in order.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -30,29 +36,41 @@ pub struct LogLine {
 #[derive(Debug)]
 pub struct ServerLog {
     tail: Mutex<VecDeque<LogLine>>,
-    file: Option<PathBuf>,
+    file: Option<(Arc<PathBuf>, LogFiles)>,
     feed: broadcast::Sender<LogLine>,
+    /// Lines [`Self::push`] could not queue for the file because the writer was that far
+    /// behind (it does not wait: it runs on async workers and inside poll functions). The
+    /// next write to the file says how many, so a gap in it is never silent.
+    unwritten: AtomicU64,
 }
 
 impl ServerLog {
-    /// `file`: where lines are appended; `None` keeps them in memory only.
-    pub fn new(file: Option<PathBuf>) -> Self {
-        if let Some(dir) = file.as_ref().and_then(|f| f.parent()) {
+    /// `file`: where lines are appended, and the writer that appends them; `None` keeps them
+    /// in memory only.
+    pub fn new(file: Option<(PathBuf, LogFiles)>) -> Self {
+        if let Some(dir) = file.as_ref().and_then(|(f, _)| f.parent()) {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot create the server log directory");
             }
         }
         Self {
             tail: Mutex::new(VecDeque::with_capacity(64)),
-            file,
+            file: file.map(|(path, files)| (Arc::new(path), files)),
             feed: broadcast::channel(256).0,
+            unwritten: AtomicU64::new(0),
         }
     }
 
     /// Adds one line Switchboard writes about the server (or one line of its stderr).
     pub fn push(&self, line: impl Into<String>) {
         let entry = self.record(line.into());
-        self.append_to_file(std::slice::from_ref(&entry));
+        let Some((path, files)) = &self.file else {
+            return;
+        };
+        let missed = self.unwritten.swap(0, Ordering::Relaxed);
+        if !files.try_append(path, file_text(missed, std::slice::from_ref(&entry))) {
+            self.unwritten.fetch_add(missed + 1, Ordering::Relaxed);
+        }
     }
 
     /// Keeps `line` in the tail and sends it to followers; the file is the caller's to write.
@@ -80,26 +98,13 @@ impl ServerLog {
         entry
     }
 
-    /// Appends lines to the log file in one write. Opening it for each write keeps no
-    /// descriptor per server and follows the user's log rotation; [`Self::pump`] writes a
-    /// whole read's worth of lines at once, so a chatty server costs one open per read, not per
-    /// line.
-    fn append_to_file(&self, lines: &[LogLine]) {
-        let (Some(path), false) = (&self.file, lines.is_empty()) else {
-            return;
-        };
-        let mut text = String::new();
-        for entry in lines {
-            text.push_str(&entry.line);
-            text.push('\n');
-        }
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-        if let Err(e) = written {
-            tracing::debug!(file = %path.display(), error = %e, "cannot append to server log");
+    /// Queues `lines` for the file, waiting while the writer's queue is full: a child writing
+    /// faster than the disk takes it is slowed down (its stderr pipe fills), as it was when
+    /// the pump wrote itself, but no async worker waits on the disk.
+    async fn append_to_file(&self, lines: &[LogLine]) {
+        if let (Some((path, files)), false) = (&self.file, lines.is_empty()) {
+            let missed = self.unwritten.swap(0, Ordering::Relaxed);
+            files.append(path, file_text(missed, lines)).await;
         }
     }
 
@@ -128,7 +133,8 @@ impl ServerLog {
 
     /// Copies `stream` (a child's stderr) into this log line by line until it closes. Memory
     /// stays bounded whatever the child writes: a line is kept up to [`MAX_LINE_BYTES`] and the
-    /// rest of it skipped until its newline.
+    /// rest of it skipped until its newline. A whole read's worth of lines goes to the file in
+    /// one write; when the stream closes, everything is in the file before this returns.
     pub async fn pump(&self, stream: impl AsyncRead + Unpin) {
         let mut reader = BufReader::with_capacity(16 * 1024, stream);
         let mut line: Vec<u8> = Vec::new();
@@ -155,15 +161,137 @@ impl ServerLog {
                 line.clear();
             }
             if reader.buffer().is_empty() {
-                self.append_to_file(&for_file);
+                self.append_to_file(&for_file).await;
                 for_file.clear();
             }
         }
         if !line.is_empty() {
             for_file.push(self.record(line_text(&line)));
         }
-        self.append_to_file(&for_file);
+        self.append_to_file(&for_file).await;
+        if let Some((_, files)) = &self.file {
+            files.flush().await;
+        }
     }
+}
+
+/// Appends (each a read's worth of lines, or one line) that may wait for the writer thread:
+/// with reads of up to 16 KiB, a few MiB at most.
+const WRITER_QUEUE: usize = 256;
+
+enum Job {
+    Append {
+        path: Arc<PathBuf>,
+        text: String,
+    },
+    /// Answered once everything queued before it is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The thread that appends to the server log files, and its bounded queue. The hub starts
+/// one and hands it to every server's log; the thread ends when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct LogFiles {
+    queue: tokio::sync::mpsc::Sender<Job>,
+}
+
+impl LogFiles {
+    /// Starts the writer thread.
+    pub fn start() -> std::io::Result<Self> {
+        let (queue, jobs) = tokio::sync::mpsc::channel(WRITER_QUEUE);
+        std::thread::Builder::new()
+            .name("switchboard-logs".into())
+            .spawn(move || write_jobs(jobs))?;
+        Ok(Self { queue })
+    }
+
+    /// Queues `text` for `path`, waiting for room.
+    async fn append(&self, path: &Arc<PathBuf>, text: String) {
+        let job = Job::Append {
+            path: Arc::clone(path),
+            text,
+        };
+        // Fails only if the thread is gone, which it never leaves while a handle exists.
+        let _ = self.queue.send(job).await;
+    }
+
+    /// Queues `text` for `path` without waiting. Returns false if the queue is full.
+    fn try_append(&self, path: &Arc<PathBuf>, text: String) -> bool {
+        let job = Job::Append {
+            path: Arc::clone(path),
+            text,
+        };
+        !matches!(
+            self.queue.try_send(job),
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_))
+        )
+    }
+
+    /// Waits until every line queued so far is written (or failed to be), so an orderly exit
+    /// does not lose the last lines the children wrote.
+    pub async fn flush(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        if self.queue.send(Job::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+/// The writer thread: takes what is queued, appends it file by file (lines of one file in
+/// queue order, one open and write per file per round, which also follows the user's log
+/// rotation and keeps no descriptor per server), then answers the flushes of that round.
+fn write_jobs(mut jobs: tokio::sync::mpsc::Receiver<Job>) {
+    use std::io::Write;
+    while let Some(first) = jobs.blocking_recv() {
+        let mut files: Vec<(Arc<PathBuf>, String)> = Vec::new();
+        let mut flushed = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append { path, text } => match files.iter_mut().find(|(p, _)| **p == *path) {
+                    Some((_, queued)) => queued.push_str(&text),
+                    None => files.push((path, text)),
+                },
+                Job::Flush(done) => flushed.push(done),
+            }
+            taken += 1;
+            // A round takes at most a queue's worth, so memory stays bounded.
+            if taken < WRITER_QUEUE {
+                next = jobs.try_recv().ok();
+            }
+        }
+        for (path, text) in files {
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&*path)
+                .and_then(|mut f| f.write_all(text.as_bytes()));
+            if let Err(e) = written {
+                tracing::debug!(file = %path.display(), error = %e, "cannot append to server log");
+            }
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// What a log file gets for `lines`: one per line, after a note of the `missed` lines that
+/// could not be queued since the last write, if any.
+fn file_text(missed: u64, lines: &[LogLine]) -> String {
+    let mut text = String::new();
+    if missed > 0 {
+        text.push_str(&format!(
+            "[switchboard] {missed} line(s) not written to this file: the log writer was \
+             behind (the disk is slow or full); the in-memory tail may still have them\n"
+        ));
+    }
+    for entry in lines {
+        text.push_str(&entry.line);
+        text.push('\n');
+    }
+    text
 }
 
 fn line_text(bytes: &[u8]) -> String {
@@ -182,6 +310,10 @@ fn now_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn files() -> LogFiles {
+        LogFiles::start().unwrap()
+    }
 
     #[test]
     fn tail_is_bounded_and_keeps_newest() {
@@ -209,11 +341,26 @@ mod tests {
     async fn pump_splits_lines_and_writes_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.log");
-        let log = ServerLog::new(Some(file.clone()));
+        let log = ServerLog::new(Some((file.clone(), files())));
         log.pump(&b"one\r\ntwo\nthree"[..]).await;
         let lines: Vec<_> = log.tail(10).into_iter().map(|l| l.line).collect();
         assert_eq!(lines, ["one", "two", "three"]);
         assert_eq!(std::fs::read_to_string(file).unwrap(), "one\ntwo\nthree\n");
+    }
+
+    #[tokio::test]
+    async fn pushed_lines_reach_the_file_in_order_once_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.log");
+        let log = ServerLog::new(Some((file.clone(), files())));
+        log.push("started");
+        log.pump(&b"from stderr\n"[..]).await;
+        log.push("exited");
+        log.file.as_ref().unwrap().1.flush().await;
+        assert_eq!(
+            std::fs::read_to_string(file).unwrap(),
+            "started\nfrom stderr\nexited\n"
+        );
     }
 
     #[tokio::test]
@@ -238,7 +385,7 @@ mod tests {
     async fn lines_split_across_reads_are_kept_whole_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.log");
-        let log = ServerLog::new(Some(file.clone()));
+        let log = ServerLog::new(Some((file.clone(), files())));
         let (mut writer, reader) = tokio::io::duplex(64);
         let pump = log.pump(reader);
         let write = async move {

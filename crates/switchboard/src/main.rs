@@ -17,6 +17,10 @@ use switchboard::{App, AppOptions};
     about = "Run local MCP servers once, for every AI client"
 )]
 struct Cli {
+    /// servers.json to use (default: SWITCHBOARD_CONFIG, else the platform config dir).
+    /// Global, so it goes before or after the subcommand.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,9 +29,6 @@ struct Cli {
 enum Command {
     /// Run the gateway and every server of servers.json (headless; the dashboard is served too).
     Serve {
-        /// servers.json to use (default: the platform config dir, or SWITCHBOARD_CONFIG).
-        #[arg(long)]
-        config: Option<PathBuf>,
         /// Address to listen on (overrides gateway.host).
         #[arg(long)]
         host: Option<String>,
@@ -38,10 +39,7 @@ enum Command {
     /// Print the gateway token (creating the token file, 0600, if needed). Clients on other
     /// machines send it as `Authorization: Bearer <token>` when the gateway binds beyond
     /// loopback.
-    Token {
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    Token,
     /// Bridge stdio to the gateway, for clients that only run commands (Claude Desktop):
     /// `"command": "switchboard", "args": ["connect", "NAME"]`. Without NAME, every server
     /// (the aggregate endpoint).
@@ -51,8 +49,6 @@ enum Command {
         /// The gateway's base URL (default: from servers.json).
         #[arg(long)]
         url: Option<String>,
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
     /// List the AI clients found on this machine and the servers each one runs, directly or
     /// through Switchboard.
@@ -60,8 +56,6 @@ enum Command {
         /// Also look at this project's files (.cursor/mcp.json, .vscode/mcp.json, .mcp.json).
         #[arg(long)]
         project: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
     /// Copy a client's stdio servers into servers.json.
     Import {
@@ -73,8 +67,6 @@ enum Command {
         /// Show the change to servers.json without writing it.
         #[arg(long)]
         dry_run: bool,
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
     /// Point a client at Switchboard: one `switchboard` entry for every server, or one entry
     /// per server.
@@ -97,8 +89,6 @@ enum Command {
         /// The gateway's base URL to write (default: from servers.json).
         #[arg(long)]
         url: Option<String>,
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
     /// Undo `install`: remove Switchboard's entries and put back what it replaced.
     Uninstall {
@@ -109,13 +99,9 @@ enum Command {
         dry_run: bool,
         #[arg(long)]
         url: Option<String>,
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
     /// Show what a running Switchboard reports.
     Status {
-        #[arg(long)]
-        config: Option<PathBuf>,
         /// Gateway URL (default: from servers.json).
         #[arg(long)]
         url: Option<String>,
@@ -124,16 +110,16 @@ enum Command {
 
 fn main() -> Result<()> {
     switchboard::run_reaper_if_requested();
-    let cli = Cli::parse();
+    let Cli { config, command } = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    match cli.command {
-        Command::Serve { config, host, port } => runtime.block_on(serve(config, host, port)),
-        Command::Status { config, url } => {
+    match command {
+        Command::Serve { host, port } => runtime.block_on(serve(config, host, port)),
+        Command::Status { url } => {
             // Found before the runtime runs: looking at a running instance's record blocks.
             let gateway = gateway_url(config, url)?;
             runtime.block_on(status(gateway))
         }
-        Command::Connect { name, url, config } => {
+        Command::Connect { name, url } => {
             init_stderr_logging();
             let base = gateway_url(config, url)?.url;
             let endpoint = match name {
@@ -143,12 +129,11 @@ fn main() -> Result<()> {
             runtime.block_on(switchboard::run_stdio_bridge(endpoint))?;
             Ok(())
         }
-        Command::Clients { project, config } => clients_list(project, config),
+        Command::Clients { project } => clients_list(project, config),
         Command::Import {
             client,
             project,
             dry_run,
-            config,
         } => import(client, project, dry_run, config),
         Command::Install {
             client,
@@ -158,7 +143,6 @@ fn main() -> Result<()> {
             project,
             dry_run,
             url,
-            config,
         } => {
             let target = match (server, all) {
                 (Some(name), _) => InstallTarget::Server(name),
@@ -172,10 +156,9 @@ fn main() -> Result<()> {
             project,
             dry_run,
             url,
-            config,
         } => uninstall(client, project, dry_run, url, config),
-        Command::Token { config } => {
-            let dirs = Dirs::resolve(config).map_err(anyhow::Error::msg)?;
+        Command::Token => {
+            let dirs = Dirs::resolve(config)?;
             let path = switchboard::token_file(&dirs.config_file);
             println!("{}", switchboard::read_or_create_token(&path)?);
             eprintln!("(stored in {})", path.display());
@@ -189,7 +172,7 @@ async fn serve(
     host: Option<String>,
     port: Option<u16>,
 ) -> Result<()> {
-    let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
+    let dirs = Dirs::resolve(config_flag)?;
     let _log_guard = switchboard::init_logging(&dirs.log_dir());
     if config::create_if_missing(&dirs.config_file)
         .with_context(|| format!("cannot create {}", dirs.config_file.display()))?
@@ -268,36 +251,26 @@ async fn status(gateway: GatewayUrl) -> Result<()> {
     Ok(())
 }
 
-/// A minimal HTTP/1.1 GET over loopback, enough for `status` without an HTTP client crate.
+/// The body of a `GET` that answers 200. The gateway is local (or the `--url` given), so no
+/// proxy from the environment is used, and the timeouts keep a port that accepts but never
+/// answers from hanging the command. Only `http://`: the binary has no TLS, and saying so
+/// beats reqwest's error about an unsupported scheme.
 async fn http_get(url: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url
-        .strip_prefix("http://")
-        .context("only http:// URLs are supported")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut stream = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(authority),
-    )
-    .await
-    .context("timed out connecting")??;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .context("timed out reading the answer")??;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP answer")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("{}", head.lines().next().unwrap_or("bad answer"));
+    if !url.starts_with("http://") {
+        bail!("only http:// URLs are supported");
     }
-    Ok(body.to_owned())
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .build()
+        .context("cannot set up the HTTP client")?;
+    let response = client.get(url).send().await?;
+    let status = response.status();
+    if status != reqwest::StatusCode::OK {
+        bail!("the gateway answered {status}");
+    }
+    Ok(response.text().await?)
 }
 
 /// The bridge speaks MCP on stdout, so its own logs go to stderr only (clients show them).
@@ -326,7 +299,7 @@ fn gateway_url(config_flag: Option<PathBuf>, url: Option<String>) -> Result<Gate
             source: "given with --url".into(),
         });
     }
-    let dirs = Dirs::resolve(config_flag).map_err(anyhow::Error::msg)?;
+    let dirs = Dirs::resolve(config_flag)?;
     if let Some(running) = instance_record::find_live(&dirs.instance_dir(), &dirs.config_file) {
         return Ok(GatewayUrl {
             url: running.base_url,
@@ -364,7 +337,7 @@ fn target(config: Option<PathBuf>, url: Option<String>) -> Result<GatewayTarget>
 }
 
 fn records_path(config: Option<PathBuf>) -> Result<PathBuf> {
-    let dirs = Dirs::resolve(config).map_err(anyhow::Error::msg)?;
+    let dirs = Dirs::resolve(config)?;
     Ok(clients::records_file(&dirs.config_file))
 }
 
@@ -401,7 +374,7 @@ fn import(
 ) -> Result<()> {
     let places = places(project)?;
     let path = clients::location(client, &places)?;
-    let dirs = Dirs::resolve(config.clone()).map_err(anyhow::Error::msg)?;
+    let dirs = Dirs::resolve(config.clone())?;
     let gateway = target(config, None)?;
     let clients::PlannedImport { change, plan } =
         clients::plan_import(client, &path, &gateway, &dirs.config_file)?;
@@ -432,7 +405,7 @@ fn install(
 ) -> Result<()> {
     let places = places(project)?;
     let path = clients::location(client, &places)?;
-    let dirs = Dirs::resolve(config.clone()).map_err(anyhow::Error::msg)?;
+    let dirs = Dirs::resolve(config.clone())?;
     let servers: Vec<String> = config::load(&dirs.config_file)?
         .mcp_servers
         .into_keys()
@@ -488,4 +461,37 @@ fn uninstall(
         println!("previous version kept as {}", backup.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_goes_before_or_after_the_subcommand() {
+        for args in [
+            &["switchboard", "--config", "x.json", "status"][..],
+            &["switchboard", "status", "--config", "x.json"][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert_eq!(
+                cli.config.as_deref(),
+                Some(std::path::Path::new("x.json")),
+                "{args:?}"
+            );
+            assert!(matches!(cli.command, Command::Status { url: None }));
+        }
+        let cli = Cli::try_parse_from(["switchboard", "token"]).unwrap();
+        assert_eq!(
+            cli.config, None,
+            "left to SWITCHBOARD_CONFIG by Dirs::resolve"
+        );
+    }
 }

@@ -14,11 +14,16 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::atomic_file::{self, Replaced};
 use crate::config::{self, ConfigError};
 use crate::events::{Event, EventBus};
 use crate::hub::{ApplySummary, Hub};
+
+/// A test's stand-in for an editor saving at the worst moment (see `before_compare`).
+#[cfg(test)]
+type CompareHook = Arc<Mutex<Option<Box<dyn FnMut() + Send>>>>;
 
 /// How many times an edit is retried when the file changes under it.
 const EDIT_ATTEMPTS: usize = 5;
@@ -81,11 +86,13 @@ pub struct ConfigStore {
     hub: Arc<Hub>,
     events: EventBus,
     state: Mutex<State>,
-    /// Serialises reloads and edits, so versions are applied in the order they were read.
-    apply: tokio::sync::Mutex<()>,
+    /// Serialises reloads and edits, so versions are applied in the order they were read. In
+    /// an `Arc` so an edit can hand its guard to the blocking write (see `replace_if_unchanged`).
+    apply: Arc<tokio::sync::Mutex<()>>,
     /// Runs where a concurrent editor's save would be detected, so tests can put one there.
+    /// In an `Arc` because it runs on the blocking thread that writes.
     #[cfg(test)]
-    before_compare: Mutex<Option<Box<dyn FnMut() + Send>>>,
+    before_compare: CompareHook,
 }
 
 impl ConfigStore {
@@ -99,9 +106,9 @@ impl ConfigStore {
                 last_applied: None,
                 error: None,
             }),
-            apply: tokio::sync::Mutex::new(()),
+            apply: Arc::new(tokio::sync::Mutex::new(())),
             #[cfg(test)]
-            before_compare: Mutex::new(None),
+            before_compare: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -136,7 +143,7 @@ impl ConfigStore {
     /// Reads the file as it is now and applies it if it is new and valid.
     pub async fn reload(&self) -> Reload {
         let _serial = self.apply.lock().await;
-        let text = match std::fs::read_to_string(&self.path) {
+        let text = match tokio::fs::read_to_string(&self.path).await {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(file = %self.path.display(), "servers.json was deleted; the running servers are kept until it returns");
@@ -219,7 +226,7 @@ impl ConfigStore {
 
     /// `PUT`: adds server `name`, or replaces its entry in place (keeping its position).
     pub async fn put_server(&self, name: &str, entry: &Value) -> Result<ApplySummary, EditError> {
-        config::check_server_name(name).map_err(EditError::BadRequest)?;
+        config::check_server_name(name).map_err(|why| EditError::BadRequest(why.to_string()))?;
         self.edit(|root| {
             let servers = servers_mut(root)?;
             match servers.get_mut(name) {
@@ -288,9 +295,9 @@ impl ConfigStore {
         &self,
         edit: impl Fn(&mut Map<String, Value>) -> Result<(), EditError>,
     ) -> Result<ApplySummary, EditError> {
-        let _serial = self.apply.lock().await;
+        let mut serial = Arc::clone(&self.apply).lock_owned().await;
         for _ in 0..EDIT_ATTEMPTS {
-            let before = match std::fs::read_to_string(&self.path) {
+            let before = match tokio::fs::read_to_string(&self.path).await {
                 Ok(text) => Some(text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(source) => {
@@ -321,9 +328,10 @@ impl ConfigStore {
                 .map_err(|e| EditError::BadRequest(e.to_string()))?;
             text.push('\n');
             config::parse(&self.path, &text).map_err(EditError::Invalid)?;
-            match self.replace_if_unchanged(before.as_deref(), &text)? {
-                true => {}
-                false => continue, // someone else wrote meanwhile: redo the edit on their version
+            let written;
+            (serial, written) = self.replace_if_unchanged(serial, before, &text).await?;
+            if !written {
+                continue; // someone else wrote meanwhile: redo the edit on their version
             }
             return Ok(match self.apply_text_locked(&text).await {
                 Reload::Applied(summary) => summary,
@@ -334,25 +342,60 @@ impl ConfigStore {
     }
 
     /// Writes `text` atomically with the backup, unless the file no longer holds `expected`.
-    /// Returns whether it wrote.
-    fn replace_if_unchanged(&self, expected: Option<&str>, text: &str) -> Result<bool, EditError> {
+    /// Returns whether it wrote, with `serial` handed back.
+    ///
+    /// The write syncs the temp file to disk, which can take long on a busy disk, so it runs
+    /// on a blocking thread rather than on an async worker. `serial` (the `apply` lock) goes
+    /// with it: if the edit's future is dropped meanwhile (its client hung up), the write
+    /// still finishes before the next reload or edit can start, so the compare-and-replace
+    /// stays atomic with respect to them.
+    async fn replace_if_unchanged(
+        &self,
+        serial: OwnedMutexGuard<()>,
+        expected: Option<String>,
+        text: &str,
+    ) -> Result<(OwnedMutexGuard<()>, bool), EditError> {
+        let path = self.path.clone();
         let backup = self.backup_path();
-        let hook = || {
-            #[cfg(test)]
-            if let Some(hook) = self.before_compare.lock().unwrap().as_mut() {
-                hook();
+        let text = text.to_owned();
+        #[cfg(test)]
+        let hook_slot = Arc::clone(&self.before_compare);
+        let write = move || {
+            let hook = || {
+                #[cfg(test)]
+                if let Some(hook) = hook_slot.lock().unwrap().as_mut() {
+                    hook();
+                }
+            };
+            let replaced = atomic_file::replace_if_unchanged(
+                &path,
+                expected.as_deref(),
+                &text,
+                Some(&backup),
+                hook,
+            );
+            (serial, replaced)
+        };
+        let io_error = |source| EditError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let (serial, replaced) = match tokio::task::spawn_blocking(write).await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only when the runtime shuts down, and then nobody is waiting for this answer.
+            Err(_) => {
+                return Err(io_error(std::io::Error::other(
+                    "the write was cancelled: Switchboard is shutting down",
+                )))
             }
         };
-        match atomic_file::replace_if_unchanged(&self.path, expected, text, Some(&backup), hook) {
-            Ok(Replaced::Written) => Ok(true),
-            Ok(Replaced::ChangedUnderneath) => {
+        match replaced.map_err(io_error)? {
+            Replaced::Written => Ok((serial, true)),
+            Replaced::ChangedUnderneath => {
                 tracing::debug!(file = %self.path.display(), "servers.json changed while being edited; redoing the edit");
-                Ok(false)
+                Ok((serial, false))
             }
-            Err(source) => Err(EditError::Io {
-                path: self.path.clone(),
-                source,
-            }),
         }
     }
 }

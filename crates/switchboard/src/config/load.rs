@@ -63,7 +63,11 @@ pub fn parse(path: &Path, text: &str) -> Result<ServersFile, ConfigError> {
 fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
     for (name, spec) in &file.mcp_servers {
         if let Err(why) = check_server_name(name) {
-            return Err(invalid(path, &format!("mcpServers.{name}"), &why));
+            return Err(invalid(
+                path,
+                &format!("mcpServers.{name}"),
+                &why.to_string(),
+            ));
         }
         if spec.command.trim().is_empty() {
             return Err(invalid(
@@ -122,23 +126,38 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Why a server name was refused. Typed, so the callers that put it in an answer (the
+/// config error's message, the API's `invalid_name`, `?servers=`) choose their own framing;
+/// each message names the name and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerNameError {
+    #[error(
+        "server name {name:?} is not allowed: use letters, digits, '-', '_' and '.' \
+         (not first), as it becomes part of the endpoint URL"
+    )]
+    Alphabet { name: String },
+    #[error(
+        "server name {name:?} is not allowed: '__' separates server and tool names on \
+         the aggregate endpoint"
+    )]
+    Separator { name: String },
+}
+
 /// Server names become URL path segments and the `server__tool` prefix of the aggregate,
 /// so they are restricted to a safe alphabet without `__`.
-pub fn check_server_name(name: &str) -> Result<(), String> {
+pub fn check_server_name(name: &str) -> Result<(), ServerNameError> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if name.is_empty() || !ok_chars || name.starts_with('.') {
-        return Err(format!(
-            "server name {name:?} is not allowed: use letters, digits, '-', '_' and '.' \
-             (not first), as it becomes part of the endpoint URL"
-        ));
+        return Err(ServerNameError::Alphabet {
+            name: name.to_owned(),
+        });
     }
     if name.contains("__") {
-        return Err(format!(
-            "server name {name:?} is not allowed: '__' separates server and tool names on \
-             the aggregate endpoint"
-        ));
+        return Err(ServerNameError::Separator {
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }

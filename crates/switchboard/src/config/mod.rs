@@ -6,9 +6,9 @@ mod model;
 mod paths;
 
 pub use expand::{expand, expand_with, ExpandError};
-pub use load::{check_server_name, load, parse, ConfigError};
+pub use load::{check_server_name, load, parse, ConfigError, ServerNameError};
 pub use model::{
     GatewaySettings, Health, Launch, RestartPolicy, ServerSpec, ServersFile, Timeouts, ToolRules,
     DEFAULT_HOST, DEFAULT_PORT,
 };
-pub use paths::{create_if_missing, Dirs, CONFIG_ENV, EXAMPLE_CONFIG};
+pub use paths::{create_if_missing, Dirs, DirsError, CONFIG_ENV, EXAMPLE_CONFIG};

@@ -5,6 +5,15 @@ use std::path::{Path, PathBuf};
 /// Environment variable that overrides the config path (after `--config`).
 pub const CONFIG_ENV: &str = "SWITCHBOARD_CONFIG";
 
+/// Why [`Dirs::resolve`] found no servers.json to use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirsError {
+    /// The platform config dir comes from the home directory; without one, only an explicit
+    /// path can say where the file is.
+    #[error("no home directory found: pass --config PATH or set SWITCHBOARD_CONFIG")]
+    NoHome,
+}
+
 /// Platform directories (`directories` crate): config, data (logs), runtime (the record of
 /// a running instance).
 #[derive(Debug, Clone)]
@@ -18,17 +27,16 @@ pub struct Dirs {
 impl Dirs {
     /// Resolves the config file from `--config`, then `SWITCHBOARD_CONFIG`, then the platform
     /// config dir; logs go to the platform data dir.
-    pub fn resolve(config_flag: Option<PathBuf>) -> Result<Self, String> {
+    pub fn resolve(config_flag: Option<PathBuf>) -> Result<Self, DirsError> {
         let project = directories::ProjectDirs::from("dev", "switchboard", "switchboard");
-        let config_file = match config_flag
-            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
-        {
-            Some(path) => path,
-            None => project
-                .as_ref()
-                .map(|p| p.config_dir().join("servers.json"))
-                .ok_or("no home directory found: pass --config PATH or set SWITCHBOARD_CONFIG")?,
-        };
+        let config_file =
+            match config_flag.or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from)) {
+                Some(path) => path,
+                None => project
+                    .as_ref()
+                    .map(|p| p.config_dir().join("servers.json"))
+                    .ok_or(DirsError::NoHome)?,
+            };
         let data_dir = project
             .as_ref()
             .map(|p| p.data_dir().to_owned())

@@ -245,8 +245,9 @@ impl ViewQuery {
     pub fn view(&self) -> Result<View, ApiError> {
         match &self.servers {
             None => Ok(View::all()),
-            Some(list) => View::parse(list)
-                .map_err(|why| ApiError::new(StatusCode::BAD_REQUEST, "invalid_view", why)),
+            Some(list) => View::parse(list).map_err(|why| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_view", why.to_string())
+            }),
         }
     }
 }

@@ -3,9 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::gateway::{ApiError, AppState};
 use crate::slot::Upstream;
@@ -36,13 +35,13 @@ fn upstream_failed(name: &str, what: &str, error: impl std::fmt::Display) -> Api
 }
 
 /// `GET /api/servers/{name}/resources`: resources and resource templates.
-pub async fn resources(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let (upstream, timeout) = match upstream(&state, &name) {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+pub async fn resources(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (upstream, timeout) = upstream(&state, &name)?;
     if upstream.info.capabilities.resources.is_none() {
-        return Json(json!({ "resources": [], "templates": [] })).into_response();
+        return Ok(Json(json!({ "resources": [], "templates": [] })));
     }
     let peer = &upstream.peer;
     let both = async {
@@ -51,27 +50,27 @@ pub async fn resources(State(state): State<AppState>, Path(name): Path<String>) 
             peer.list_all_resource_templates()
         )
     };
-    match tokio::time::timeout(timeout, both).await {
-        Ok(Ok((resources, templates))) => {
-            Json(json!({ "resources": resources, "templates": templates })).into_response()
-        }
-        Ok(Err(e)) => upstream_failed(&name, "resources", e).into_response(),
-        Err(_) => upstream_failed(&name, "resources", "timed out").into_response(),
-    }
+    let (resources, templates) = tokio::time::timeout(timeout, both)
+        .await
+        .map_err(|_| upstream_failed(&name, "resources", "timed out"))?
+        .map_err(|e| upstream_failed(&name, "resources", e))?;
+    Ok(Json(
+        json!({ "resources": resources, "templates": templates }),
+    ))
 }
 
 /// `GET /api/servers/{name}/prompts`
-pub async fn prompts(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let (upstream, timeout) = match upstream(&state, &name) {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
+pub async fn prompts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (upstream, timeout) = upstream(&state, &name)?;
     if upstream.info.capabilities.prompts.is_none() {
-        return Json(json!({ "prompts": [] })).into_response();
+        return Ok(Json(json!({ "prompts": [] })));
     }
-    match tokio::time::timeout(timeout, upstream.peer.list_all_prompts()).await {
-        Ok(Ok(prompts)) => Json(json!({ "prompts": prompts })).into_response(),
-        Ok(Err(e)) => upstream_failed(&name, "prompts", e).into_response(),
-        Err(_) => upstream_failed(&name, "prompts", "timed out").into_response(),
-    }
+    let prompts = tokio::time::timeout(timeout, upstream.peer.list_all_prompts())
+        .await
+        .map_err(|_| upstream_failed(&name, "prompts", "timed out"))?
+        .map_err(|e| upstream_failed(&name, "prompts", e))?;
+    Ok(Json(json!({ "prompts": prompts })))
 }

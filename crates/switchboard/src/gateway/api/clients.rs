@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -87,13 +86,15 @@ pub struct ListQuery {
 }
 
 /// `GET /api/clients[?project=DIR]`
-pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Response {
-    match (places(query.project.as_deref()), target(&state)) {
-        (Ok(places), Ok(gateway)) => {
-            Json(json!({ "clients": clients::detect(&places, &gateway) })).into_response()
-        }
-        (Err(e), _) | (_, Err(e)) => e.into_response(),
-    }
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let places = places(query.project.as_deref())?;
+    let gateway = target(&state)?;
+    Ok(Json(
+        json!({ "clients": clients::detect(&places, &gateway) }),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,55 +129,52 @@ pub async fn install(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let run = || -> Result<Value, ApiError> {
-        let kind = client(&id)?;
-        let options = options(&body)?;
-        let path = file_to_change(kind, &options)?;
-        let gateway = target(&state)?;
-        let servers: Vec<String> = state
-            .hub
-            .slots()
-            .iter()
-            .map(|s| s.name().to_owned())
-            .collect();
-        let install_target = match (options.server, options.all) {
-            (Some(name), _) => InstallTarget::Server(name),
-            (None, true) => InstallTarget::All,
-            (None, false) => InstallTarget::Aggregate,
-        };
-        let records_path = clients::records_file(state.store.path());
-        let mut records = Records::load(&records_path).map_err(client_error)?;
-        let previous = records.previous(&path);
-        let plan = clients::plan_install(
-            kind,
-            &path,
-            &gateway,
-            &servers,
-            &install_target,
-            options.replace,
-            previous,
-        )
-        .map_err(client_error)?;
-        let mut backup = None;
-        if !options.dry_run {
-            plan.change
-                .check_preview(options.expect.as_deref())
-                .map_err(client_error)?;
-            backup = records
-                .apply_install(&records_path, &path, &plan)
-                .map_err(client_error)?;
-        }
-        Ok(json!({
-            "path": path,
-            "diff": plan.change.diff,
-            "plan": plan.change.plan,
-            "duplicates": plan.duplicates,
-            "written": !options.dry_run && !plan.change.is_empty(),
-            "backup": backup,
-        }))
+) -> Result<Json<Value>, ApiError> {
+    let kind = client(&id)?;
+    let options = options(&body)?;
+    let path = file_to_change(kind, &options)?;
+    let gateway = target(&state)?;
+    let servers: Vec<String> = state
+        .hub
+        .slots()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    let install_target = match (options.server, options.all) {
+        (Some(name), _) => InstallTarget::Server(name),
+        (None, true) => InstallTarget::All,
+        (None, false) => InstallTarget::Aggregate,
     };
-    respond(run())
+    let records_path = clients::records_file(state.store.path());
+    let mut records = Records::load(&records_path).map_err(client_error)?;
+    let previous = records.previous(&path);
+    let plan = clients::plan_install(
+        kind,
+        &path,
+        &gateway,
+        &servers,
+        &install_target,
+        options.replace,
+        previous,
+    )
+    .map_err(client_error)?;
+    let mut backup = None;
+    if !options.dry_run {
+        plan.change
+            .check_preview(options.expect.as_deref())
+            .map_err(client_error)?;
+        backup = records
+            .apply_install(&records_path, &path, &plan)
+            .map_err(client_error)?;
+    }
+    Ok(Json(json!({
+        "path": path,
+        "diff": plan.change.diff,
+        "plan": plan.change.plan,
+        "duplicates": plan.duplicates,
+        "written": !options.dry_run && !plan.change.is_empty(),
+        "backup": backup,
+    })))
 }
 
 /// `POST /api/clients/{client}/uninstall` `{project?, dryRun?, expect?}`
@@ -184,30 +182,31 @@ pub async fn uninstall(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let run = || -> Result<Value, ApiError> {
-        let kind = client(&id)?;
-        let options = options(&body)?;
-        let path = file_to_change(kind, &options)?;
-        let gateway = target(&state)?;
-        let records_path = clients::records_file(state.store.path());
-        let mut records = Records::load(&records_path).map_err(client_error)?;
-        let change = clients::plan_uninstall(kind, &path, &gateway, records.files.get(&path))
+) -> Result<Json<Value>, ApiError> {
+    let kind = client(&id)?;
+    let options = options(&body)?;
+    let path = file_to_change(kind, &options)?;
+    let gateway = target(&state)?;
+    let records_path = clients::records_file(state.store.path());
+    let mut records = Records::load(&records_path).map_err(client_error)?;
+    let change = clients::plan_uninstall(kind, &path, &gateway, records.files.get(&path))
+        .map_err(client_error)?;
+    let mut backup = None;
+    if !options.dry_run {
+        change
+            .check_preview(options.expect.as_deref())
             .map_err(client_error)?;
-        let mut backup = None;
-        if !options.dry_run {
-            change
-                .check_preview(options.expect.as_deref())
-                .map_err(client_error)?;
-            backup = records
-                .apply_uninstall(&records_path, &path, &change)
-                .map_err(client_error)?;
-        }
-        Ok(
-            json!({ "path": path, "diff": change.diff, "plan": change.plan, "written": !options.dry_run && !change.is_empty(), "backup": backup }),
-        )
-    };
-    respond(run())
+        backup = records
+            .apply_uninstall(&records_path, &path, &change)
+            .map_err(client_error)?;
+    }
+    Ok(Json(json!({
+        "path": path,
+        "diff": change.diff,
+        "plan": change.plan,
+        "written": !options.dry_run && !change.is_empty(),
+        "backup": backup,
+    })))
 }
 
 /// `POST /api/clients/{client}/import` `{project?, dryRun?, expect?}`: into servers.json, through the config
@@ -216,38 +215,32 @@ pub async fn import(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let prepared = (|| -> Result<_, ApiError> {
-        let kind = client(&id)?;
-        let options = options(&body)?;
-        let path = file_to_change(kind, &options)?;
-        Ok((kind, options, path, target(&state)?))
-    })();
-    let (kind, options, path, gateway) = match prepared {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Json<Value>, ApiError> {
+    let kind = client(&id)?;
+    let options = options(&body)?;
+    let path = file_to_change(kind, &options)?;
+    let gateway = target(&state)?;
     // The plan on the file as it is now, for the diff (and the dry run); the same planner as
     // the CLI's, so a broken servers.json is refused here too.
-    let (change, plan) = match clients::plan_import(kind, &path, &gateway, state.store.path()) {
-        Ok(planned) => (planned.change, planned.plan),
-        Err(e) => return client_error(e).into_response(),
-    };
+    let clients::PlannedImport { change, plan } =
+        clients::plan_import(kind, &path, &gateway, state.store.path()).map_err(client_error)?;
     if !options.dry_run {
-        if let Err(e) = change.check_preview(options.expect.as_deref()) {
-            return client_error(e).into_response();
-        }
+        change
+            .check_preview(options.expect.as_deref())
+            .map_err(client_error)?;
     }
     let mut written = false;
     if !options.dry_run && !plan.imported.is_empty() {
-        let result = state.store.import_from_client(kind, &path, &gateway).await;
-        if let Err(e) = result {
-            return ApiError::new(StatusCode::CONFLICT, "config_not_written", e.to_string())
-                .into_response();
-        }
+        state
+            .store
+            .import_from_client(kind, &path, &gateway)
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::CONFLICT, "config_not_written", e.to_string())
+            })?;
         written = true;
     }
-    respond(Ok(json!({
+    Ok(Json(json!({
         "path": state.store.path(),
         "diff": change.diff,
         "plan": change.plan,
@@ -255,11 +248,4 @@ pub async fn import(
         "skipped": plan.skipped,
         "written": written,
     })))
-}
-
-fn respond(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => e.into_response(),
-    }
 }

@@ -27,23 +27,25 @@ pub async fn logs(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<LogQuery>,
-) -> Response {
-    let Some(slot) = state.hub.slot(&name) else {
-        return ApiError::unknown_server(&name).into_response();
-    };
+) -> Result<Response, ApiError> {
+    let slot = state
+        .hub
+        .slot(&name)
+        .ok_or_else(|| ApiError::unknown_server(&name))?;
     let n = query.tail.unwrap_or(200).min(TAIL_LINES);
     let follow = matches!(query.follow.as_deref(), Some("1" | "true" | "yes"));
     if !follow {
-        return Json(serde_json::json!({ "name": name, "lines": slot.log().tail(n) }))
-            .into_response();
+        return Ok(
+            Json(serde_json::json!({ "name": name, "lines": slot.log().tail(n) })).into_response(),
+        );
     }
     // Subscribe before reading the tail so no line falls between the two.
     let live = BroadcastStream::new(slot.log().subscribe())
         .filter_map(|line| async move { line.ok().map(to_event) });
     let history = futures::stream::iter(slot.log().tail(n).into_iter().map(to_event));
-    Sse::new(history.chain(live))
+    Ok(Sse::new(history.chain(live))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+        .into_response())
 }
 
 fn to_event(line: LogLine) -> Result<Event, Infallible> {

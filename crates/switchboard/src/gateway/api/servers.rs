@@ -4,7 +4,6 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
@@ -155,11 +154,15 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /api/servers/{name}`
-pub async fn detail(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match state.hub.slot(&name) {
-        Some(slot) => Json(detail_of(&slot, &state.base_url)).into_response(),
-        None => ApiError::unknown_server(&name).into_response(),
-    }
+pub async fn detail(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ServerDetail>, ApiError> {
+    let slot = state
+        .hub
+        .slot(&name)
+        .ok_or_else(|| ApiError::unknown_server(&name))?;
+    Ok(Json(detail_of(&slot, &state.base_url)))
 }
 
 fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
@@ -187,16 +190,17 @@ fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
 }
 
 /// `POST /api/servers/{name}/restart`
-pub async fn restart(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    if state.hub.restart(&name).await {
-        (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "name": name, "restarting": true })),
-        )
-            .into_response()
-    } else {
-        ApiError::unknown_server(&name).into_response()
+pub async fn restart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !state.hub.restart(&name).await {
+        return Err(ApiError::unknown_server(&name));
     }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "name": name, "restarting": true })),
+    ))
 }
 
 /// `PATCH /api/servers/{name}`: a JSON merge patch (RFC 7396) of the server's entry, such as
@@ -205,53 +209,60 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Response {
-    let patch = match json_object(&body) {
-        Ok(patch) => Value::Object(patch),
-        Err(e) => return e.into_response(),
-    };
-    let result = state.store.patch_server(&name, &patch).await;
-    respond(&state, &name, result.map(|_| StatusCode::OK))
+) -> Result<(StatusCode, Json<ServerDetail>), ApiError> {
+    let patch = Value::Object(json_object(&body)?);
+    state
+        .store
+        .patch_server(&name, &patch)
+        .await
+        .map_err(edit_error)?;
+    edited(&state, &name, StatusCode::OK)
 }
 
 /// `PUT /api/servers/{name}`: adds the server, or replaces its entry (in place, keeping its
 /// position in the file).
-pub async fn put(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Response {
-    if let Err(why) = check_server_name(&name) {
-        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", why).into_response();
-    }
-    let entry = match json_object(&body) {
-        Ok(entry) => Value::Object(entry),
-        Err(e) => return e.into_response(),
-    };
+pub async fn put(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ServerDetail>), ApiError> {
+    check_server_name(&name)
+        .map_err(|why| ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", why.to_string()))?;
+    let entry = Value::Object(json_object(&body)?);
     let existed = state.hub.slot(&name).is_some();
-    let result = state.store.put_server(&name, &entry).await;
+    state
+        .store
+        .put_server(&name, &entry)
+        .await
+        .map_err(edit_error)?;
     let status = if existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    respond(&state, &name, result.map(|_| status))
+    edited(&state, &name, status)
 }
 
 /// `DELETE /api/servers/{name}`
-pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let result = state.store.remove_server(&name).await;
-    match result {
-        Ok(_) => Json(serde_json::json!({ "name": name, "removed": true })).into_response(),
-        Err(e) => edit_error(e).into_response(),
-    }
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.store.remove_server(&name).await.map_err(edit_error)?;
+    Ok(Json(serde_json::json!({ "name": name, "removed": true })))
 }
 
-/// Answers a successful edit with the server as it is now.
-fn respond(state: &AppState, name: &str, result: Result<StatusCode, EditError>) -> Response {
-    match result {
-        Ok(status) => match state.hub.slot(name) {
-            Some(slot) => (status, Json(detail_of(&slot, &state.base_url))).into_response(),
-            None => ApiError::unknown_server(name).into_response(),
-        },
-        Err(e) => edit_error(e).into_response(),
-    }
+/// Answers a successful edit with `status` and the server as it is now.
+fn edited(
+    state: &AppState,
+    name: &str,
+    status: StatusCode,
+) -> Result<(StatusCode, Json<ServerDetail>), ApiError> {
+    let slot = state
+        .hub
+        .slot(name)
+        .ok_or_else(|| ApiError::unknown_server(name))?;
+    Ok((status, Json(detail_of(&slot, &state.base_url))))
 }
 
 fn edit_error(error: EditError) -> ApiError {
