@@ -489,6 +489,52 @@ mod tests {
 
     const DISABLED: &str = r#"{"mcpServers":{"a":{"command":"sh","disabled":true}}}"#;
 
+    fn on_disk(store: &ConfigStore) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(store.path()).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_operations_change_one_entry_and_keep_the_rest_of_the_file() {
+        let (_dir, store) = store_with(
+            r#"{"mine":1,"mcpServers":{"a":{"command":"sh","disabled":true,"x-note":"kept"}}}"#,
+        );
+        assert!(!store.set_disabled("a", None).await.unwrap(), "flipped on");
+        assert!(store.set_disabled("a", Some(true)).await.unwrap());
+        assert!(
+            store.set_disabled("a", Some(true)).await.unwrap(),
+            "set, not flipped"
+        );
+        store
+            .put_server("b", &json!({ "command": "sh", "disabled": true }))
+            .await
+            .unwrap();
+        store
+            .patch_server("b", &json!({ "tools": { "deny": ["x"] } }))
+            .await
+            .unwrap();
+        assert_eq!(
+            on_disk(&store),
+            json!({ "mine": 1, "mcpServers": {
+                "a": { "command": "sh", "disabled": true, "x-note": "kept" },
+                "b": { "command": "sh", "disabled": true, "tools": { "deny": ["x"] } },
+            }})
+        );
+        store.remove_server("a").await.unwrap();
+        assert!(matches!(
+            store.remove_server("a").await,
+            Err(EditError::UnknownServer(name)) if name == "a"
+        ));
+        assert!(matches!(
+            store.set_disabled("a", None).await,
+            Err(EditError::UnknownServer(_))
+        ));
+        assert!(matches!(
+            store.put_server("a/b", &json!({ "command": "sh" })).await,
+            Err(EditError::BadRequest(_))
+        ));
+        assert_eq!(on_disk(&store)["mcpServers"].as_object().unwrap().len(), 1);
+    }
+
     #[tokio::test]
     async fn an_editor_save_during_an_edit_is_redone_on_not_overwritten() {
         let (_dir, store) = store_with(DISABLED);

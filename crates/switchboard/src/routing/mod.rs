@@ -12,4 +12,6 @@ mod sessions;
 pub(crate) mod test_peers;
 
 pub use outbox::{post_all, DOWNSTREAM_SEND_TIMEOUT};
-pub use sessions::{ClientFeature, SessionId, SessionRegistry, PROGRESS_FLUSH_LIMIT};
+pub use sessions::{
+    ClientFeature, SessionId, SessionRegistry, PROGRESS_FLUSH_LIMIT, PROGRESS_ROUTE_WAIT,
+};

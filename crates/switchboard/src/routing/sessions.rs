@@ -16,8 +16,15 @@ use rmcp::RoleServer;
 
 use super::outbox::Outbox;
 
+/// How long a progress notification may wait for its route: the child can answer with
+/// progress before the request's sender has learnt the token rmcp put on it (a hair, or
+/// longer on a loaded machine). Ends as soon as the route is added.
+pub const PROGRESS_ROUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long a response waits for the progress notifications read before it to be passed on.
-pub const PROGRESS_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// Only a safety net: each of them is settled within [`PROGRESS_ROUTE_WAIT`] plus the send
+/// timeout (delivered, or dropped for a caller that does not read), and then it goes on.
+pub const PROGRESS_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Identifies a downstream session within one registry.
 pub type SessionId = u64;
@@ -104,6 +111,8 @@ pub struct SessionRegistry {
     next_id: AtomicU64,
     /// Woken whenever a progress notification has been passed on.
     progress_settled: tokio::sync::Notify,
+    /// Woken whenever a progress route is added.
+    route_added: tokio::sync::Notify,
 }
 
 /// A downstream peer chosen to receive a server-to-client request, with the id of the
@@ -191,6 +200,27 @@ impl SessionRegistry {
         let route = inner.progress.get(token)?;
         let session = inner.sessions.get(&route.session)?;
         Some((session.peer.clone(), route.token.clone()))
+    }
+
+    /// Where a progress notification carrying the upstream `token` should go, waiting up to
+    /// `limit` for its route to be added.
+    pub async fn wait_for_route(
+        &self,
+        token: &ProgressToken,
+        limit: std::time::Duration,
+    ) -> Option<(Peer<RoleServer>, ProgressToken)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let added = self.route_added.notified();
+            tokio::pin!(added);
+            added.as_mut().enable();
+            if let Some(route) = self.progress_route(token) {
+                return Some(route);
+            }
+            if tokio::time::timeout_at(deadline, added).await.is_err() {
+                return self.progress_route(token);
+            }
+        }
     }
 
     /// Counts a progress notification the moment it is read from the child.
@@ -322,6 +352,8 @@ impl InFlightGuard {
                 token: downstream,
             },
         );
+        drop(inner);
+        self.registry.route_added.notify_waiters();
         self.upstream_token = Some(upstream);
     }
 
@@ -434,6 +466,39 @@ mod tests {
             registry.progress_route(&upstream).is_none(),
             "the call ended"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_progress_read_before_its_route_is_added_waits_for_it() {
+        let registry = SessionRegistry::new();
+        let a = session(&registry, "a", ClientCapabilities::default()).await;
+        let upstream = ProgressToken(rmcp::model::NumberOrString::Number(3));
+        let theirs = ProgressToken(rmcp::model::NumberOrString::Number(30));
+        let waiting = {
+            let registry = Arc::clone(&registry);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                registry
+                    .wait_for_route(&upstream, PROGRESS_ROUTE_WAIT)
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let started = tokio::time::Instant::now();
+        let mut call = registry.begin(a, request(1));
+        call.route_progress(upstream.clone(), theirs.clone());
+        let (peer, token) = waiting.await.unwrap().expect("the route, once added");
+        assert_eq!((client_name(&peer), token), ("a".into(), theirs));
+        assert!(
+            started.elapsed() < PROGRESS_ROUTE_WAIT,
+            "woken by the route, not the timer"
+        );
+
+        let stray = ProgressToken(rmcp::model::NumberOrString::Number(99));
+        assert!(registry
+            .wait_for_route(&stray, PROGRESS_ROUTE_WAIT)
+            .await
+            .is_none());
     }
 
     #[tokio::test]

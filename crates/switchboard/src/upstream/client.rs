@@ -16,7 +16,9 @@ use rmcp::service::{NotificationContext, OriginatingRequestId, RequestContext};
 use rmcp::{RoleClient, Service};
 use tokio::sync::mpsc;
 
-use crate::routing::{post_all, ClientFeature, SessionRegistry, DOWNSTREAM_SEND_TIMEOUT};
+use crate::routing::{
+    post_all, ClientFeature, SessionRegistry, DOWNSTREAM_SEND_TIMEOUT, PROGRESS_ROUTE_WAIT,
+};
 
 /// A part of a server's catalog. The child's list_changed notifications are passed to the
 /// supervisor as the part to fetch again.
@@ -42,9 +44,6 @@ impl CatalogPart {
 
 /// How long a server-to-client request (sampling waits for a human or a model) may take.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
-/// A progress notification can overtake the registration of its route by a hair (the request
-/// is on the wire before we learn the token rmcp chose); wait this long for it.
-const PROGRESS_ROUTE_GRACE: Duration = Duration::from_millis(200);
 
 /// See the module documentation.
 pub struct UpstreamClient {
@@ -104,11 +103,10 @@ impl UpstreamClient {
 
     async fn route_progress(&self, mut notification: rmcp::model::ProgressNotification) {
         let token = notification.params.progress_token.clone();
-        let mut route = self.sessions.progress_route(&token);
-        if route.is_none() {
-            tokio::time::sleep(PROGRESS_ROUTE_GRACE).await;
-            route = self.sessions.progress_route(&token);
-        }
+        let route = self
+            .sessions
+            .wait_for_route(&token, PROGRESS_ROUTE_WAIT)
+            .await;
         let Some((peer, downstream_token)) = route else {
             tracing::debug!(server = %self.server, ?token, "progress for no request in flight");
             self.sessions.progress_delivered(&token, true);

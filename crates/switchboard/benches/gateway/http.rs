@@ -1,0 +1,129 @@
+//! The bench's own keep-alive Streamable HTTP client (`PlainHttpClient`).
+//!
+//! Separate from `client` (rmcp's client): it exists to measure the gateway without the costs
+//! of rmcp's client, so it shares nothing with it but the echo message and the per-call bound.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{json, Value};
+
+use crate::client::{CALL_LIMIT, MESSAGE};
+use crate::BenchResult;
+
+/// A minimal Streamable HTTP client: one reqwest client with keep-alive, every response body
+/// read to its end (plain JSON or an SSE stream that the server ends after the response).
+/// It isolates the gateway from the costs of rmcp's client (which, as measured here, opens a
+/// new TCP connection for every call whose answer comes as an SSE stream).
+pub(crate) struct PlainHttpClient {
+    pub(crate) http: reqwest::Client,
+    url: String,
+    pub(crate) session: Option<String>,
+    version: String,
+    next_id: AtomicU64,
+}
+
+impl PlainHttpClient {
+    pub(crate) async fn connect(url: &str) -> BenchResult<Self> {
+        let mut client = Self {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            session: None,
+            version: "2025-06-18".to_owned(),
+            next_id: AtomicU64::new(0),
+        };
+        let (result, session) = client
+            .exchange(
+                "initialize",
+                json!({
+                    "protocolVersion": client.version,
+                    "capabilities": {},
+                    "clientInfo": { "name": "switchboard-bench-http", "version": "0" }
+                }),
+            )
+            .await?;
+        client.session = session;
+        if let Some(v) = result["protocolVersion"].as_str() {
+            v.clone_into(&mut client.version);
+        }
+        let response = client
+            .post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .send()
+            .await
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let _ = response.bytes().await;
+        Ok(client)
+    }
+
+    fn post(&self, message: &Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", &self.version)
+            .json(message)
+            .timeout(CALL_LIMIT);
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    }
+
+    /// One request; returns its result and the session id the server named, if any.
+    async fn exchange(&self, method: &str, params: Value) -> BenchResult<(Value, Option<String>)> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let response = self
+            .post(&message)
+            .send()
+            .await
+            .map_err(|e| format!("POST {}: {e}", self.url))?;
+        let status = response.status();
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("POST {}: {e}", self.url))?;
+        if !status.is_success() {
+            return Err(format!("POST {}: HTTP {status}: {body}", self.url));
+        }
+        let trimmed = body.trim_start();
+        let candidates: Vec<&str> = if trimmed.starts_with('{') {
+            vec![trimmed]
+        } else {
+            body.lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect()
+        };
+        for candidate in candidates {
+            let Ok(reply) = serde_json::from_str::<Value>(candidate) else {
+                continue;
+            };
+            if reply.get("method").is_none() && reply["id"].as_u64() == Some(id) {
+                if let Some(error) = reply.get("error") {
+                    return Err(format!("{method}: {error}"));
+                }
+                return Ok((reply["result"].clone(), session));
+            }
+        }
+        Err(format!("{method}: no response in the body: {body}"))
+    }
+
+    pub(crate) async fn echo(&self) -> BenchResult<()> {
+        let (result, _) = self
+            .exchange(
+                "tools/call",
+                json!({ "name": "echo", "arguments": { "message": MESSAGE } }),
+            )
+            .await?;
+        let text = result.to_string();
+        if result.get("isError") == Some(&Value::Bool(true)) || !text.contains(MESSAGE) {
+            return Err(format!("unexpected echo result: {text}"));
+        }
+        Ok(())
+    }
+}
