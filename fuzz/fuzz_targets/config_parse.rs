@@ -5,8 +5,12 @@
 //! `${env:…}` expansion of launch fields. Nothing may panic, and:
 //!
 //! - parsing is deterministic;
-//! - an accepted file still parses, to the same config, after the `ConfigStore`'s rewrite
-//!   (`serde_json::to_string_pretty` of its JSON, which is what an API edit writes back);
+//! - an accepted file (JSONC) opens for an edit, and an edit that changes nothing writes it
+//!   back byte for byte;
+//! - an edit through that document (each server's `disabled` flipped, as the tray does) gives
+//!   text that parses to the same config with only those flags flipped;
+//! - its JSON, written as pretty plain JSON (what a new servers.json gets), parses to the same
+//!   config;
 //! - every accepted server name passes `check_server_name`;
 //! - expansion with a lookup that answers `${env:NAME}` for NAME gives back its input;
 //! - a rejected file's error names the file and serialises.
@@ -22,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
 use switchboard::config::{self, ConfigError, ServersFile};
-use switchboard::fuzzing::{Backoff, ToolFilter};
+use switchboard::fuzzing::{Backoff, ServersDocument, ToolFilter};
 
 fn strict_deadlines() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
@@ -47,9 +51,38 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn accepted(path: &Path, text: &str, file: &ServersFile) {
-    // The store's rewrite: JSON value -> pretty text -> parse must give the same config.
-    let value: serde_json::Value = serde_json::from_str(text).expect("parse accepted non-JSON");
-    let mut pretty = serde_json::to_string_pretty(&value).expect("a JSON value serialises");
+    // The store's edits go through this document.
+    let mut doc = ServersDocument::open(path, Some(text))
+        .unwrap_or_else(|e| panic!("parse accepted a file an edit cannot open: {e}"));
+    assert_eq!(
+        doc.text(),
+        text,
+        "an edit that changes nothing rewrote the file"
+    );
+    let json = serde_json::Value::Object(doc.root.clone());
+
+    let mut flipped = file.clone();
+    for (name, spec) in &mut flipped.mcp_servers {
+        spec.disabled = !spec.disabled;
+        let entry = doc
+            .root
+            .get_mut("mcpServers")
+            .and_then(|servers| servers.get_mut(name.as_str()))
+            .and_then(serde_json::Value::as_object_mut)
+            .expect("an accepted server is an object under mcpServers");
+        entry.insert("disabled".into(), serde_json::Value::Bool(spec.disabled));
+    }
+    let edited = doc.text();
+    match config::parse(path, &edited) {
+        Ok(rewritten) => assert_eq!(
+            rewritten, flipped,
+            "flipping `disabled` through the document changed more:\n{edited}"
+        ),
+        Err(e) => panic!("an edit through the document broke the file: {e}\n{edited}"),
+    }
+
+    // The same config as plain pretty JSON.
+    let mut pretty = serde_json::to_string_pretty(&json).expect("a JSON value serialises");
     pretty.push('\n');
     match config::parse(path, &pretty) {
         Ok(rewritten) => assert_eq!(

@@ -10,13 +10,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 use support::{everything, inside_session, wait_for, x11, AppProcess};
+use switchboard_test_procs::TICKS_PER_SEC;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard-app");
 const SERVERS: usize = 5;
@@ -191,7 +191,6 @@ fn sample(app: &AppProcess) -> Sample {
     let started = Instant::now();
     std::thread::sleep(SAMPLE);
     let wall = started.elapsed().as_secs_f64();
-    let ticks_per_sec = clock_ticks();
     let mut s = Sample {
         app_rss: 0,
         app_cpu: 0.0,
@@ -206,7 +205,7 @@ fn sample(app: &AppProcess) -> Sample {
             .find(|(p, _)| *p == pid)
             .map(|(_, t)| cpu_ticks(pid).saturating_sub(*t))
             .unwrap_or(0);
-        let cpu = used as f64 / ticks_per_sec / wall * 100.0;
+        let cpu = used as f64 / TICKS_PER_SEC as f64 / wall * 100.0;
         match classify(pid) {
             Kind::App => {
                 s.app_rss = rss;
@@ -231,48 +230,17 @@ enum Kind {
 }
 
 fn is_reaper(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("__switchboard-reaper"))
-        .unwrap_or(false)
+    switchboard_test_procs::cmdline(pid).is_ok_and(|c| c.contains("__switchboard-reaper"))
 }
 
+/// VmRSS in bytes; 0 for a process gone meanwhile.
 fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    switchboard_test_procs::memory(pid).map_or(0, |m| m.rss_kib * 1024)
 }
 
-/// utime + stime of a process, in clock ticks.
+/// utime + stime of a process, in [`TICKS_PER_SEC`] ticks; 0 for a process gone meanwhile.
 fn cpu_ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // Fields after the command (which may contain spaces) end with ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat; 12 and 13 after "pid (comm) state".
-    field(11) + field(12)
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
+    switchboard_test_procs::stat(pid).map_or(0, |s| s.cpu_ticks)
 }
 
 fn cpu_model() -> String {

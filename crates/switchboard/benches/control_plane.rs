@@ -116,14 +116,9 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if switchboard_test_procs::wait_exit(&mut self.child, Duration::from_secs(20)).is_none() {
+            let _ = self.child.kill();
         }
-        let _ = self.child.kill();
     }
 }
 

@@ -5,8 +5,8 @@
 //! here, so a change inside the core cannot break them unnoticed and they cannot reach around
 //! it. The layers, from the bottom (each uses only those below it):
 //!
-//! 1. leaves: `config`, `filter`, `logs`, `events`, `atomic_file`, `token`, `reaper`,
-//!    `telemetry`;
+//! 1. leaves: `config` (over `jsonc`), `filter`, `logs`, `events`, `atomic_file`, `token`,
+//!    `reaper`, `telemetry`;
 //! 2. `routing` (who gets what a server sends) below `slot` (one server's shared state);
 //! 3. `upstream` (Switchboard as a client of a server) and `supervisor` (a server's life);
 //! 4. `hub` (the set of servers), then `store` and `watch` (servers.json, applied to the hub);
@@ -24,6 +24,7 @@ mod filter;
 mod gateway;
 mod hub;
 pub mod instance_record;
+mod jsonc;
 mod logs;
 mod proxy;
 mod reaper;
@@ -50,6 +51,7 @@ pub use token::{read_or_create as read_or_create_token, token_file, TokenError};
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::config::edit::Document as ServersDocument;
     pub use crate::filter::ToolFilter;
     pub use crate::gateway::{router, AppState};
     pub use crate::proxy::{qualified, reread, split_qualified, template_matches, View};

@@ -262,12 +262,12 @@ impl std::ops::Deref for SlotWriter {
 }
 
 impl SlotWriter {
-    /// The child is up, initialised and its catalog fetched.
-    pub fn set_running(&self, upstream: Upstream, pid: u32) {
+    /// The server is up, initialised and its catalog fetched (`pid`: its process, if ours).
+    pub fn set_running(&self, upstream: Upstream, pid: Option<u32>) {
         self.0.published.send_modify(|p| {
             let s = &mut p.status;
             s.state = ServerState::Running;
-            s.pid = Some(pid);
+            s.pid = pid;
             s.running_since = Some(SystemTime::now());
             s.last_error = None;
             s.next_attempt = None;

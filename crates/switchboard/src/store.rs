@@ -1,8 +1,9 @@
 //! `ConfigStore`: the one place that reads, writes and applies `servers.json`.
 //!
 //! The file is the only source of truth. The watcher calls [`ConfigStore::reload`] when it
-//! changes; the API calls [`ConfigStore::edit`], which rewrites the file (keeping unknown keys
-//! and key order, atomically, with a backup) and applies the result at once. Each applied
+//! changes; the API calls [`ConfigStore::edit`], which rewrites the file (only the values it
+//! changes: comments, unknown keys, key order and formatting are kept; atomically, with a
+//! backup) and applies the result at once. Each applied
 //! version is remembered by the hash of its text, so the watcher's echo of our own write is
 //! recognised and not applied twice. A version that does not parse or validate is never
 //! applied and never overwritten: the last good config keeps running and the error is kept
@@ -289,8 +290,9 @@ impl ConfigStore {
     }
 
     /// Changes the file through `edit` (on its JSON root object), writes it atomically with a
-    /// backup, and applies it. Every key the edit does not touch is kept, in order. Private:
-    /// everyone else changes the file through the operations above.
+    /// backup, and applies it. Only the values the edit changes are rewritten: every other key,
+    /// comment, trailing comma and line stays as it was, byte for byte (`config::Document`).
+    /// Private: everyone else changes the file through the operations above.
     async fn edit(
         &self,
         edit: impl Fn(&mut Map<String, Value>) -> Result<(), EditError>,
@@ -307,26 +309,13 @@ impl ConfigStore {
                     })
                 }
             };
-            let mut root = match &before {
-                Some(text) => match serde_json::from_str::<Value>(text) {
-                    Ok(Value::Object(map)) => map,
-                    Ok(_) | Err(_) => {
-                        let error = config::parse(&self.path, text).err().unwrap_or_else(|| {
-                            ConfigError::Invalid {
-                                path: self.path.clone(),
-                                key: "(top level)".into(),
-                                message: "expected a JSON object".into(),
-                            }
-                        });
-                        return Err(EditError::FileBroken(error));
-                    }
-                },
-                None => Map::new(),
+            // The syntax tree is not `Send`: it lives only in this block, between the awaits.
+            let text = {
+                let mut doc = config::Document::open(&self.path, before.as_deref())
+                    .map_err(EditError::FileBroken)?;
+                edit(&mut doc.root)?;
+                doc.text()
             };
-            edit(&mut root)?;
-            let mut text = serde_json::to_string_pretty(&Value::Object(root))
-                .map_err(|e| EditError::BadRequest(e.to_string()))?;
-            text.push('\n');
             config::parse(&self.path, &text).map_err(EditError::Invalid)?;
             let written;
             (serial, written) = self.replace_if_unchanged(serial, before, &text).await?;
@@ -611,6 +600,179 @@ mod tests {
             "{refused:?}"
         );
         assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "{ broken");
+    }
+
+    /// A hand-written servers.json: comments, trailing commas, an inline entry, odd spacing.
+    const JSONC: &str = r#"// Switchboard's servers
+{
+  "mine": 1, // not Switchboard's
+  "mcpServers": {
+    // the one I use most
+    "a": { "command": "sh", "disabled": true, "x-note": "kept" },
+    /* b is next */
+    "b": {
+      "command": "sh",
+      "args": ["-c",   "true",], // trailing comma
+    },
+  },
+}
+"#;
+
+    fn text_on_disk(store: &ConfigStore) -> String {
+        std::fs::read_to_string(store.path()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_commented_file_with_trailing_commas_loads_and_applies() {
+        let (_dir, store) = store_with(JSONC);
+        assert!(matches!(store.reload().await, Reload::Applied(_)));
+        assert!(store.status().error.is_none());
+    }
+
+    #[tokio::test]
+    async fn setting_disabled_changes_only_that_value_and_keeps_the_comments() {
+        let (_dir, store) = store_with(JSONC);
+        assert!(!store.set_disabled("a", None).await.unwrap());
+        assert_eq!(
+            text_on_disk(&store),
+            JSONC.replace(
+                r#""disabled": true, "x-note""#,
+                r#""disabled": false, "x-note""#
+            )
+        );
+        assert!(store.set_disabled("a", None).await.unwrap());
+        assert_eq!(text_on_disk(&store), JSONC, "flipped back, byte for byte");
+    }
+
+    #[tokio::test]
+    async fn a_patch_changes_one_entry_and_undoing_it_restores_the_file() {
+        let (_dir, store) = store_with(JSONC);
+        store
+            .patch_server(
+                "b",
+                &json!({ "tools": { "deny": ["x"] }, "args": ["-c", "false"] }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            text_on_disk(&store),
+            JSONC.replace(
+                "      \"args\": [\"-c\",   \"true\",], // trailing comma\n",
+                "      \"args\": [\"-c\",   \"false\",], // trailing comma\n      \"tools\": {\n        \"deny\": [\"x\"],\n      },\n"
+            )
+        );
+        // Removing the last rule removes `tools`; the patch's null is never written.
+        store
+            .patch_server(
+                "b",
+                &json!({ "tools": { "deny": null }, "args": ["-c", "true"] }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(text_on_disk(&store), JSONC);
+    }
+
+    #[tokio::test]
+    async fn putting_and_removing_an_entry_keeps_the_others_byte_for_byte() {
+        let (_dir, store) = store_with(JSONC);
+        store
+            .put_server("c", &json!({ "command": "sh", "args": ["-c", "sleep 1"] }))
+            .await
+            .unwrap();
+        let with_c = JSONC.replace(
+            "    },\n  },\n}\n",
+            "    },\n    \"c\": {\n      \"command\": \"sh\",\n      \"args\": [\"-c\", \"sleep 1\"],\n    },\n  },\n}\n",
+        );
+        assert_eq!(text_on_disk(&store), with_c);
+        // Replacing an entry rewrites only what differs in it.
+        store
+            .put_server(
+                "a",
+                &json!({ "command": "bash", "disabled": true, "x-note": "kept" }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            text_on_disk(&store),
+            with_c.replace(
+                r#"{ "command": "sh", "disabled""#,
+                r#"{ "command": "bash", "disabled""#
+            )
+        );
+        store.remove_server("c").await.unwrap();
+        store.remove_server("a").await.unwrap();
+        assert_eq!(
+            text_on_disk(&store),
+            JSONC.replace(
+                "    \"a\": { \"command\": \"sh\", \"disabled\": true, \"x-note\": \"kept\" },\n",
+                ""
+            ),
+            "the comments above a removed entry stay"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_import_adds_its_entries_below_the_others() {
+        let (dir, store) = store_with(JSONC);
+        let cursor = dir.path().join("mcp.json");
+        std::fs::write(
+            &cursor,
+            r#"{"mcpServers":{"time":{"command":"uvx","args":["mcp-server-time"]}}}"#,
+        )
+        .unwrap();
+        let gateway = crate::clients::GatewayTarget {
+            base_url: "http://127.0.0.1:7427".into(),
+            executable: "/usr/local/bin/switchboard".into(),
+        };
+        store
+            .import_from_client(crate::clients::ClientKind::Cursor, &cursor, &gateway)
+            .await
+            .unwrap();
+        assert_eq!(
+            text_on_disk(&store),
+            JSONC.replace(
+                "    },\n  },\n}\n",
+                "    },\n    \"time\": {\n      \"command\": \"uvx\",\n      \"args\": [\"mcp-server-time\"],\n    },\n  },\n}\n",
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_or_empty_file_is_written_as_pretty_json() {
+        let (_dir, store) = store_with("");
+        store
+            .put_server("a", &json!({ "command": "sh" }))
+            .await
+            .unwrap();
+        let pretty =
+            "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"sh\"\n    }\n  }\n}\n";
+        assert_eq!(text_on_disk(&store), pretty);
+        std::fs::remove_file(store.path()).unwrap();
+        store
+            .put_server("a", &json!({ "command": "sh" }))
+            .await
+            .unwrap();
+        assert_eq!(text_on_disk(&store), pretty);
+    }
+
+    #[tokio::test]
+    async fn a_jsonc_syntax_error_is_reported_with_its_line_and_column_and_kept() {
+        let broken = JSONC.replace(r#""mine": 1,"#, r#""mine": ,"#);
+        let (_dir, store) = store_with(&broken);
+        let Reload::Rejected(ConfigError::Syntax { line, column, .. }) = store.reload().await
+        else {
+            panic!("expected a syntax error");
+        };
+        assert_eq!((line, column), (3, 11));
+        let refused = store.set_disabled("a", None).await;
+        assert!(
+            matches!(
+                refused,
+                Err(EditError::FileBroken(ConfigError::Syntax { line: 3, .. }))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(text_on_disk(&store), broken);
     }
 
     #[test]

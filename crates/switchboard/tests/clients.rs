@@ -465,16 +465,13 @@ async fn connect_bridges_a_stdio_client_to_the_gateway_across_a_restart() {
     drop(sb);
 }
 
+/// Waits (bounded) for `child` to exit; kills it if it does not.
 fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let status = switchboard_test_procs::wait_exit(child, limit);
+    if status.is_none() {
+        let _ = child.kill();
     }
-    let _ = child.kill();
-    None
+    status
 }
 
 #[tokio::test(flavor = "multi_thread")]

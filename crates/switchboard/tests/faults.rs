@@ -10,31 +10,27 @@ use futures::StreamExt;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use support::client::{call, connect, text_of, RecordingClient, Seen};
-use support::{alive, everything, repo_root, signal, Switchboard};
+use support::{everything, repo_root, signal, Switchboard};
+use switchboard_test_procs::{alive, pids, stat, Stat};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Every process now, with its stat (those that vanish while being read are left out).
+fn processes() -> Vec<(u32, Stat)> {
+    pids()
+        .expect("cannot list /proc")
+        .into_iter()
+        .filter_map(|pid| Some((pid, stat(pid).ok()?)))
+        .collect()
+}
+
 /// Every live descendant of `root` (by parent pid), excluding zombies.
 fn descendants(root: u32) -> BTreeSet<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z") {
-            continue;
-        }
-        if let Some(ppid) = fields.get(1).and_then(|p| p.parse().ok()) {
-            parents.push((pid, ppid));
-        }
-    }
+    let parents: Vec<(u32, u32)> = processes()
+        .into_iter()
+        .filter(|(_, s)| s.state != 'Z')
+        .map(|(pid, s)| (pid, s.ppid))
+        .collect();
     let mut found = BTreeSet::new();
     let mut frontier = vec![root];
     while let Some(parent) = frontier.pop() {
@@ -49,23 +45,11 @@ fn descendants(root: u32) -> BTreeSet<u32> {
 
 /// Zombie children of `parent`: exited but never reaped.
 fn zombies_of(parent: u32) -> Vec<u32> {
-    let mut zombies = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z") && fields.get(1) == Some(&parent.to_string().as_str()) {
-            zombies.push(pid);
-        }
-    }
-    zombies
+    processes()
+        .into_iter()
+        .filter(|(_, s)| s.state == 'Z' && s.ppid == parent)
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 async fn all_gone(pids: &BTreeSet<u32>, limit: Duration) -> Vec<u32> {

@@ -253,7 +253,10 @@ async fn killed_child_is_restarted_with_a_new_pid() {
         })
         .await;
     assert_eq!(after["restarts"], 1);
-    assert!(!support::alive(pid), "the killed child must be reaped");
+    assert!(
+        !switchboard_test_procs::alive(pid),
+        "the killed child must be reaped"
+    );
 
     // And it serves again.
     let client = connect(sb.mcp_url("everything"), RecordingClient::default()).await;

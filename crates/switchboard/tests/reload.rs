@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use support::client::{call, connect, RecordingClient, Seen};
 use support::events::Events;
 use support::files::{read, save_by_rename, save_in_place};
-use support::{alive, everything, Switchboard};
+use support::{everything, Switchboard};
+use switchboard_test_procs::alive;
 
 const WAIT: Duration = Duration::from_secs(30);
 

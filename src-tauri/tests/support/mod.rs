@@ -3,8 +3,9 @@
 //! clicked over D-Bus (StatusNotifierItem + dbusmenu), its window found and closed over X11, a
 //! stand-in notification server, screenshots, and a scan of /proc for leftover processes.
 //!
-//! Every wait is bounded; every process the app started carries a tag in its environment, and
-//! whatever still has it is killed when the [`AppProcess`] guard drops (also on failure).
+//! Every wait is bounded; every process the app started carries a mark in its environment
+//! (`switchboard_test_procs::Mark`), and whatever still has it is killed when the
+//! [`AppProcess`] guard drops (also on failure).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -15,9 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use serde_json::Value as Json;
+use switchboard_test_procs::Mark;
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
@@ -97,10 +97,7 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Optio
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    switchboard_test_procs::free_port().expect("a free port on 127.0.0.1")
 }
 
 /// `server-everything` from npm, installed by `tests/setup.sh`.
@@ -121,8 +118,9 @@ pub struct AppProcess {
     pub child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
-    /// Every process the app starts inherits `SWITCHBOARD_E2E_TAG=<tag>`.
-    pub tag: String,
+    /// Every process the app starts inherits `SWITCHBOARD_E2E_TAG=<test pid>-<port>`, so the
+    /// app's children are found even after it is gone and they were re-parented.
+    pub mark: Mark,
 }
 
 impl AppProcess {
@@ -158,7 +156,7 @@ impl AppProcess {
 
     fn spawn(binary: &Path, config: &Json, extra: &[&str], port: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let tag = format!("{}-{}", std::process::id(), port);
+        let mark = Mark::new(TAG_VAR, format!("{}-{}", std::process::id(), port));
         std::fs::write(
             dir.path().join("servers.json"),
             serde_json::to_vec_pretty(config).unwrap(),
@@ -185,7 +183,7 @@ impl AppProcess {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let child = app_command(binary, dir.path(), port, &tag)
+        let child = app_command(binary, dir.path(), port, &mark)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::from(
@@ -197,13 +195,13 @@ impl AppProcess {
             child,
             port,
             dir,
-            tag,
+            mark,
         }
     }
 
     /// The same binary and environment, for a second launch.
     pub fn command(&self, binary: &Path) -> Command {
-        app_command(binary, self.dir.path(), self.port, &self.tag)
+        app_command(binary, self.dir.path(), self.port, &self.mark)
     }
 
     pub fn pid(&self) -> u32 {
@@ -246,16 +244,21 @@ impl AppProcess {
         started.elapsed()
     }
 
-    /// Processes (other than the app) that carry this app's tag.
+    /// Processes (other than the app) that carry this app's mark.
     pub fn descendants(&self) -> Vec<u32> {
-        tagged_processes(&self.tag)
+        self.mark
+            .processes()
+            .expect("cannot list /proc")
             .into_iter()
             .filter(|pid| *pid != self.child.id())
             .collect()
     }
 }
 
-fn app_command(binary: &Path, dir: &Path, port: u16, tag: &str) -> Command {
+/// The variable of an [`AppProcess`]'s mark.
+const TAG_VAR: &str = "SWITCHBOARD_E2E_TAG";
+
+fn app_command(binary: &Path, dir: &Path, port: u16, mark: &Mark) -> Command {
     let mut path = std::ffi::OsString::from(dir.join("bin"));
     if let Some(system) = std::env::var_os("PATH") {
         path.push(":");
@@ -272,7 +275,7 @@ fn app_command(binary: &Path, dir: &Path, port: u16, tag: &str) -> Command {
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("XDG_RUNTIME_DIR", dir.join("run"))
         .env("RUST_LOG", "info,switchboard_app=debug")
-        .env("SWITCHBOARD_E2E_TAG", tag)
+        .env(mark.var(), mark.value())
         .stdin(Stdio::null());
     command
 }
@@ -291,38 +294,10 @@ impl Drop for AppProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        for pid in tagged_processes(&self.tag) {
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        if let Err(e) = self.mark.kill_all() {
+            eprintln!("cannot sweep the app's processes: {e}");
         }
     }
-}
-
-/// Every live process whose environment has `SWITCHBOARD_E2E_TAG=<tag>`.
-pub fn tagged_processes(tag: &str) -> Vec<u32> {
-    let needle = format!("SWITCHBOARD_E2E_TAG={tag}");
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_bytes())
-        {
-            found.push(pid);
-        }
-    }
-    found
 }
 
 /// A plain HTTP/1.1 GET to the gateway (no client library needed for this).

@@ -28,7 +28,7 @@ pub(crate) async fn direct_stdio(s: &Settings, r: &mut Report) -> BenchResult<()
     let mut cmd = tokio::process::Command::new(everything_bin()?);
     cmd.arg("stdio")
         .process_group(0)
-        .env(MARK_VAR, mark())
+        .env(MARK_VAR, mark().value())
         .kill_on_drop(true);
     // SAFETY: as in `prepare`.
     unsafe {
@@ -147,7 +147,7 @@ pub(crate) async fn mcp_proxy(s: &Settings, r: &mut Report, dir: &Path) -> Bench
     let mut cmd = Command::new(installed("tests/.venv-mcp1/bin/mcp-proxy")?);
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--log-level", "WARNING"])
-        .args(["-e", MARK_VAR, &mark()])
+        .args(["-e", MARK_VAR, mark().value()])
         .arg("--")
         .arg(everything_bin()?)
         .arg("stdio")

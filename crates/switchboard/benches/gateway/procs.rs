@@ -1,9 +1,12 @@
 //! Processes: how every process the bench starts is spawned (its own group, the run marker,
-//! SIGTERM on parent death) and stopped (`Proc`, `GroupGuard`), and what is read about them
-//! from `/proc`: the sweep for marked survivors, liveness, CPU ticks, RSS.
+//! SIGTERM on parent death) and stopped (`Proc`, `GroupGuard`), and what is read about them:
+//! the sweep for marked survivors, which of them is the gateway, its helpers or a server, and
+//! their CPU ticks and RSS.
 //!
-//! Separate because it is the one place that handles process groups, signals and `/proc`;
-//! the measurements and scenarios only ask it for pids, ticks and KiB.
+//! Separate because it is the one place that handles process groups and signals; the `/proc`
+//! reads themselves (liveness, cmdline, stat, status, the marked-process scan) are the ones
+//! the tests share, in `switchboard_test_procs`. The measurements and scenarios only ask this
+//! module for pids, ticks and KiB.
 
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt as _;
@@ -11,23 +14,28 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use switchboard_test_procs::{wait_exit, Mark, TICKS_PER_SEC};
+
 use crate::report::mib;
 use crate::BenchResult;
 
-/// Every process this run starts carries `MARK_VAR=<our pid>`, so survivors can be found.
-pub(crate) const MARK_VAR: &str = "SWITCHBOARD_BENCH_RUN";
-/// Linux reports process CPU time in USER_HZ ticks, which is 100 on every architecture.
-const TICKS_PER_SEC: f64 = 100.0;
+pub(crate) use switchboard_test_procs::{alive, cmdline};
 
-pub(crate) fn mark() -> String {
-    std::process::id().to_string()
+/// Every process this run starts carries `MARK_VAR=<our pid>`, so survivors can be found
+/// (also those re-parented to init, whose parent pid no longer leads back to us).
+pub(crate) const MARK_VAR: &str = "SWITCHBOARD_BENCH_RUN";
+
+/// This run's mark (`MARK_VAR=<our pid>`).
+pub(crate) fn mark() -> Mark {
+    Mark::new(MARK_VAR, std::process::id().to_string())
 }
 
 /// What every spawned process gets: its own process group, the run marker, and SIGTERM when
 /// the thread that spawned it (always the main thread here) dies, so a killed bench does not
 /// leave gateways behind (they stop their own children on SIGTERM).
 fn prepare(cmd: &mut Command) {
-    cmd.process_group(0).env(MARK_VAR, mark());
+    let mark = mark();
+    cmd.process_group(0).env(mark.var(), mark.value());
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -86,15 +94,7 @@ impl Proc {
         }
         let start = Instant::now();
         signal_group(self.pid(), nix::sys::signal::Signal::SIGTERM);
-        let deadline = start + Duration::from_secs(15);
-        let mut took = None;
-        while Instant::now() < deadline {
-            if self.exited().is_some() {
-                took = Some(start.elapsed());
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let took = wait_exit(&mut self.child, Duration::from_secs(15)).map(|_| start.elapsed());
         if took.is_none() {
             eprintln!(
                 "[bench] {} did not exit within 15 s of SIGTERM; SIGKILL",
@@ -126,115 +126,62 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Processes that carry this run's marker.
+/// Processes that carry this run's marker (none when `/proc` cannot be listed; [`sweep`]
+/// reports that).
 fn marked_pids() -> Vec<u32> {
-    let needle = format!("{MARK_VAR}={}", mark());
-    let mut pids = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() || !alive(pid) {
-            continue;
-        }
-        if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
-            if env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
-                pids.push(pid);
-            }
-        }
-    }
-    pids
+    mark().processes().unwrap_or_default()
 }
 
 /// Waits (bounded) until no marked process is left; kills and names the survivors.
 pub(crate) fn sweep(after: &str, notes: &mut Vec<String>) {
+    let mark = mark();
+    let scan = || {
+        mark.processes()
+            .map_err(|e| format!("cannot look for survivors of {after} in /proc: {e}"))
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut left = marked_pids();
+    let mut left = match scan() {
+        Ok(left) => left,
+        Err(e) => {
+            notes.push(e);
+            return;
+        }
+    };
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
-        left = marked_pids();
+        left = scan().unwrap_or_default();
     }
     if left.is_empty() {
         return;
     }
     let described: Vec<String> = left
         .iter()
-        .map(|pid| format!("{pid} ({})", cmdline(*pid)))
+        .map(|pid| format!("{pid} ({})", cmdline(*pid).unwrap_or_default()))
         .collect();
     notes.push(format!(
         "{} process(es) still alive 10 s after {after} stopped; killed: {}",
         left.len(),
         described.join(", ")
     ));
-    for pid in left {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
-
-pub(crate) fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .split('\0')
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
-pub(crate) fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
+    if let Err(e) = mark.kill_all() {
+        notes.push(format!("cannot kill the survivors of {after}: {e}"));
     }
 }
 
 /// utime + stime of a process, in ticks.
 fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: state is field 3, utime 14, stime 15 (1-based in proc(5)).
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    switchboard_test_procs::stat(pid).ok().map(|s| s.cpu_ticks)
 }
 
 /// (VmRSS, VmHWM) in KiB.
 pub(crate) fn memory_kib(pid: u32) -> BenchResult<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(rss), Some(hwm)) => Ok((rss, hwm)),
-        _ => Err(format!("no VmRSS/VmHWM in /proc/{pid}/status")),
-    }
+    switchboard_test_procs::memory(pid)
+        .map(|m| (m.rss_kib, m.peak_kib))
+        .map_err(|e| format!("memory of {pid}: {e}"))
 }
 
 pub(crate) fn free_port() -> BenchResult<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot pick a free port: {e}"))
+    switchboard_test_procs::free_port().map_err(|e| format!("cannot pick a free port: {e}"))
 }
 
 /// Waits until `port` accepts connections or `proc` exits, for at most `limit`.
@@ -282,7 +229,7 @@ impl Processes {
             if Some(pid) == gateway {
                 continue;
             }
-            if cmdline(pid).contains("mcp-server-everything") {
+            if cmdline(pid).is_ok_and(|c| c.contains("mcp-server-everything")) {
                 found.servers.push(pid);
             } else if gateway.is_some() {
                 found.gateway.push(pid);
@@ -325,7 +272,7 @@ impl CpuSnapshot {
     /// CPU used since `before`, as % of one core: (gateway, servers, bench).
     pub(crate) fn since(&self, before: &CpuSnapshot) -> (f64, f64, f64) {
         let secs = self.at.duration_since(before.at).as_secs_f64().max(1e-9);
-        let pct = |ticks: u64| ticks as f64 / TICKS_PER_SEC / secs * 100.0;
+        let pct = |ticks: u64| ticks as f64 / TICKS_PER_SEC as f64 / secs * 100.0;
         let delta = |now: &HashMap<u32, u64>, then: &HashMap<u32, u64>| -> u64 {
             now.iter()
                 .map(|(pid, t)| t.saturating_sub(then.get(pid).copied().unwrap_or(0)))

@@ -40,7 +40,7 @@ impl Switchboard {
                     json!({
                         "command": everything.to_string_lossy(),
                         "args": ["stdio"],
-                        "env": { MARK_VAR: mark() }
+                        "env": { MARK_VAR: mark().value() }
                     }),
                 )
             })
@@ -153,7 +153,7 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
             .helpers()
             .iter()
             .map(|pid| {
-                let cmd = cmdline(*pid);
+                let cmd = cmdline(*pid).unwrap_or_default();
                 cmd.rsplit(' ').next().unwrap_or_default().to_owned()
             })
             .collect();

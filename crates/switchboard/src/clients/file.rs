@@ -2,15 +2,17 @@
 //!
 //! The file is parsed into a concrete syntax tree (`jsonc-parser`), so editing one server entry
 //! keeps everything else exactly as the user wrote it: other keys, their order, comments (VS
-//! Code, Cursor and Windsurf allow them), indentation, trailing commas.
+//! Code, Cursor and Windsurf allow them), indentation, trailing commas. The edits themselves are
+//! `crate::jsonc`'s, shared with servers.json.
 
 use std::path::{Path, PathBuf};
 
-use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use jsonc_parser::cst::{CstObject, CstRootNode};
 use jsonc_parser::ParseOptions;
 use serde_json::Value;
 
 use super::ClientError;
+use crate::jsonc;
 
 /// A client config file loaded for editing (it may not exist yet).
 pub struct ClientFile {
@@ -83,23 +85,13 @@ impl ClientFile {
             .root
             .object_value_or_set()
             .object_value_or_set(self.servers_key);
-        match servers.get(name) {
-            Some(prop) => prop.set_value(to_input(entry)),
-            None => {
-                servers.append(name, to_input(entry));
-            }
-        }
+        jsonc::set_property(&servers, name, entry);
     }
 
     /// Removes the entry `name`; returns whether there was one.
     pub fn remove_server(&mut self, name: &str) -> bool {
-        match self.servers_object().and_then(|s| s.get(name)) {
-            Some(prop) => {
-                prop.remove();
-                true
-            }
-            None => false,
-        }
+        self.servers_object()
+            .is_some_and(|servers| jsonc::remove_property(&servers, name))
     }
 
     /// The text as it would be written.
@@ -113,20 +105,6 @@ impl ClientFile {
 
     pub fn changed(&self) -> bool {
         self.original.as_deref().map(str::trim_end) != Some(self.text().trim_end())
-    }
-}
-
-/// A serde value as a CST input value.
-fn to_input(value: &Value) -> CstInputValue {
-    match value {
-        Value::Null => CstInputValue::Null,
-        Value::Bool(b) => CstInputValue::Bool(*b),
-        Value::Number(n) => CstInputValue::Number(n.to_string()),
-        Value::String(s) => CstInputValue::String(s.clone()),
-        Value::Array(items) => CstInputValue::Array(items.iter().map(to_input).collect()),
-        Value::Object(map) => {
-            CstInputValue::Object(map.iter().map(|(k, v)| (k.clone(), to_input(v))).collect())
-        }
     }
 }
 

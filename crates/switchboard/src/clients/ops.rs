@@ -432,7 +432,7 @@ pub struct PlannedImport {
 
 /// Plans importing the stdio servers of the client file at `client_file` into `config_file`:
 /// the one planner of the CLI's `import` and the API's. A servers.json that exists but
-/// cannot be read, is not JSON, or is not valid is refused with its error (file and line or
+/// cannot be read, does not parse, or is not valid is refused with its error (file and line or
 /// key), never previewed as if it were empty; a missing one is started afresh.
 pub fn plan_import(
     kind: ClientKind,
@@ -447,25 +447,13 @@ pub fn plan_import(
             message: e.to_string(),
         })
     })?;
-    let mut root = match &before {
-        Some(text) => {
-            crate::config::parse(config_file, text).map_err(broken)?;
-            // parse() accepted it, so it is a JSON object.
-            serde_json::from_str::<Map<String, Value>>(text).map_err(|e| {
-                broken(crate::config::ConfigError::Invalid {
-                    path: config_file.to_owned(),
-                    key: "(top level)".into(),
-                    message: e.to_string(),
-                })
-            })?
-        }
-        None => Map::new(),
-    };
-    let plan = import_into(kind, client_file, gateway, &mut root)?;
-    let mut after = serde_json::to_string_pretty(&Value::Object(root)).map_err(|e| {
-        ClientError::Invalid(format!("cannot write {}: {e}", config_file.display()))
-    })?;
-    after.push('\n');
+    if let Some(text) = &before {
+        crate::config::parse(config_file, text).map_err(broken)?;
+    }
+    // Only the entries the import adds are written: the rest of the file stays as it is.
+    let mut doc = crate::config::Document::open(config_file, before.as_deref()).map_err(broken)?;
+    let plan = import_into(kind, client_file, gateway, &mut doc.root)?;
+    let after = doc.text();
     crate::config::parse(config_file, &after).map_err(|e| {
         ClientError::Invalid(format!(
             "importing from {} would leave servers.json invalid: {e}",

@@ -1,13 +1,16 @@
 //! Reading and validating `servers.json`.
 //!
-//! Every error names the file and either the line and column (syntax) or the key path
+//! The file is JSONC: JSON with `//` and `/* */` comments and trailing commas. Every error
+//! names the file and either the line and column (syntax) or the key path
 //! (`mcpServers.git.args[1]`) with what was expected, because the user fixes it by hand.
 
 use std::path::{Path, PathBuf};
 
+use jsonc_parser::cst::CstRootNode;
 use serde::Serialize;
 
 use super::model::ServersFile;
+use crate::jsonc;
 
 /// Why a `servers.json` could not be used. The running config is kept when this happens.
 #[derive(Debug, Clone, thiserror::Error, Serialize, PartialEq, Eq)]
@@ -40,15 +43,11 @@ pub fn load(path: &Path) -> Result<ServersFile, ConfigError> {
     parse(path, &text)
 }
 
-/// Parses and validates `text` as the contents of `path` (used in errors only).
+/// Parses and validates `text` as the contents of `path` (used in errors only). The text is
+/// JSON with `//` and `/* */` comments and trailing commas allowed (see [`crate::jsonc::JSONC`]).
 pub fn parse(path: &Path, text: &str) -> Result<ServersFile, ConfigError> {
     // Syntax first, so a broken file reports line and column rather than a key path.
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: strip_position(&e.to_string()),
-    })?;
+    let value = parse_jsonc(path, text)?;
     if !value.is_object() {
         return Err(invalid(path, "(top level)", "expected a JSON object"));
     }
@@ -58,6 +57,33 @@ pub fn parse(path: &Path, text: &str) -> Result<ServersFile, ConfigError> {
     })?;
     validate(path, &file)?;
     Ok(file)
+}
+
+/// The JSON value of `text`, or the syntax error with its line and column.
+fn parse_jsonc(path: &Path, text: &str) -> Result<serde_json::Value, ConfigError> {
+    let syntax = |offset: usize, message: String| {
+        let (line, column) = jsonc::line_column(text, offset);
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
+    };
+    let root = CstRootNode::parse(text, &jsonc::JSONC)
+        .map_err(|e| syntax(e.range().start, lowercase_first(&e.kind().to_string())))?;
+    if let Some(offset) = jsonc::control_character_in_string(text) {
+        return Err(syntax(
+            offset,
+            "control character in a string: write it escaped (\\n, \\t, \\u0001)".into(),
+        ));
+    }
+    root.to_serde_value().ok_or_else(|| {
+        syntax(
+            text.len(),
+            "expected a JSON object, found the end of the file".into(),
+        )
+    })
 }
 
 fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
@@ -170,11 +196,13 @@ fn invalid(path: &Path, key: &str, message: &str) -> ConfigError {
     }
 }
 
-/// serde_json appends " at line L column C"; we report those as fields instead.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+/// jsonc-parser's messages start with a capital ("Unexpected comma"); after
+/// `file:line:column:` ours do not.
+fn lowercase_first(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -211,6 +239,67 @@ mod tests {
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_commented_file_with_trailing_commas_loads() {
+        let file = parse(
+            &p(),
+            r#"// Switchboard's servers
+{
+  /* the one I use most */
+  "mcpServers": {
+    "time": {
+      "command": "uvx", // from PyPI
+      "args": ["mcp-server-time",],
+    },
+  },
+}
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.mcp_servers["time"].args, ["mcp-server-time"]);
+    }
+
+    fn syntax_error(text: &str) -> (usize, usize, String) {
+        match parse(&p(), text).unwrap_err() {
+            ConfigError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => (line, column, message),
+            other => panic!("expected a syntax error for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_in_jsonc_names_its_line_and_column() {
+        let text = "{\n  // a comment with \"quotes\" and é\n  \"mcpServers\": { \"é\": { \"command\": } },\n}\n";
+        let (line, column, message) = syntax_error(text);
+        assert_eq!((line, column), (3, 37), "{message}");
+        assert_eq!(message, "unexpected close brace");
+        let err = parse(&p(), text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/tmp/servers.json:3:37: unexpected close brace"),
+            "{err}"
+        );
+        // Only comments and trailing commas: not the rest of JSON5.
+        assert_eq!(syntax_error("{\n 'a': 1 }").0, 2);
+        assert_eq!(syntax_error("{ mcpServers: {} }").1, 3);
+        assert_eq!(syntax_error("{ \"a\": 1 \"b\": 2 }").2, "expected comma");
+        assert_eq!(syntax_error("{ /* open").2, "unterminated comment block");
+    }
+
+    #[test]
+    fn an_empty_file_or_a_raw_control_character_is_a_syntax_error() {
+        assert_eq!(syntax_error("").0, 1);
+        let (line, column, message) = syntax_error("// nothing yet\n");
+        assert_eq!((line, column), (2, 1));
+        assert!(message.contains("expected a JSON object"), "{message}");
+        let (line, column, message) = syntax_error("{\n\"a\": \"x\ty\"}");
+        assert_eq!((line, column), (2, 8));
+        assert!(message.contains("control character"), "{message}");
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! `servers.json`: the model, loading with precise errors, `${env:VAR}` expansion, paths.
+//! `servers.json`: the model, loading with precise errors, `${env:VAR}` expansion, paths, and
+//! editing its text in place.
 
+pub(crate) mod edit;
 mod expand;
 mod load;
 mod model;
 mod paths;
 
+pub(crate) use edit::Document;
 pub use expand::{expand, expand_with, ExpandError};
 pub use load::{check_server_name, load, parse, ConfigError, ServerNameError};
 pub use model::{

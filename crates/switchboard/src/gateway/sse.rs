@@ -82,7 +82,7 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     };
     open_session(
         &state,
-        ServerProxy::new(slot, state.limits.per_server),
+        ServerProxy::for_server(slot, state.limits.per_server),
         retired,
         name.clone(),
         &format!("/servers/{name}/messages"),
@@ -98,7 +98,7 @@ pub async fn open_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
-    let proxy = AggregateProxy::new(Arc::clone(&state.hub), view);
+    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view);
     let retired = state.hub.stopping();
     open_session(&state, proxy, retired, AGGREGATE.into(), "/messages")
 }

@@ -85,7 +85,7 @@ impl StreamableServices {
         let for_factory = Arc::clone(slot);
         let service = StreamableHttpService::new(
             move || {
-                Ok(ServerProxy::new(
+                Ok(ServerProxy::for_server(
                     Arc::clone(&for_factory),
                     limits.per_server,
                 ))
@@ -125,7 +125,7 @@ impl StreamableServices {
         let hub_for_factory = Arc::clone(hub);
         let service = StreamableHttpService::new(
             move || {
-                Ok(AggregateProxy::new(
+                Ok(AggregateProxy::for_view(
                     Arc::clone(&hub_for_factory),
                     view.clone(),
                 ))

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use rmcp::model::{ClientRequest, ErrorCode, ErrorData, PaginatedRequestParams, ServerResult};
+use rmcp::model::{ClientRequest, ErrorCode, ErrorData, ServerResult};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServiceError};
 use serde::de::DeserializeOwned;
@@ -178,15 +178,4 @@ pub fn reread<T: DeserializeOwned>(server: &str, result: ServerResult) -> Result
                 None,
             )
         })
-}
-
-/// A paginated list request carrying the caller's cursor (if any) as it came.
-pub fn paginated<M: Default>(
-    params: Option<PaginatedRequestParams>,
-) -> rmcp::model::RequestOptionalParam<M, PaginatedRequestParams> {
-    rmcp::model::RequestOptionalParam {
-        method: M::default(),
-        params,
-        extensions: Default::default(),
-    }
 }

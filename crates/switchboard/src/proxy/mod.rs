@@ -1,15 +1,37 @@
-//! The MCP proxy, towards clients: the handler of each downstream session, for one server's
-//! endpoint ([`ServerProxy`]) or the aggregate ([`AggregateProxy`]), forwarding to the slots'
-//! upstream connections (see `upstream` for the other side).
+//! The MCP proxy, towards clients: one handler ([`Endpoint`]) for every downstream session,
+//! whose [`endpoint::Routing`] says where its requests go: to one server ([`OneServer`]) or
+//! across many by `server__name` ([`Aggregate`]). It forwards to the slots' upstream
+//! connections (see `upstream` for the other side).
 
 mod aggregate;
+mod endpoint;
 mod forward;
-mod server;
+mod names;
+mod one_server;
 
-#[cfg(feature = "fuzzing")]
-pub use aggregate::{qualified, split_qualified, template_matches};
-pub use aggregate::{AggregateProxy, View};
+pub use aggregate::Aggregate;
+pub use endpoint::{discover_not_offered, supported_versions, Endpoint};
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
 pub use forward::reread;
-pub use server::{discover_not_offered, supported_versions, ServerProxy};
+pub use names::View;
+#[cfg(feature = "fuzzing")]
+pub use names::{qualified, split_qualified, template_matches};
+pub use one_server::OneServer;
+
+/// The handler of a session with one server's endpoint (`/servers/{name}/…`).
+pub type ServerProxy = Endpoint<OneServer>;
+/// The handler of a session with the aggregate endpoint or one of its views.
+pub type AggregateProxy = Endpoint<Aggregate>;
+
+impl ServerProxy {
+    pub fn for_server(slot: std::sync::Arc<crate::slot::ServerSlot>, max_sessions: usize) -> Self {
+        Endpoint::new(OneServer::new(slot, max_sessions))
+    }
+}
+
+impl AggregateProxy {
+    pub fn for_view(hub: std::sync::Arc<crate::hub::Hub>, view: View) -> Self {
+        Endpoint::new(Aggregate::new(hub, view))
+    }
+}

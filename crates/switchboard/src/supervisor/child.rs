@@ -8,13 +8,96 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use process_wrap::tokio::{ChildWrapper, CommandWrap};
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::RoleClient;
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
+use super::connector::{Connector, Link};
+use super::launcher::Launcher;
+use super::stdout::CheckedStdout;
+use super::{STARTED_NOTE, STOP_GRACE};
 use crate::config::{expand, ExpandError, ServerSpec};
+use crate::slot::SlotWriter;
+
+/// How long a child whose stdout closed gets to be reaped, so its exit status can be told.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
+
+/// Reaches a server by running it as a child process and speaking MCP over its stdio.
+pub struct ChildConnector {
+    /// The PATH children get and the reaper told of each child's process group.
+    pub launcher: Arc<Launcher>,
+}
+
+impl Connector for ChildConnector {
+    type Transport = AsyncRwTransport<RoleClient, CheckedStdout<ChildStdout>, ChildStdin>;
+    type Link = ChildLink;
+
+    fn connect(
+        &self,
+        slot: &SlotWriter,
+        spec: &ServerSpec,
+    ) -> Result<(Self::Transport, ChildLink), String> {
+        let resolved = resolve(spec, &self.launcher.base_path()).map_err(|e| e.to_string())?;
+        let spawned = spawn(&resolved).map_err(|e| e.to_string())?;
+        let pid = spawned.pid;
+        slot.log().push(format!(
+            "{STARTED_NOTE} {pid}: {}",
+            resolved.program.display()
+        ));
+        let log = Arc::clone(slot.log());
+        tokio::spawn(async move { log.pump(spawned.stderr).await });
+        slot.update_status(|s| s.pid = Some(pid));
+        self.launcher.watch(pid);
+        let stdout = CheckedStdout::new(spawned.stdout, slot.clone());
+        let transport = AsyncRwTransport::new(stdout, spawned.stdin);
+        let link = ChildLink {
+            child: spawned.child,
+            pid,
+            launcher: Arc::clone(&self.launcher),
+        };
+        Ok((transport, link))
+    }
+}
+
+/// A running child: its handle and process group.
+pub struct ChildLink {
+    child: Box<dyn ChildWrapper>,
+    pid: u32,
+    launcher: Arc<Launcher>,
+}
+
+impl Link for ChildLink {
+    fn pid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    async fn ended(&mut self) -> String {
+        let exit = self.child.wait().await;
+        // What it started may live on: the rest of the group goes now.
+        kill_group(self.pid);
+        let exit = match exit {
+            Ok(status) => describe_status(status),
+            Err(e) => format!("could not be waited for ({e})"),
+        };
+        format!("the server (pid {}) {exit}", self.pid)
+    }
+
+    async fn closed_because(&mut self) -> Option<String> {
+        exit_within(&mut self.child, EXIT_GRACE).await
+    }
+
+    /// Stops the child (stdin closed by now; then TERM and KILL to its group if it lingers),
+    /// kills whatever is left of its group, and tells the reaper it is handled.
+    async fn release(&mut self) {
+        terminate(&mut self.child, STOP_GRACE).await;
+        kill_group(self.pid);
+        self.launcher.forget(self.pid);
+    }
+}
 
 /// Why a child could not be started. Each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +121,7 @@ pub enum SpawnError {
 }
 
 /// A started child: its handle, its stdio, and its pid (which is also its process group id).
-pub struct Spawned {
+struct Spawned {
     pub child: Box<dyn ChildWrapper>,
     pub stdin: ChildStdin,
     pub stdout: ChildStdout,
@@ -48,7 +131,7 @@ pub struct Spawned {
 
 /// The launch fields with `${env:VAR}` resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
+struct Resolved {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -57,7 +140,7 @@ pub struct Resolved {
 
 /// Expands variables and resolves the program on the PATH the child will see: its own
 /// `env.PATH`, else `base_path` (which it is then given).
-pub fn resolve(spec: &ServerSpec, base_path: &std::ffi::OsStr) -> Result<Resolved, SpawnError> {
+fn resolve(spec: &ServerSpec, base_path: &std::ffi::OsStr) -> Result<Resolved, SpawnError> {
     let field = |name: String| {
         move |source| SpawnError::Expand {
             field: name,
@@ -111,7 +194,7 @@ pub fn resolve(spec: &ServerSpec, base_path: &std::ffi::OsStr) -> Result<Resolve
 }
 
 /// Starts the child described by `resolved`.
-pub fn spawn(resolved: &Resolved) -> Result<Spawned, SpawnError> {
+fn spawn(resolved: &Resolved) -> Result<Spawned, SpawnError> {
     let mut command = tokio::process::Command::new(&resolved.program);
     command.args(&resolved.args);
     command.envs(resolved.env.iter().map(|(k, v)| (k, v)));
@@ -167,7 +250,7 @@ pub fn spawn(resolved: &Resolved) -> Result<Spawned, SpawnError> {
 /// Stops a child whose stdin the caller has closed: waits `grace` for it to exit, then sends
 /// SIGTERM to its process group, waits `grace` again, then SIGKILL (the MCP stdio shutdown
 /// sequence, applied to the whole group).
-pub async fn terminate(child: &mut Box<dyn ChildWrapper>, grace: Duration) {
+async fn terminate(child: &mut Box<dyn ChildWrapper>, grace: Duration) {
     if exited_within(child, grace).await {
         return;
     }
@@ -195,20 +278,20 @@ async fn exited_within(child: &mut Box<dyn ChildWrapper>, limit: Duration) -> bo
 /// How the child ended, waiting up to `grace` for it to be reaped: when its stdout closes the
 /// exit usually follows within milliseconds, and "exited with status 3" says more than
 /// "connection closed" (which is what the handshake sees first, depending on the race).
-pub async fn exit_within(child: &mut Box<dyn ChildWrapper>, grace: Duration) -> Option<String> {
+async fn exit_within(child: &mut Box<dyn ChildWrapper>, grace: Duration) -> Option<String> {
     exited_within(child, grace).await;
     describe_exit(child)
 }
 
 /// How the child ended, for error messages: "exited with status 3", "was killed by signal 9
 /// (SIGKILL)".
-pub fn describe_exit(child: &mut Box<dyn ChildWrapper>) -> Option<String> {
+fn describe_exit(child: &mut Box<dyn ChildWrapper>) -> Option<String> {
     let status = child.try_wait().ok()??;
     Some(describe_status(status))
 }
 
 /// See [`describe_exit`].
-pub fn describe_status(status: std::process::ExitStatus) -> String {
+fn describe_status(status: std::process::ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
@@ -256,7 +339,7 @@ fn display_program(program: &Path) -> String {
 
 /// Kills whatever is left of the child's process group (grandchildren that outlived the
 /// leader). Harmless when the group is already gone.
-pub fn kill_group(pid: u32) {
+fn kill_group(pid: u32) {
     #[cfg(unix)]
     {
         use nix::sys::signal::{killpg, Signal};

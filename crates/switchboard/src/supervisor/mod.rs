@@ -6,6 +6,7 @@
 
 mod backoff;
 mod child;
+mod connector;
 mod launcher;
 mod stdout;
 
@@ -19,22 +20,18 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
-pub use child::SpawnError;
 pub use launcher::{user_path, Launcher};
 
 use crate::events::{Event, EventBus};
 use crate::slot::{ServerState, SlotWriter, Upstream};
 use crate::upstream::{CatalogPart, ObservedTransport, UpstreamClient};
-use process_wrap::tokio::ChildWrapper;
-use rmcp::transport::async_rw::AsyncRwTransport;
-use stdout::CheckedStdout;
+use child::ChildConnector;
+use connector::{Connector, Link};
 
 /// How long a child gets to exit after its stdin closes, and again after SIGTERM.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Lines of stderr quoted in a start or crash error.
 const ERROR_TAIL_LINES: usize = 5;
-/// How long a child whose stdout closed gets to be reaped, so its exit status can be told.
-const EXIT_GRACE: Duration = Duration::from_millis(200);
 /// The note that opens each attempt's lines in a server's log.
 const STARTED_NOTE: &str = "[switchboard] started pid";
 
@@ -70,10 +67,13 @@ pub struct ChildSupervisors {
 
 impl Supervisors for ChildSupervisors {
     fn start(&self, slot: SlotWriter) -> Box<dyn Supervised> {
+        let connector = ChildConnector {
+            launcher: Arc::clone(&self.launcher),
+        };
         Box::new(Supervisor::start(
             slot,
             self.events.clone(),
-            Arc::clone(&self.launcher),
+            Arc::new(connector),
         ))
     }
 }
@@ -96,9 +96,8 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Starts supervising `slot`.
-    /// `launcher`: the PATH children get and the reaper told of each child's process group.
-    pub fn start(slot: SlotWriter, events: EventBus, launcher: Arc<Launcher>) -> Self {
+    /// Starts supervising `slot`, reaching its server through `connector`.
+    pub fn start<C: Connector>(slot: SlotWriter, events: EventBus, connector: Arc<C>) -> Self {
         let (control, control_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let slot_policy = slot.settings().spec.restart;
@@ -106,7 +105,7 @@ impl Supervisor {
             Task {
                 slot,
                 events,
-                launcher,
+                connector,
                 control: control_rx,
                 stop: stop.clone(),
                 backoff: Backoff::new(&slot_policy),
@@ -133,12 +132,11 @@ impl Supervisor {
     }
 }
 
-/// A child that answered `initialize`.
-struct Live {
+/// A server that answered `initialize`.
+struct Live<L> {
     running: RunningService<RoleClient, UpstreamClient>,
-    child: Box<dyn ChildWrapper>,
-    pid: u32,
-    /// What the child reported that the supervisor acts on (list changes).
+    link: L,
+    /// What the server reported that the supervisor acts on (list changes).
     signals: mpsc::UnboundedReceiver<CatalogPart>,
 }
 
@@ -162,16 +160,16 @@ enum Woken {
     Stop,
 }
 
-struct Task {
+struct Task<C> {
     slot: SlotWriter,
     events: EventBus,
-    launcher: Arc<Launcher>,
+    connector: Arc<C>,
     control: mpsc::UnboundedReceiver<Control>,
     stop: CancellationToken,
     backoff: Backoff,
 }
 
-impl Task {
+impl<C: Connector> Task<C> {
     async fn run(mut self) {
         loop {
             let spec = self.slot.settings().spec.clone();
@@ -212,20 +210,16 @@ impl Task {
         self.set_state(ServerState::Stopped, None, None);
     }
 
-    /// Spawns and initialises the child within the startup timeout (or until stopped).
-    async fn start(&mut self, spec: &crate::config::ServerSpec) -> Result<Live, StartFailed> {
-        let failed = |e: SpawnError| StartFailed::Error(e.to_string());
-        let resolved = child::resolve(spec, &self.launcher.base_path()).map_err(failed)?;
-        let spawned = child::spawn(&resolved).map_err(failed)?;
-        let (mut child, pid) = (spawned.child, spawned.pid);
-        self.slot.log().push(format!(
-            "{STARTED_NOTE} {pid}: {}",
-            resolved.program.display()
-        ));
-        let log = Arc::clone(self.slot.log());
-        tokio::spawn(async move { log.pump(spawned.stderr).await });
-        self.slot.update_status(|s| s.pid = Some(pid));
-        self.launcher.watch(pid);
+    /// Connects (for a child: spawns it) and initialises the server within the startup
+    /// timeout (or until stopped).
+    async fn start(
+        &mut self,
+        spec: &crate::config::ServerSpec,
+    ) -> Result<Live<C::Link>, StartFailed> {
+        let (transport, mut link) = self
+            .connector
+            .connect(&self.slot, spec)
+            .map_err(StartFailed::Error)?;
 
         let (signals_tx, signals) = mpsc::unbounded_channel();
         let client = UpstreamClient::new(
@@ -233,11 +227,7 @@ impl Task {
             Arc::clone(self.slot.sessions()),
             signals_tx,
         );
-        let stdout = CheckedStdout::new(spawned.stdout, self.slot.clone());
-        let transport = ObservedTransport::new(
-            AsyncRwTransport::<RoleClient, _, _>::new(stdout, spawned.stdin),
-            Arc::clone(self.slot.sessions()),
-        );
+        let transport = ObservedTransport::new(transport, Arc::clone(self.slot.sessions()));
         let startup = spec.timeouts.startup();
         let stop = self.stop.clone();
         // "running" promises a known catalog: it is fetched before anyone is told.
@@ -257,16 +247,15 @@ impl Task {
             Some(Ok(Ok(running))) => {
                 return Ok(Live {
                     running,
-                    child,
-                    pid,
+                    link,
                     signals,
                 })
             }
             None => {
-                self.release(&mut child, pid).await;
+                link.release().await;
                 return Err(StartFailed::Stopped);
             }
-            Some(Ok(Err(e))) => match child::exit_within(&mut child, EXIT_GRACE).await {
+            Some(Ok(Err(e))) => match link.closed_because().await {
                 Some(exit) => format!("the server {exit} before answering initialize"),
                 None => format!("initialize failed: {e}"),
             },
@@ -275,25 +264,24 @@ impl Task {
                 startup.as_secs()
             ),
         };
-        self.release(&mut child, pid).await;
+        link.release().await;
         Err(StartFailed::Error(self.with_stderr(error).await))
     }
 
-    /// Serves a running child until it dies, stops answering, or we are told otherwise.
-    /// The slot leaves `running` the moment the end is noticed, before the child is cleaned
+    /// Serves a running server until it dies, stops answering, or we are told otherwise.
+    /// The slot leaves `running` the moment the end is noticed, before the far end is cleaned
     /// up, so no one is told "running" while nothing answers.
-    async fn watch(&mut self, live: Live) -> Ended {
+    async fn watch(&mut self, live: Live<C::Link>) -> Ended {
         let Live {
             running,
-            mut child,
-            pid,
+            mut link,
             signals,
         } = live;
         let peer = running.peer().clone();
         let Some(info) = peer.peer_info() else {
             // rmcp sets it during the handshake; without it we cannot describe the server.
             drop(running);
-            self.release(&mut child, pid).await;
+            link.release().await;
             return Ended::Crashed("the child completed initialize without server info".into());
         };
         self.slot.set_running(
@@ -301,7 +289,7 @@ impl Task {
                 peer: peer.clone(),
                 info,
             },
-            pid,
+            link.pid(),
         );
         self.publish_state();
         // List changes are followed beside the loop: a listing that hangs must not hold up
@@ -330,24 +318,16 @@ impl Task {
             tokio::select! {
                 quit = &mut done => {
                     connection_closed = true;
-                    let why = match (child::exit_within(&mut child, EXIT_GRACE).await, quit) {
+                    let why = match (link.closed_because().await, quit) {
                         (Some(exit), _) => format!("the server {exit}"),
                         (None, Ok(_)) => "the server closed its stdout".to_owned(),
                         (None, Err(e)) => format!("the connection task failed: {e}"),
                     };
                     break Ended::Crashed(why);
                 }
-                // The direct child is watched as well as its pipes: a launcher (`sh -c`, npx,
-                // uvx) that dies leaves its own child holding them.
-                exit = child.wait() => {
-                    // What it started may live on: the rest of the group goes now.
-                    child::kill_group(pid);
-                    let exit = match exit {
-                        Ok(status) => child::describe_status(status),
-                        Err(e) => format!("could not be waited for ({e})"),
-                    };
-                    break Ended::Crashed(format!("the server (pid {pid}) {exit}"));
-                }
+                // The far end is watched as well as the connection: a launcher (`sh -c`, npx,
+                // uvx) that dies leaves its own child holding the pipes.
+                why = link.ended() => break Ended::Crashed(why),
                 _ = self.stop.cancelled() => break Ended::Stop,
                 control = self.control.recv() => match control {
                     Some(Control::Restart) => break Ended::Restart,
@@ -405,16 +385,8 @@ impl Task {
             ct.cancel();
             let _ = done.await;
         }
-        self.release(&mut child, pid).await;
+        link.release().await;
         ended
-    }
-
-    /// Stops the child (stdin closed by now; then TERM and KILL to its group if it lingers),
-    /// kills whatever is left of its group, and tells the reaper it is handled.
-    async fn release(&self, child: &mut Box<dyn ChildWrapper>, pid: u32) {
-        child::terminate(child, STOP_GRACE).await;
-        child::kill_group(pid);
-        self.launcher.forget(pid);
     }
 
     /// Records a failed start or a crash, then waits out the backoff.
@@ -622,6 +594,178 @@ async fn tick(ticker: &mut Option<tokio::time::Interval>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    use rmcp::model::{
+        InitializeResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
+    };
+    use rmcp::service::RequestContext;
+    use rmcp::transport::async_rw::AsyncRwTransport;
+    use rmcp::{ErrorData, RoleServer, ServerHandler};
+    use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
+    use tokio::sync::oneshot;
+
+    use crate::slot::ServerSlot;
+
+    /// An MCP server with one tool, in this process.
+    struct OneTool;
+
+    impl ServerHandler for OneTool {
+        fn get_info(&self) -> InitializeResult {
+            InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        }
+
+        async fn list_tools(
+            &self,
+            _request: Option<PaginatedRequestParams>,
+            _context: RequestContext<RoleServer>,
+        ) -> Result<ListToolsResult, ErrorData> {
+            let schema = serde_json::json!({"type": "object"});
+            let schema = serde_json::from_value(schema).expect("an object");
+            let tool = rmcp::model::Tool::new("echo", "Echoes", Arc::new(schema));
+            Ok(ListToolsResult::with_all_items(vec![tool]))
+        }
+    }
+
+    /// Connects to a [`OneTool`] over an in-memory pipe. The first `refusals` attempts fail;
+    /// each attempt's end is in the test's hands.
+    #[derive(Default)]
+    struct InMemory {
+        refusals: Mutex<usize>,
+        ends: Mutex<Vec<oneshot::Sender<String>>>,
+        released: Arc<Mutex<usize>>,
+    }
+
+    struct InMemoryLink {
+        end: Option<oneshot::Receiver<String>>,
+        server: tokio::task::JoinHandle<()>,
+        released: Arc<Mutex<usize>>,
+    }
+
+    impl Connector for InMemory {
+        type Transport =
+            AsyncRwTransport<RoleClient, ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
+        type Link = InMemoryLink;
+
+        fn connect(
+            &self,
+            _slot: &SlotWriter,
+            _spec: &crate::config::ServerSpec,
+        ) -> Result<(Self::Transport, InMemoryLink), String> {
+            let mut refusals = self.refusals.lock().unwrap();
+            if *refusals > 0 {
+                *refusals -= 1;
+                return Err("the test refused this attempt".into());
+            }
+            let (ours, theirs) = tokio::io::duplex(1 << 16);
+            let server = tokio::spawn(async move {
+                if let Ok(running) = OneTool.serve(tokio::io::split(theirs)).await {
+                    let _ = running.waiting().await;
+                }
+            });
+            let (read, write) = tokio::io::split(ours);
+            let (end_tx, end) = oneshot::channel();
+            self.ends.lock().unwrap().push(end_tx);
+            let link = InMemoryLink {
+                end: Some(end),
+                server,
+                released: Arc::clone(&self.released),
+            };
+            Ok((AsyncRwTransport::new(read, write), link))
+        }
+    }
+
+    impl Link for InMemoryLink {
+        fn pid(&self) -> Option<u32> {
+            None
+        }
+
+        async fn ended(&mut self) -> String {
+            let Some(end) = self.end.take() else {
+                return std::future::pending().await;
+            };
+            match end.await {
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
+            }
+        }
+
+        async fn closed_because(&mut self) -> Option<String> {
+            None
+        }
+
+        async fn release(&mut self) {
+            self.server.abort();
+            *self.released.lock().unwrap() += 1;
+        }
+    }
+
+    fn slot() -> (Arc<ServerSlot>, SlotWriter) {
+        let text = r#"{"mcpServers": {"mem": {"command": "in-memory",
+            "restart": {"initialDelayMs": 20, "maxDelayMs": 40}}}}"#;
+        let mut file = crate::config::parse(std::path::Path::new("servers.json"), text).unwrap();
+        let spec = file.mcp_servers.remove("mem").unwrap();
+        ServerSlot::new(
+            "mem".into(),
+            spec,
+            Arc::new(crate::logs::ServerLog::new(None)),
+        )
+    }
+
+    async fn until(slot: &ServerSlot, what: &str, ok: impl Fn(&crate::slot::ServerStatus) -> bool) {
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            while !ok(&slot.status()) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "{what}: the status stayed {:?}",
+            slot.status()
+        );
+    }
+
+    #[tokio::test]
+    async fn any_connector_is_retried_after_a_refusal_restarted_after_an_end_and_released() {
+        let connector = Arc::new(InMemory {
+            refusals: Mutex::new(1),
+            ..Default::default()
+        });
+        let (slot, writer) = slot();
+        let supervisor = Supervisor::start(writer, EventBus::default(), Arc::clone(&connector));
+
+        until(&slot, "first attempt refused", |s| s.restarts == 1).await;
+        until(&slot, "second attempt connected", |s| {
+            s.state == ServerState::Running
+        })
+        .await;
+        let status = slot.status();
+        assert_eq!(status.pid, None, "an in-memory server has no process");
+        assert_eq!(status.failures_in_row, 0);
+        let tools: Vec<_> = slot.tools().iter().map(|t| t.name.to_string()).collect();
+        assert_eq!(tools, ["echo"], "the catalog is fetched before running");
+        assert!(slot.upstream().is_some());
+
+        let end = connector.ends.lock().unwrap().remove(0);
+        end.send("the far end went away".into()).unwrap();
+        until(&slot, "the end noticed", |s| s.restarts == 2).await;
+        assert!(slot
+            .status()
+            .last_error
+            .is_some_and(|e| e.starts_with("the far end went away")));
+        until(&slot, "restarted", |s| s.state == ServerState::Running).await;
+        assert_eq!(*connector.released.lock().unwrap(), 1);
+
+        supervisor.stop().await;
+        assert_eq!(slot.status().state, ServerState::Stopped);
+        assert!(slot.upstream().is_none());
+        assert_eq!(
+            *connector.released.lock().unwrap(),
+            2,
+            "every connected attempt is released"
+        );
+    }
 
     #[test]
     fn a_start_error_quotes_only_what_the_last_attempt_wrote() {

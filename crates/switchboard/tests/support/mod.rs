@@ -247,14 +247,7 @@ impl Switchboard {
     /// Sends SIGTERM and waits (bounded) for a clean exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         signal(self.child.id(), nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        switchboard_test_procs::wait_exit(&mut self.child, Duration::from_secs(20))
     }
 }
 
@@ -269,16 +262,6 @@ impl Drop for Switchboard {
 
 pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
-}
-
-pub fn alive(pid: u32) -> bool {
-    // A zombie still answers signal 0; read its state to tell.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
 }
 
 /// Runs a client script (last stdout line is its JSON report), bounded by `limit`.

@@ -1,0 +1,365 @@
+//! The one MCP handler behind every endpoint: [`Endpoint`] forwards each request of a
+//! downstream session to the server its [`Routing`] names, and answers lists as the routing
+//! says. The per-server endpoint ([`super::OneServer`]) and the aggregate and its views
+//! ([`super::Aggregate`]) differ only in their routing, so the filter, the timeouts, progress,
+//! cancellation and subscriptions behave the same on all of them.
+//!
+//! One `Endpoint` exists per downstream session (both transports make one per session). Each
+//! request is forwarded over a clone of the server's shared [`rmcp::Peer`]; nothing is locked
+//! while waiting, so concurrent calls from any number of sessions run concurrently.
+#![allow(deprecated)] // logging and resources/subscribe are legacy (SEP-2577) but still served
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientNotification,
+    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorData,
+    GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Reference, RootsListChangedNotification, ServerResult, SetLevelRequest, SetLevelRequestParams,
+    SubscribeRequest, SubscribeRequestParams, UnsubscribeRequest, UnsubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::{RoleServer, ServerHandler};
+
+use super::forward::{forward, not_exposed, Expected};
+use crate::routing::SessionId;
+use crate::slot::ServerSlot;
+
+/// Protocol versions offered downstream: every version with the `initialize` lifecycle.
+/// 2026-07-28's inline lifecycle is not offered yet, so `server/discover` gets a JSON-RPC error
+/// and clients fall back to `initialize` (see ARCHITECTURE.md).
+pub fn supported_versions() -> Cow<'static, [ProtocolVersion]> {
+    Cow::Borrowed(ProtocolVersion::known_up_to(
+        &ProtocolVersion::LATEST_WITH_INITIALIZE,
+    ))
+}
+
+/// The answer to `server/discover`: 2026-07-28's inline lifecycle is not offered, and this
+/// JSON-RPC error is what makes clients that probe with it (the Python SDK 2.x) fall back to
+/// `initialize`.
+pub fn discover_not_offered() -> ErrorData {
+    ErrorData::method_not_found::<rmcp::model::DiscoverRequestMethod>()
+}
+
+/// What a request addresses, by the name it has at the endpoint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    Tool(&'a str),
+    Prompt(&'a str),
+    Resource(&'a str),
+}
+
+/// Where a request goes: a server, our session in its registry, and the name the tool or
+/// prompt has there (`None`: the same as at the endpoint).
+pub(crate) struct Route {
+    pub slot: Arc<ServerSlot>,
+    pub session: SessionId,
+    pub name: Option<String>,
+}
+
+impl Route {
+    /// The name at the server, given the one at the endpoint.
+    fn name_or<'a>(&'a self, asked: &'a str) -> &'a str {
+        self.name.as_deref().unwrap_or(asked)
+    }
+
+    fn timeout(&self, tool_call: bool) -> Duration {
+        let timeouts = self.slot.settings().spec.timeouts;
+        if tool_call {
+            timeouts.tool_call()
+        } else {
+            timeouts.request()
+        }
+    }
+
+    /// Forwards `request` on behalf of the request in `ctx`.
+    pub(super) async fn forward<T: Expected>(
+        &self,
+        request: ClientRequest,
+        ctx: RequestContext<RoleServer>,
+        tool_call: bool,
+    ) -> Result<T, ErrorData> {
+        let timeout = self.timeout(tool_call);
+        forward(&self.slot, self.session, request, ctx, timeout).await
+    }
+}
+
+/// A list request, with the caller's cursor.
+pub(crate) enum Listing {
+    Tools(Option<PaginatedRequestParams>),
+    Prompts(Option<PaginatedRequestParams>),
+    Resources(Option<PaginatedRequestParams>),
+    Templates(Option<PaginatedRequestParams>),
+}
+
+/// Servers a request goes to all of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FanOut {
+    /// `logging/setLevel`: the servers that log.
+    Logging,
+    /// `notifications/roots/list_changed`: the servers this session has used.
+    Roots,
+}
+
+/// How an endpoint maps its names onto servers and what it lists: the only thing that differs
+/// between the per-server endpoint and the aggregate (and its views).
+pub(crate) trait Routing: Send + Sync + 'static {
+    /// What the endpoint says of itself before a session opens (`get_info`).
+    fn info(&self) -> InitializeResult;
+
+    /// Opens the session of `peer` (its `initialize`), or refuses it. The protocol version is
+    /// the caller's business.
+    fn open(
+        &self,
+        request: &InitializeRequestParams,
+        peer: &Peer<RoleServer>,
+    ) -> impl Future<Output = Result<InitializeResult, ErrorData>> + Send;
+
+    /// The server that answers for `target`, or an error naming what is wrong.
+    fn route(&self, target: Target<'_>) -> Result<Route, ErrorData>;
+
+    /// The servers a fan-out request or notification goes to.
+    fn fan_out(&self, kind: FanOut) -> Vec<Route>;
+
+    /// The answer to a list request (already filtered by the servers' tool filters).
+    fn list(
+        &self,
+        listing: Listing,
+        ctx: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<ServerResult, ErrorData>> + Send;
+}
+
+/// See the module documentation.
+pub struct Endpoint<R> {
+    routing: R,
+}
+
+impl<R: Routing> Endpoint<R> {
+    pub(crate) fn new(routing: R) -> Self {
+        Self { routing }
+    }
+
+    async fn list<T: Expected>(
+        &self,
+        listing: Listing,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<T, ErrorData> {
+        let result = self.routing.list(listing, ctx).await?;
+        T::pick(result).map_err(|_| {
+            ErrorData::internal_error("internal error: a list of another kind was answered", None)
+        })
+    }
+
+    /// `resources/subscribe` and `unsubscribe`: counted per URI in the owner's registry, so
+    /// the server hears of the first subscriber and the last unsubscriber only.
+    async fn subscription(
+        &self,
+        uri: &str,
+        subscribe: bool,
+        request: ClientRequest,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let route = self.routing.route(Target::Resource(uri))?;
+        let sessions = route.slot.sessions();
+        let tell_server = if subscribe {
+            sessions.subscribe(route.session, uri)
+        } else {
+            sessions.unsubscribe(route.session, uri)
+        };
+        if tell_server {
+            route.forward::<ServerResult>(request, ctx, false).await?;
+        }
+        Ok(())
+    }
+}
+
+impl<R: Routing> ServerHandler for Endpoint<R> {
+    fn get_info(&self) -> InitializeResult {
+        self.routing.info()
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        supported_versions()
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
+        Err(discover_not_offered())
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let mut result = self.routing.open(&request, &context.peer).await?;
+        // rmcp negotiates the final version from the client's request and our supported list.
+        result.protocol_version = request.protocol_version;
+        Ok(result)
+    }
+
+    async fn ping(&self, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.list(Listing::Tools(request), context).await
+    }
+
+    async fn call_tool(
+        &self,
+        mut request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let route = self.routing.route(Target::Tool(&request.name))?;
+        let tool = route.name_or(&request.name).to_owned();
+        if !route.slot.settings().filter.exposes(&tool) {
+            return Err(not_exposed(route.slot.name(), &tool));
+        }
+        request.name = tool.into();
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+        let result: CallToolResult = route.forward(request, context, true).await?;
+        Ok(CallToolResponse::Complete(result))
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.list(Listing::Prompts(request), context).await
+    }
+
+    async fn get_prompt(
+        &self,
+        mut request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let route = self.routing.route(Target::Prompt(&request.name))?;
+        request.name = route.name_or(&request.name).to_owned();
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+        let result: GetPromptResult = route.forward(request, context, false).await?;
+        Ok(GetPromptResponse::Complete(result))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.list(Listing::Resources(request), context).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.list(Listing::Templates(request), context).await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let route = self.routing.route(Target::Resource(&request.uri))?;
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+        let result: ReadResourceResult = route.forward(request, context, false).await?;
+        Ok(ReadResourceResponse::Complete(result))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let uri = request.uri.clone();
+        let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+        self.subscription(&uri, true, request, context).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let uri = request.uri.clone();
+        let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+        self.subscription(&uri, false, request, context).await
+    }
+
+    async fn complete(
+        &self,
+        mut request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let route = match &mut request.r#ref {
+            Reference::Prompt(prompt) => {
+                let route = self.routing.route(Target::Prompt(&prompt.name))?;
+                prompt.name = route.name_or(&prompt.name).to_owned();
+                route
+            }
+            Reference::Resource(resource) => self.routing.route(Target::Resource(&resource.uri))?,
+            _ => {
+                return Err(ErrorData::invalid_params(
+                    "completion reference of an unknown kind",
+                    None,
+                ))
+            }
+        };
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        route.forward(request, context, false).await
+    }
+
+    /// Sets the level on every server that logs. One server's refusal is its own answer; of
+    /// several, the level is set where it can be and the failures are only logged.
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let routes = self.routing.fan_out(FanOut::Logging);
+        let sets = routes.iter().map(|route| {
+            let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request.clone()));
+            route.forward::<ServerResult>(request, context.clone(), false)
+        });
+        let mut results = futures::future::join_all(sets).await;
+        if routes.len() == 1 {
+            if let Some(only) = results.pop() {
+                return only.map(drop);
+            }
+        }
+        for (route, result) in routes.iter().zip(results) {
+            if let Err(e) = result {
+                tracing::debug!(server = route.slot.name(), error = %e.message,
+                    "logging/setLevel failed on one server");
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        for route in self.routing.fan_out(FanOut::Roots) {
+            if let Some(upstream) = route.slot.upstream() {
+                let n = ClientNotification::RootsListChangedNotification(
+                    RootsListChangedNotification::default(),
+                );
+                let _ = upstream.peer.send_notification(n).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The routing of one server's endpoint (`/servers/{name}/mcp` and `/sse`): everything goes to
+//! that server under its own names, lists included (forwarded, so its pagination is kept), and
+//! the tool filter is applied to `tools/list`.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    ClientRequest, ErrorCode, ErrorData, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerResult,
+};
+use rmcp::service::{Peer, RequestContext};
+use rmcp::RoleServer;
+
+use super::endpoint::{FanOut, Listing, Route, Routing, Target};
+use super::forward::upstream_of;
+use crate::routing::SessionId;
+use crate::slot::{ServerSlot, Upstream};
+
+/// See the module documentation. Its session joins the server's registry when it is made and
+/// leaves it when dropped.
+pub struct OneServer {
+    slot: Arc<ServerSlot>,
+    session: SessionId,
+    /// Sessions the server accepts at once (`gateway.maxSessionsPerServer`).
+    max_sessions: usize,
+}
+
+impl OneServer {
+    pub fn new(slot: Arc<ServerSlot>, max_sessions: usize) -> Self {
+        let session = slot.sessions().allocate();
+        Self {
+            slot,
+            session,
+            max_sessions,
+        }
+    }
+
+    fn route(&self) -> Route {
+        Route {
+            slot: Arc::clone(&self.slot),
+            session: self.session,
+            name: None,
+        }
+    }
+
+    fn describe(&self, upstream: Option<&Upstream>) -> InitializeResult {
+        let mut capabilities = match upstream {
+            Some(u) => u.info.capabilities.clone(),
+            None => ServerCapabilities::default(),
+        };
+        // The filter can change while a client is connected; it learns through list_changed.
+        let tools = capabilities.tools.get_or_insert_with(Default::default);
+        tools.list_changed = Some(true);
+        let mut result = InitializeResult::new(capabilities);
+        result.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
+        match upstream {
+            Some(u) => {
+                if let Some(server_info) = &u.info.server_info {
+                    result.server_info = server_info.clone();
+                }
+                result.instructions = u.info.instructions.clone();
+            }
+            None => {
+                result.server_info =
+                    Implementation::new(self.slot.name().to_owned(), env!("CARGO_PKG_VERSION"));
+            }
+        }
+        result
+    }
+}
+
+impl Drop for OneServer {
+    fn drop(&mut self) {
+        self.slot.sessions().unregister(self.session);
+    }
+}
+
+impl Routing for OneServer {
+    fn info(&self) -> InitializeResult {
+        self.describe(self.slot.upstream().as_ref())
+    }
+
+    async fn open(
+        &self,
+        request: &InitializeRequestParams,
+        peer: &Peer<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        if self.slot.sessions().len() >= self.max_sessions {
+            return Err(ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "server '{}' already has {} client sessions (gateway.maxSessionsPerServer); \
+                     close some, or wait for idle ones to expire",
+                    self.slot.name(),
+                    self.max_sessions
+                ),
+                None,
+            ));
+        }
+        // A client that connects while Switchboard is still launching its servers is served
+        // rather than refused (bounded by the startup timeout).
+        let startup = self.slot.settings().spec.timeouts.startup();
+        self.slot.settled(startup).await;
+        let upstream = upstream_of(&self.slot)?;
+        self.slot.sessions().register(
+            self.session,
+            peer.clone(),
+            request.capabilities.clone(),
+            false,
+        );
+        Ok(self.describe(Some(&upstream)))
+    }
+
+    fn route(&self, _target: Target<'_>) -> Result<Route, ErrorData> {
+        Ok(self.route())
+    }
+
+    fn fan_out(&self, _kind: FanOut) -> Vec<Route> {
+        vec![self.route()]
+    }
+
+    async fn list(
+        &self,
+        listing: Listing,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ServerResult, ErrorData> {
+        let route = self.route();
+        match listing {
+            Listing::Tools(params) => {
+                let request = ClientRequest::ListToolsRequest(paginated(params));
+                let mut list: ListToolsResult = route.forward(request, ctx, false).await?;
+                let settings = self.slot.settings();
+                list.tools.retain(|t| settings.filter.exposes(&t.name));
+                Ok(ServerResult::ListToolsResult(list))
+            }
+            Listing::Prompts(params) => {
+                let request = ClientRequest::ListPromptsRequest(paginated(params));
+                let list: ListPromptsResult = route.forward(request, ctx, false).await?;
+                Ok(ServerResult::ListPromptsResult(list))
+            }
+            Listing::Resources(params) => {
+                let request = ClientRequest::ListResourcesRequest(paginated(params));
+                let list: ListResourcesResult = route.forward(request, ctx, false).await?;
+                Ok(ServerResult::ListResourcesResult(list))
+            }
+            Listing::Templates(params) => {
+                let request = ClientRequest::ListResourceTemplatesRequest(paginated(params));
+                let list: ListResourceTemplatesResult = route.forward(request, ctx, false).await?;
+                Ok(ServerResult::ListResourceTemplatesResult(list))
+            }
+        }
+    }
+}
+
+/// A paginated list request carrying the caller's cursor (if any) as it came.
+fn paginated<M: Default>(
+    params: Option<PaginatedRequestParams>,
+) -> rmcp::model::RequestOptionalParam<M, PaginatedRequestParams> {
+    rmcp::model::RequestOptionalParam {
+        method: M::default(),
+        params,
+        extensions: Default::default(),
+    }
+}
