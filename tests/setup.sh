@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the cross-language tests need into repo-local, git-ignored dirs:
 #   tests/node/node_modules   npm ci from tests/node/package-lock.json
-#                             (@modelcontextprotocol/server-everything, @modelcontextprotocol/sdk, supergateway)
+#                             (@modelcontextprotocol/server-everything, @modelcontextprotocol/sdk,
+#                             @modelcontextprotocol/client 2.x, supergateway)
 #   tests/.venv-mcp2          requirements-mcp2.txt (mcp 2.x SDK, mcp-server-time)
 #   tests/.venv-mcp1          requirements-mcp1.txt (mcp 1.x SDK, mcp-proxy)
 # Idempotent and fast when already done: each target keeps a stamp with the hash of its
@@ -47,6 +48,7 @@ setup_node() {
   test -f "$dir/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
   test -x "$dir/node_modules/.bin/supergateway"
   test -f "$dir/node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js"
+  test -f "$dir/node_modules/@modelcontextprotocol/client/dist/index.mjs"
   echo "$want" >"$stamp"
   log "node: installed"
 }

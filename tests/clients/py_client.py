@@ -5,7 +5,7 @@ Usage:
     python py_client.py --url URL --transport streamable|sse --scenario NAME [--extra JSON]
                         [--timeout SECS] [--mode auto|legacy]
 
-Scenarios: list_tools, call, progress, sampling, concurrent, resources_prompts.
+Scenarios: list_tools, call, progress, sampling, elicitation, concurrent, resources_prompts.
 
 Prints exactly one JSON object on the LAST line of stdout. Exit codes:
     0  scenario ran (for `call`, a JSON-RPC error is reported as ok:false, exit 0)
@@ -227,7 +227,7 @@ class Conn:
 
 
 @asynccontextmanager
-async def connect(args: argparse.Namespace, sampling_callback: Any, wire: list[str]):
+async def connect(args: argparse.Namespace, sampling_callback: Any, elicitation_callback: Any, wire: list[str]):
     async with open_transport(args.url, args.transport, wire) as (read, write):
         if MCP_MAJOR >= 2:
 
@@ -239,6 +239,7 @@ async def connect(args: argparse.Namespace, sampling_callback: Any, wire: list[s
                 prebuilt(),
                 mode=args.mode,
                 sampling_callback=sampling_callback,
+                elicitation_callback=elicitation_callback,
                 read_timeout_seconds=args.request_timeout,
                 client_info=types.Implementation(name="switchboard-py-test-client", version=MCP_VERSION),
             )
@@ -260,6 +261,7 @@ async def connect(args: argparse.Namespace, sampling_callback: Any, wire: list[s
                 write,
                 read_timeout_seconds=timedelta(seconds=args.request_timeout),
                 sampling_callback=sampling_callback,
+                elicitation_callback=elicitation_callback,
                 client_info=types.Implementation(name="switchboard-py-test-client", version=MCP_VERSION),
             )
             async with session:
@@ -328,6 +330,18 @@ async def sc_sampling(conn: Conn, extra: dict[str, Any], out: dict[str, Any], st
     out["text"] = result_text(res)
     out["result_contains_reply"] = st["reply"] in json.dumps(dump(res))
     if not out["sampling_called"] or not out["result_contains_reply"]:
+        out["ok"] = False
+
+
+async def sc_elicitation(conn: Conn, extra: dict[str, Any], out: dict[str, Any], st: dict[str, Any]) -> None:
+    tool = extra.get("tool", "trigger-elicitation-request")
+    res = await conn.call_tool(tool, extra.get("arguments", {}))
+    out["elicitation_called"] = len(st["elicitation_requests"]) > 0
+    out["elicitation_requests"] = st["elicitation_requests"]
+    out["result"] = dump(res)
+    out["text"] = result_text(res)
+    out["result_contains_answer"] = st["answer"] in json.dumps(dump(res))
+    if not out["elicitation_called"] or not out["result_contains_answer"]:
         out["ok"] = False
 
 
@@ -423,6 +437,7 @@ SCENARIOS = {
     "call": sc_call,
     "progress": sc_progress,
     "sampling": sc_sampling,
+    "elicitation": sc_elicitation,
     "concurrent": sc_concurrent,
     "resources_prompts": sc_resources_prompts,
 }
@@ -430,7 +445,16 @@ SCENARIOS = {
 
 async def run(args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any]:
     wire: list[str] = []
-    st: dict[str, Any] = {"sampling_requests": [], "reply": extra.get("reply", DEFAULT_SAMPLING_REPLY)}
+    st: dict[str, Any] = {
+        "sampling_requests": [],
+        "reply": extra.get("reply", DEFAULT_SAMPLING_REPLY),
+        "elicitation_requests": [],
+        "answer": extra.get("answer", "switchboard-elicited-name"),
+    }
+
+    async def elicitation_callback(context: Any, params: Any) -> Any:
+        st["elicitation_requests"].append(dump(params))
+        return types.ElicitResult.model_validate({"action": "accept", "content": {"name": st["answer"]}})
 
     async def sampling_callback(context: Any, params: Any) -> Any:
         st["sampling_requests"].append(dump(params))
@@ -452,7 +476,7 @@ async def run(args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any]
     }
     t0 = time.monotonic()
     with anyio.fail_after(args.timeout):
-        async with connect(args, sampling_callback, wire) as conn:
+        async with connect(args, sampling_callback, elicitation_callback, wire) as conn:
             out["protocolVersion"] = conn.protocol_version
             out["serverInfo"] = dump(conn.server_info)
             out["handshake"] = conn.handshake

@@ -270,7 +270,7 @@ impl Service<RoleServer> for Downstream {
     }
 
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
-        crate::proxy::supported_versions()
+        crate::proxy::initialize_versions()
     }
 }
 

@@ -242,10 +242,10 @@ fn sdk_scenario(
     extra: Value,
 ) -> Value {
     let root = repo_root();
-    let (program, script) = if python == "ts" {
+    let (program, script) = if python == "ts" || python == "ts2" {
         (
             std::path::PathBuf::from("node"),
-            root.join("tests/clients/ts_client.mjs"),
+            root.join(format!("tests/clients/{python}_client.mjs")),
         )
     } else {
         (
@@ -290,8 +290,13 @@ async fn sdk_clients_use_the_aggregate_on_both_transports() {
             (".venv-mcp1", "streamable"),
             ("ts", "streamable"),
             ("ts", "sse"),
+            // The TS SDK 2.x pinned to 2026-07-28 (server/discover, stateless).
+            ("ts2", "streamable"),
         ] {
             let listed = sdk_scenario(&sb, client, transport, "list_tools", json!({}));
+            if client == "ts2" {
+                assert_eq!(listed["protocolVersion"], "2026-07-28", "{listed:#}");
+            }
             let tools: Vec<&str> = listed["tools"]
                 .as_array()
                 .unwrap()

@@ -84,52 +84,99 @@ fn the_report_reader_tells_required_failures_from_unscored_ones() {
     assert_eq!(unscored, ["server-session-lifecycle"]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_required_2025_scenario_passes_through_a_server_endpoint() {
-    let kit = kit();
-    let cache = cache(&kit);
+/// A finished run of the suite: its exit status, its report, and the checks that failed in
+/// each scenario (from the per-scenario `checks.json` it writes with `-o`).
+struct Run {
+    status: std::process::ExitStatus,
+    report: String,
+    failed_checks: Vec<(String, String)>,
+}
+
+impl Run {
+    fn summary(&self) -> String {
+        self.report
+            .lines()
+            .filter(|l| l.contains(" passed, ") || l.contains("Not scored") || l.contains('✗'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Runs the suite's server scenarios that `requirements` requires against `url`.
+async fn run_suite(kit: &std::path::Path, url: String, requirements: &'static str) -> Run {
+    let work = tempfile::tempdir().unwrap();
+    let kit_run = kit.join("run");
+    let dir = work.path().to_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        let child = Command::new("timeout")
+            .args(["600", "bash"])
+            .arg(kit_run)
+            .args(["server", "--url", &url, "--requirements", requirements])
+            .args(["-o", "results"])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the conformance suite");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&child.stdout),
+            String::from_utf8_lossy(&child.stderr)
+        );
+        (child.status, report, failed_checks(&dir.join("results")))
+    });
+    let (status, report, failed_checks) = tokio::time::timeout(Duration::from_secs(620), run)
+        .await
+        .expect("the suite ends")
+        .unwrap();
+    assert!(
+        report.contains("Total: "),
+        "the suite did not finish:\n{report}"
+    );
+    Run {
+        status,
+        report,
+        failed_checks,
+    }
+}
+
+/// (scenario folder, check id) of every failed check the suite wrote under `results`.
+fn failed_checks(results: &std::path::Path) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    for entry in std::fs::read_dir(results).into_iter().flatten().flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("checks.json")) else {
+            continue;
+        };
+        let checks: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        for check in checks.as_array().into_iter().flatten() {
+            if check["status"] == "FAILURE" {
+                let scenario = entry.file_name().to_string_lossy().into_owned();
+                failed.push((scenario, check["id"].as_str().unwrap_or("?").to_owned()));
+            }
+        }
+    }
+    failed
+}
+
+/// Starts Switchboard with the kit's 2025 reference server as the stdio child `conf`.
+async fn switchboard_with_the_2025_reference_server(kit: &std::path::Path) -> Switchboard {
+    let cache = cache(kit);
     let server = cache.join("servers/2025/everything-stdio.mjs");
     assert!(server.is_file(), "{} missing", server.display());
     let sb = Switchboard::start(json!({
         "conf": { "command": "node", "args": [server.to_string_lossy()] },
     }));
     sb.wait_running("conf").await;
-    let url = sb.mcp_url("conf");
-    let work = tempfile::tempdir().unwrap();
-    let kit_run = kit.join("run");
-    let report = tokio::task::spawn_blocking(move || {
-        let child = Command::new("timeout")
-            .args(["600", "bash"])
-            .arg(kit_run)
-            .args(["server", "--url", &url, "--requirements", "2025-11-25"])
-            .current_dir(work.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the conformance suite");
-        (
-            child.status,
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&child.stdout),
-                String::from_utf8_lossy(&child.stderr)
-            ),
-        )
-    });
-    let (status, report) = tokio::time::timeout(Duration::from_secs(620), report)
-        .await
-        .expect("the suite ends")
-        .unwrap();
-    let summary: String = report
-        .lines()
-        .filter(|l| l.contains(" passed, ") || l.contains("Not scored") || l.contains('✗'))
-        .collect::<Vec<_>>()
-        .join("\n");
+    sb
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_required_2025_scenario_passes_through_a_server_endpoint() {
+    let kit = kit();
+    let sb = switchboard_with_the_2025_reference_server(&kit).await;
+    let run = run_suite(&kit, sb.mcp_url("conf"), "2025-11-25").await;
+    let summary = run.summary();
     println!("{summary}");
-    assert!(
-        report.contains("Total: "),
-        "the suite did not finish:\n{report}"
-    );
-    let (failed, unscored) = failures(&report);
+    let (failed, unscored) = failures(&run.report);
     let required: Vec<&String> = failed.iter().filter(|f| !unscored.contains(f)).collect();
     assert!(
         required.is_empty(),
@@ -137,8 +184,9 @@ async fn every_required_2025_scenario_passes_through_a_server_endpoint() {
         sb.stderr()
     );
     assert!(
-        status.success(),
-        "the suite exited with {status}:\n{summary}"
+        run.status.success(),
+        "the suite exited with {}:\n{summary}",
+        run.status
     );
     let detail = sb.server("conf").await;
     assert_eq!(
@@ -148,5 +196,67 @@ async fn every_required_2025_scenario_passes_through_a_server_endpoint() {
     assert!(
         detail["strayStdout"]["count"].as_u64() >= Some(1),
         "the reference server's debugging lines were seen and skipped: {detail:#}"
+    );
+}
+
+/// The checks of required 2026-07-28 scenarios that call test tools only the 2026 reference
+/// server has (`test_input_required_*`, `test_missing_capability`): a 2025 child cannot pass
+/// them, through Switchboard or not.
+const NEED_A_2026_ONLY_TOOL: &[&str] = &[
+    "sep-2322-elicitation-incomplete",
+    "sep-2322-list-roots-incomplete",
+    "sep-2322-sampling-incomplete",
+    "sep-2322-respect-client-capabilities",
+    "sep-2322-multi-round-r1",
+    "sep-2322-multiple-inputs-incomplete",
+    "sep-2322-non-tool-incomplete",
+    "sep-2322-request-state-incomplete",
+    "sep-2322-result-type-included",
+    "sep-2322-reject-tampered-state",
+    "sep-2575-server-rejects-undeclared-capability",
+    "sep-2575-missing-capability-http-400",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2025_server_is_served_to_2026_clients_passing_every_check_its_tools_allow() {
+    let kit = kit();
+    let sb = switchboard_with_the_2025_reference_server(&kit).await;
+    let run = run_suite(&kit, sb.mcp_url("conf"), "2026-07-28").await;
+    let summary = run.summary();
+    println!("{summary}");
+    let (failed, unscored) = failures(&run.report);
+    // A scenario that failed without saying which check (no checks.json) fails here too.
+    let unexplained: Vec<&String> = failed
+        .iter()
+        .filter(|f| !unscored.contains(f))
+        .filter(|f| {
+            !run.failed_checks
+                .iter()
+                .any(|(scenario, _)| scenario.contains(&format!("-{f}-")))
+        })
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "failed without a failed check: {unexplained:?}"
+    );
+    let unexpected: Vec<&(String, String)> = run
+        .failed_checks
+        .iter()
+        .filter(|(scenario, check)| {
+            let scored = !unscored
+                .iter()
+                .any(|u| scenario.contains(&format!("-{u}-")));
+            scored && !NEED_A_2026_ONLY_TOOL.contains(&check.as_str())
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "required 2026-07-28 checks failed: {unexpected:?}\n{summary}\n\nswitchboard stderr:\n{}",
+        sb.stderr()
+    );
+    assert!(
+        run.failed_checks.len() >= NEED_A_2026_ONLY_TOOL.len(),
+        "the results were read (checks.json): {:?}",
+        run.failed_checks
     );
 }

@@ -1,5 +1,5 @@
-//! End-to-end: the official SDK clients (Python `mcp` 1.x and 2.x, TypeScript) against real
-//! servers through Switchboard, on both transports. The client scripts live in
+//! End-to-end: the official SDK clients (Python `mcp` 1.x and 2.x, TypeScript `sdk` 1.x and
+//! `client` 2.x) against real servers through Switchboard, on both transports. The client scripts live in
 //! `tests/clients/`; each prints one JSON report.
 
 mod support;
@@ -17,6 +17,8 @@ enum Sdk {
     Python1,
     Python2,
     TypeScript,
+    /// `@modelcontextprotocol/client` 2.x pinned to 2026-07-28 (Streamable HTTP only).
+    TypeScript2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +50,10 @@ fn program_and_script(sdk: Sdk) -> (PathBuf, PathBuf) {
         Sdk::TypeScript => (
             PathBuf::from("node"),
             root.join("tests/clients/ts_client.mjs"),
+        ),
+        Sdk::TypeScript2 => (
+            PathBuf::from("node"),
+            root.join("tests/clients/ts2_client.mjs"),
         ),
     }
 }
@@ -118,8 +124,9 @@ async fn full_round_trip(sdk: Sdk, transport: Transport) {
     );
     if let Sdk::Python2 = sdk {
         assert_eq!(
-            listed["handshake"], "initialize (after server/discover fallback)",
-            "the 2.x SDK must fall back from server/discover to initialize"
+            (&listed["handshake"], &listed["protocolVersion"]),
+            (&json!("server/discover"), &json!("2026-07-28")),
+            "the 2.x SDK negotiates 2026-07-28 (stateless) with Switchboard"
         );
     }
 
@@ -187,6 +194,14 @@ async fn full_round_trip(sdk: Sdk, transport: Transport) {
     let sampled = run("everything", "sampling", json!({})).await;
     assert_eq!(sampled["sampling_called"], true, "{sampled:#}");
     assert_eq!(sampled["result_contains_reply"], true, "{sampled:#}");
+
+    if !matches!(sdk, Sdk::TypeScript) {
+        // server-everything asks the client mid-call; a 2026-era caller gets it through
+        // input_required and answers on its retry, a 2025 session as a request.
+        let elicited = run("everything", "elicitation", json!({})).await;
+        assert_eq!(elicited["elicitation_called"], true, "{elicited:#}");
+        assert_eq!(elicited["result_contains_answer"], true, "{elicited:#}");
+    }
 
     let concurrent = run(
         "everything",
@@ -259,6 +274,133 @@ async fn typescript_sdk_over_streamable_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn typescript_sdk_over_legacy_sse() {
     full_round_trip(Sdk::TypeScript, Transport::Sse).await;
+}
+
+/// The TypeScript SDK 2.x pinned to 2026-07-28: `server/discover` instead of `initialize`, no
+/// session, and sampling / elicitation that server-everything (a 2025-era child) sends mid-call
+/// reach the client as `input_required` results the SDK fulfils through its handlers.
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_2x_pinned_to_2026_over_streamable_http() {
+    let (sdk, transport) = (Sdk::TypeScript2, Transport::Streamable);
+    let sb = start();
+    sb.wait_running("everything").await;
+    sb.wait_running("time").await;
+    let run = |server: &str, name: &str, extra: Value| {
+        tokio::task::block_in_place(|| scenario(&sb, sdk, transport, server, name, extra))
+    };
+
+    let listed = run("everything", "list_tools", json!({}));
+    assert_eq!(
+        (
+            &listed["protocolVersion"],
+            &listed["era"],
+            &listed["handshake"]
+        ),
+        (
+            &json!("2026-07-28"),
+            &json!("modern"),
+            &json!("server/discover")
+        ),
+        "{listed:#}"
+    );
+    assert_eq!(listed["first_methods"][0], "server/discover", "{listed:#}");
+    assert!(
+        !listed["wire_methods"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("initialize")),
+        "a pinned 2026 client never sends initialize: {listed:#}"
+    );
+    let tools: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tools.contains(&"echo"), "{tools:?}");
+    assert!(
+        !tools.contains(&"get-env"),
+        "the filter must hide get-env: {tools:?}"
+    );
+
+    let echoed = run(
+        "everything",
+        "call",
+        json!({ "tool": "echo", "arguments": { "message": "hello from the sdk" } }),
+    );
+    assert_eq!(echoed["protocolVersion"], "2026-07-28", "{echoed:#}");
+    assert!(
+        echoed["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hello from the sdk"),
+        "{echoed:#}"
+    );
+
+    // A hidden tool is refused with a JSON-RPC error (reported as ok:false by the script).
+    let (program, script) = program_and_script(sdk);
+    let refused = tokio::task::block_in_place(|| {
+        run_client(
+            &program,
+            &[
+                script.to_string_lossy().into_owned(),
+                "--url".into(),
+                sb.mcp_url("everything"),
+                "--transport".into(),
+                transport.arg().into(),
+                "--scenario".into(),
+                "call".into(),
+                "--extra".into(),
+                json!({ "tool": "get-env", "arguments": {} }).to_string(),
+            ],
+            Duration::from_secs(90),
+        )
+    });
+    assert_eq!(refused["ok"], false, "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not exposed"),
+        "{refused:#}"
+    );
+
+    let progress = run(
+        "everything",
+        "progress",
+        json!({ "arguments": { "duration": 1, "steps": 4 } }),
+    );
+    assert_eq!(
+        progress["progress"].as_array().unwrap().len(),
+        4,
+        "{progress:#}"
+    );
+
+    let sampled = run(
+        "everything",
+        "sampling",
+        json!({ "arguments": { "prompt": "hi", "maxTokens": 5 } }),
+    );
+    assert_eq!(sampled["sampling_called"], true, "{sampled:#}");
+    assert_eq!(sampled["result_contains_reply"], true, "{sampled:#}");
+
+    let elicited = run("everything", "elicitation", json!({}));
+    assert_eq!(elicited["elicitation_called"], true, "{elicited:#}");
+    assert_eq!(elicited["result_contains_answer"], true, "{elicited:#}");
+
+    let time = run(
+        "time",
+        "call",
+        json!({ "tool": "get_current_time", "arguments": { "timezone": "Asia/Tokyo" } }),
+    );
+    assert_eq!(time["protocolVersion"], "2026-07-28", "{time:#}");
+    assert!(
+        time["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Asia/Tokyo"),
+        "{time:#}"
+    );
 }
 
 /// Closing a Streamable HTTP session is a DELETE; the Python SDK (both lines) takes any answer

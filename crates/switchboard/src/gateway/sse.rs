@@ -82,7 +82,7 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     };
     open_session(
         &state,
-        ServerProxy::for_server(slot, state.limits.per_server),
+        ServerProxy::for_server(slot, state.limits.per_server, state.hub.events().clone()),
         retired,
         name.clone(),
         &format!("/servers/{name}/messages"),

@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use super::sse::ViewQuery;
 use super::{AppState, SessionLimits};
+use crate::events::EventBus;
 use crate::hub::Hub;
 use crate::proxy::{AggregateProxy, ServerProxy, View};
 use crate::slot::ServerSlot;
@@ -73,6 +74,7 @@ impl StreamableServices {
         slot: &Arc<ServerSlot>,
         retired: &CancellationToken,
         limits: SessionLimits,
+        events: &EventBus,
     ) -> Service {
         let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((weak, service)) = services.get(name) {
@@ -83,11 +85,13 @@ impl StreamableServices {
         // Entries of removed servers go when another is made.
         services.retain(|_, (weak, _)| weak.strong_count() > 0);
         let for_factory = Arc::clone(slot);
+        let events = events.clone();
         let service = StreamableHttpService::new(
             move || {
                 Ok(ServerProxy::for_server(
                     Arc::clone(&for_factory),
                     limits.per_server,
+                    events.clone(),
                 ))
             },
             session_manager(limits),
@@ -162,7 +166,9 @@ pub async fn handle(
     let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
         return ApiError::unknown_server(&name).into_response();
     };
-    let service = state.streamable.get(&name, &slot, &retired, state.limits);
+    let service = state
+        .streamable
+        .get(&name, &slot, &retired, state.limits, state.hub.events());
     call(service, request).await
 }
 

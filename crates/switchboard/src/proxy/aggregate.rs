@@ -14,20 +14,18 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use rmcp::model::{
     ClientCapabilities, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
     InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PromptListChangedNotification, ProtocolVersion,
-    ResourceListChangedNotification, ServerCapabilities, ServerNotification, ServerResult,
-    ToolListChangedNotification,
+    ListToolsResult, ProtocolVersion, ServerCapabilities, ServerResult,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::RoleServer;
 use tokio::task::JoinHandle;
 
+use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
 use super::names::{qualified, split_qualified, template_matches, View, SEPARATOR};
-use crate::events::Event;
 use crate::hub::Hub;
 use crate::routing::SessionId;
-use crate::slot::{ServerSlot, ServerState};
+use crate::slot::ServerSlot;
 
 /// See the module documentation.
 pub struct Aggregate {
@@ -127,60 +125,20 @@ impl Aggregate {
         Ok(self.route_to(slot, None))
     }
 
+    fn changes(&self) -> ListChanges {
+        ListChanges::new(
+            self.hub.events(),
+            Some(&self.hub),
+            Scope::View(self.view.clone()),
+        )
+    }
+
     /// Sends list_changed notifications when the set of servers or their catalogs change.
     fn start_listener(&self, peer: Peer<RoleServer>) {
-        let mut events = self.hub.events().subscribe();
-        let view = self.view.clone();
-        let mut running: HashMap<String, bool> = self
-            .hub
-            .slots()
-            .iter()
-            .map(|s| {
-                (
-                    s.name().to_owned(),
-                    s.status().state == ServerState::Running,
-                )
-            })
-            .collect();
+        let mut changes = self.changes();
         let task = tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        Event::ServersChanged
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
-                let (tools, prompts, resources) = match &event {
-                    Event::ServerState { name, state, .. } if view.includes(name) => {
-                        let now = *state == ServerState::Running;
-                        let before = running.insert(name.clone(), now).unwrap_or(false);
-                        let changed = before != now;
-                        (changed, changed, changed)
-                    }
-                    Event::ToolsChanged { name } if view.includes(name) => (true, false, false),
-                    Event::PromptsChanged { name } if view.includes(name) => (false, true, false),
-                    Event::ResourcesChanged { name } if view.includes(name) => (false, false, true),
-                    Event::ServersChanged => (true, true, true),
-                    _ => (false, false, false),
-                };
-                let mut sends = Vec::new();
-                if tools {
-                    sends.push(ServerNotification::ToolListChangedNotification(
-                        ToolListChangedNotification::default(),
-                    ));
-                }
-                if prompts {
-                    sends.push(ServerNotification::PromptListChangedNotification(
-                        PromptListChangedNotification::default(),
-                    ));
-                }
-                if resources {
-                    sends.push(ServerNotification::ResourceListChangedNotification(
-                        ResourceListChangedNotification::default(),
-                    ));
-                }
-                for notification in sends {
+            while let Some(notifications) = changes.next().await {
+                for notification in notifications {
                     if peer.send_notification(notification).await.is_err() {
                         return; // the session is gone
                     }
@@ -237,9 +195,7 @@ impl Routing for Aggregate {
         request: &InitializeRequestParams,
         peer: &Peer<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        let _ = self
-            .client
-            .set((peer.clone(), request.capabilities.clone()));
+        self.join(peer, request.capabilities.clone());
         self.start_listener(peer.clone());
         Ok(self.info())
     }
@@ -250,6 +206,14 @@ impl Routing for Aggregate {
             Target::Prompt(name) => self.resolve(name, "prompt"),
             Target::Resource(uri) => self.owner_of(uri),
         }
+    }
+
+    fn list_changes(&self) -> ListChanges {
+        self.changes()
+    }
+
+    fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities) {
+        let _ = self.client.set((peer.clone(), capabilities));
     }
 
     fn fan_out(&self, kind: FanOut) -> Vec<Route> {

@@ -14,35 +14,46 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::model::SubscriptionFilter;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientNotification,
-    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorData,
-    GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
+    ClientNotification, ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult,
+    ErrorData, GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
     ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
     Reference, RootsListChangedNotification, ServerResult, SetLevelRequest, SetLevelRequestParams,
     SubscribeRequest, SubscribeRequestParams, UnsubscribeRequest, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{
+    NotificationContext, Peer, RequestContext, SubscriptionContext, SubscriptionSendError,
+};
 use rmcp::{RoleServer, ServerHandler};
 
+use super::changes::ListChanges;
 use super::forward::{forward, not_exposed, Expected};
+use super::rounds::{forward_in_rounds, is_stateless_era, Retry, Round};
 use crate::routing::SessionId;
 use crate::slot::ServerSlot;
 
-/// Protocol versions offered downstream: every version with the `initialize` lifecycle.
-/// 2026-07-28's inline lifecycle is not offered yet, so `server/discover` gets a JSON-RPC error
-/// and clients fall back to `initialize` (see ARCHITECTURE.md).
-pub fn supported_versions() -> Cow<'static, [ProtocolVersion]> {
+/// Protocol versions the gateway's endpoints serve: every known one, 2026-07-28's stateless
+/// lifecycle (`server/discover`, per-request `_meta`) beside the `initialize` sessions of the
+/// earlier ones. rmcp's Streamable HTTP service routes a 2026 request statelessly to a fresh
+/// handler; its `ServerHandler` dispatch checks the per-request version against this list.
+pub fn served_versions() -> Cow<'static, [ProtocolVersion]> {
+    Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+}
+
+/// Protocol versions with the `initialize` lifecycle, for `switchboard connect`, which speaks
+/// to the gateway over one session.
+pub fn initialize_versions() -> Cow<'static, [ProtocolVersion]> {
     Cow::Borrowed(ProtocolVersion::known_up_to(
         &ProtocolVersion::LATEST_WITH_INITIALIZE,
     ))
 }
 
-/// The answer to `server/discover`: 2026-07-28's inline lifecycle is not offered, and this
-/// JSON-RPC error is what makes clients that probe with it (the Python SDK 2.x) fall back to
-/// `initialize`.
+/// The answer of `switchboard connect` to `server/discover`: this JSON-RPC error makes clients
+/// that probe with it (the Python SDK 2.x) fall back to `initialize`.
 pub fn discover_not_offered() -> ErrorData {
     ErrorData::method_not_found::<rmcp::model::DiscoverRequestMethod>()
 }
@@ -78,6 +89,20 @@ impl Route {
         }
     }
 
+    /// Forwards `request` on behalf of a 2026-era request in `ctx`: in rounds, when the server
+    /// asks the client things on the way (see `rounds`).
+    async fn forward_in_rounds<T: Expected>(
+        &self,
+        request: ClientRequest,
+        ctx: RequestContext<RoleServer>,
+        tool_call: bool,
+        binding: String,
+        retry: Option<Retry>,
+    ) -> Result<Round<T>, ErrorData> {
+        let timeout = self.timeout(tool_call);
+        forward_in_rounds(self, request, ctx, timeout, binding, retry).await
+    }
+
     /// Forwards `request` on behalf of the request in `ctx`.
     pub(super) async fn forward<T: Expected>(
         &self,
@@ -88,6 +113,16 @@ impl Route {
         let timeout = self.timeout(tool_call);
         forward(&self.slot, self.session, request, ctx, timeout).await
     }
+}
+
+/// The retry a request's `requestState` and `inputResponses` make (taken off the request: the
+/// server never sees them).
+fn retry(
+    state: &mut Option<String>,
+    responses: &mut Option<rmcp::model::InputResponses>,
+) -> Option<Retry> {
+    let responses = responses.take().unwrap_or_default();
+    state.take().map(|state| Retry { state, responses })
 }
 
 /// A list request, with the caller's cursor.
@@ -127,6 +162,15 @@ pub(crate) trait Routing: Send + Sync + 'static {
     /// The servers a fan-out request or notification goes to.
     fn fan_out(&self, kind: FanOut) -> Vec<Route>;
 
+    /// The list changes of the servers behind the endpoint, from now on.
+    fn list_changes(&self) -> ListChanges;
+
+    /// A 2026-era request comes without `initialize`: its client (the request's own peer and
+    /// the capabilities in its `_meta`) joins here, so what the server sends during the call
+    /// (progress, requests) can reach it. Called before each routed request; only the first
+    /// call of a handler counts.
+    fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities);
+
     /// The answer to a list request (already filtered by the servers' tool filters).
     fn list(
         &self,
@@ -145,12 +189,20 @@ impl<R: Routing> Endpoint<R> {
         Self { routing }
     }
 
+    /// The routing, with the caller joined when it came without `initialize` (2026 era).
+    fn routing(&self, ctx: &RequestContext<RoleServer>) -> &R {
+        if let Some(capabilities) = ctx.meta.client_capabilities() {
+            self.routing.join(&ctx.peer, capabilities);
+        }
+        &self.routing
+    }
+
     async fn list<T: Expected>(
         &self,
         listing: Listing,
         ctx: RequestContext<RoleServer>,
     ) -> Result<T, ErrorData> {
-        let result = self.routing.list(listing, ctx).await?;
+        let result = self.routing(&ctx).list(listing, ctx).await?;
         T::pick(result).map_err(|_| {
             ErrorData::internal_error("internal error: a list of another kind was answered", None)
         })
@@ -165,7 +217,7 @@ impl<R: Routing> Endpoint<R> {
         request: ClientRequest,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let route = self.routing.route(Target::Resource(uri))?;
+        let route = self.routing(&ctx).route(Target::Resource(uri))?;
         let sessions = route.slot.sessions();
         let tell_server = if subscribe {
             sessions.subscribe(route.session, uri)
@@ -185,14 +237,18 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        supported_versions()
+        served_versions()
     }
 
     async fn discover(
         &self,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
-        Err(discover_not_offered())
+        let versions = served_versions().into_owned();
+        Ok(rmcp::model::DiscoverResult::from_server_info(
+            versions,
+            self.routing.info(),
+        ))
     }
 
     async fn initialize(
@@ -224,12 +280,22 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let route = self.routing.route(Target::Tool(&request.name))?;
+        let route = self.routing(&context).route(Target::Tool(&request.name))?;
         let tool = route.name_or(&request.name).to_owned();
         if !route.slot.settings().filter.exposes(&tool) {
             return Err(not_exposed(route.slot.name(), &tool));
         }
+        let binding = format!("tools/call {} {tool}", route.slot.name());
         request.name = tool.into();
+        if is_stateless_era(&context) {
+            let retry = retry(&mut request.request_state, &mut request.input_responses);
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+            let round = route.forward_in_rounds(request, context, true, binding, retry);
+            return Ok(match round.await? {
+                Round::Complete(result) => CallToolResponse::Complete(result),
+                Round::InputRequired(input) => CallToolResponse::InputRequired(input),
+            });
+        }
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
         let result: CallToolResult = route.forward(request, context, true).await?;
         Ok(CallToolResponse::Complete(result))
@@ -248,8 +314,20 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         mut request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let route = self.routing.route(Target::Prompt(&request.name))?;
+        let route = self
+            .routing(&context)
+            .route(Target::Prompt(&request.name))?;
         request.name = route.name_or(&request.name).to_owned();
+        if is_stateless_era(&context) {
+            let binding = format!("prompts/get {} {}", route.slot.name(), request.name);
+            let retry = retry(&mut request.request_state, &mut request.input_responses);
+            let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+            let round = route.forward_in_rounds(request, context, false, binding, retry);
+            return Ok(match round.await? {
+                Round::Complete(result) => GetPromptResponse::Complete(result),
+                Round::InputRequired(input) => GetPromptResponse::InputRequired(input),
+            });
+        }
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
         let result: GetPromptResult = route.forward(request, context, false).await?;
         Ok(GetPromptResponse::Complete(result))
@@ -273,10 +351,22 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
 
     async fn read_resource(
         &self,
-        request: ReadResourceRequestParams,
+        mut request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let route = self.routing.route(Target::Resource(&request.uri))?;
+        let route = self
+            .routing(&context)
+            .route(Target::Resource(&request.uri))?;
+        if is_stateless_era(&context) {
+            let binding = format!("resources/read {} {}", route.slot.name(), request.uri);
+            let retry = retry(&mut request.request_state, &mut request.input_responses);
+            let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+            let round = route.forward_in_rounds(request, context, false, binding, retry);
+            return Ok(match round.await? {
+                Round::Complete(result) => ReadResourceResponse::Complete(result),
+                Round::InputRequired(input) => ReadResourceResponse::InputRequired(input),
+            });
+        }
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let result: ReadResourceResult = route.forward(request, context, false).await?;
         Ok(ReadResourceResponse::Complete(result))
@@ -307,13 +397,14 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         mut request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
+        let routing = self.routing(&context);
         let route = match &mut request.r#ref {
             Reference::Prompt(prompt) => {
-                let route = self.routing.route(Target::Prompt(&prompt.name))?;
+                let route = routing.route(Target::Prompt(&prompt.name))?;
                 prompt.name = route.name_or(&prompt.name).to_owned();
                 route
             }
-            Reference::Resource(resource) => self.routing.route(Target::Resource(&resource.uri))?,
+            Reference::Resource(resource) => routing.route(Target::Resource(&resource.uri))?,
             _ => {
                 return Err(ErrorData::invalid_params(
                     "completion reference of an unknown kind",
@@ -332,7 +423,7 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let routes = self.routing.fan_out(FanOut::Logging);
+        let routes = self.routing(&context).fan_out(FanOut::Logging);
         let sets = routes.iter().map(|route| {
             let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request.clone()));
             route.forward::<ServerResult>(request, context.clone(), false)
@@ -350,6 +441,37 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
             }
         }
         Ok(())
+    }
+
+    /// 2026-07-28's `subscriptions/listen`: the list changes of the endpoint's servers.
+    /// Resource updates are not offered on a listen stream yet (`resources/subscribe` serves
+    /// the 2025 era).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = requested.clone();
+        accepted.resource_subscriptions = None;
+        Some(accepted)
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.routing.list_changes();
+        loop {
+            let notifications = tokio::select! {
+                _ = subscription.cancelled() => return Ok(()),
+                next = changes.next() => match next {
+                    Some(notifications) => notifications,
+                    None => return Ok(()),
+                },
+            };
+            for notification in notifications {
+                match subscription.sink().send(notification).await {
+                    Ok(()) | Err(SubscriptionSendError::NotificationNotAccepted(_)) => {}
+                    Err(_) => return Ok(()), // the stream is gone
+                }
+            }
+        }
     }
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {

@@ -9,7 +9,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServiceError};
 use serde::de::DeserializeOwned;
 
-use crate::routing::{SessionId, PROGRESS_FLUSH_LIMIT};
+use crate::routing::{InFlightGuard, SessionId, PROGRESS_FLUSH_LIMIT};
 use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
 use crate::upstream::{relay, RelayError};
 
@@ -58,28 +58,64 @@ pub async fn forward<T: Expected>(
     ctx: RequestContext<RoleServer>,
     timeout: Duration,
 ) -> Result<T, ErrorData> {
-    let server = slot.name();
     let upstream = upstream_of(slot)?;
-    let mut in_flight = slot.sessions().begin(session, ctx.id.clone());
-    let relayed = relay(&upstream.peer, request, &ctx, timeout, |ours, theirs| {
+    let in_flight = slot.sessions().begin(session, ctx.id.clone());
+    let result = relay_call(slot.name(), &upstream, in_flight, request, &ctx, timeout).await?;
+    expected(slot.name(), result)
+}
+
+/// One call relayed to the server, `in_flight` (its entry in the registry) held until it is
+/// answered and the progress read before the answer has been passed on.
+pub(super) async fn relay_call(
+    server: &str,
+    upstream: &Upstream,
+    mut in_flight: InFlightGuard,
+    request: ClientRequest,
+    ctx: &RequestContext<RoleServer>,
+    timeout: Duration,
+) -> Result<ServerResult, ErrorData> {
+    let relayed = relay(&upstream.peer, request, ctx, timeout, |ours, theirs| {
         if let Some(theirs) = theirs {
             in_flight.route_progress(ours, theirs);
         }
     })
     .await;
     match relayed {
-        Ok(result) => {
+        Ok(mut result) => {
             // Progress read before the response must reach the caller before it.
             let _ = tokio::time::timeout(PROGRESS_FLUSH_LIMIT, in_flight.progress_settled()).await;
-            expected(server, result)
+            mark_complete(&mut result);
+            Ok(result)
         }
         Err(RelayError::Upstream(e)) => Err(upstream_error(server, e)),
-        Err(RelayError::Cancelled) => Err(ErrorData::new(
-            ErrorCode::INTERNAL_ERROR,
-            format!("request to server '{server}' was cancelled"),
-            None,
-        )),
+        Err(RelayError::Cancelled) => Err(cancelled(server)),
     }
+}
+
+/// The answer to a request its caller cancelled.
+pub(super) fn cancelled(server: &str) -> ErrorData {
+    ErrorData::new(
+        ErrorCode::INTERNAL_ERROR,
+        format!("request to server '{server}' was cancelled"),
+        None,
+    )
+}
+
+/// Says `resultType: "complete"` on a result that does not say what it is: a 2025-era server
+/// never does, and a 2026 caller requires it (rmcp takes it off again for legacy callers).
+fn mark_complete(result: &mut ServerResult) {
+    let result_type = match result {
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ListPromptsResult(r) => &mut r.result_type,
+        ServerResult::ListResourcesResult(r) => &mut r.result_type,
+        ServerResult::ListResourceTemplatesResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::ListToolsResult(r) => &mut r.result_type,
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        _ => return,
+    };
+    result_type.get_or_insert(rmcp::model::ResultType::COMPLETE);
 }
 
 fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
@@ -164,7 +200,7 @@ impl Expected for ServerResult {
 }
 
 /// The result of server `server` as the type the request expects.
-fn expected<T: Expected>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
+pub(super) fn expected<T: Expected>(server: &str, result: ServerResult) -> Result<T, ErrorData> {
     T::pick(result).or_else(|other| reread(server, *other))
 }
 

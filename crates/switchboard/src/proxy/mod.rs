@@ -4,13 +4,15 @@
 //! connections (see `upstream` for the other side).
 
 mod aggregate;
+mod changes;
 mod endpoint;
 mod forward;
 mod names;
 mod one_server;
+mod rounds;
 
 pub use aggregate::Aggregate;
-pub use endpoint::{discover_not_offered, supported_versions, Endpoint};
+pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
 pub use forward::reread;
@@ -25,8 +27,12 @@ pub type ServerProxy = Endpoint<OneServer>;
 pub type AggregateProxy = Endpoint<Aggregate>;
 
 impl ServerProxy {
-    pub fn for_server(slot: std::sync::Arc<crate::slot::ServerSlot>, max_sessions: usize) -> Self {
-        Endpoint::new(OneServer::new(slot, max_sessions))
+    pub fn for_server(
+        slot: std::sync::Arc<crate::slot::ServerSlot>,
+        max_sessions: usize,
+        events: crate::events::EventBus,
+    ) -> Self {
+        Endpoint::new(OneServer::new(slot, max_sessions, events))
     }
 }
 

@@ -2,18 +2,22 @@
 //! that server under its own names, lists included (forwarded, so its pagination is kept), and
 //! the tool filter is applied to `tools/list`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rmcp::model::{
-    ClientRequest, ErrorCode, ErrorData, Implementation, InitializeRequestParams, InitializeResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerResult,
+    ClientCapabilities, ClientRequest, ErrorCode, ErrorData, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerResult,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::RoleServer;
 
+use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
 use super::forward::upstream_of;
+use crate::events::EventBus;
 use crate::routing::SessionId;
 use crate::slot::{ServerSlot, Upstream};
 
@@ -21,18 +25,25 @@ use crate::slot::{ServerSlot, Upstream};
 /// leaves it when dropped.
 pub struct OneServer {
     slot: Arc<ServerSlot>,
+    /// The hub's events, for the list changes of a 2026 `subscriptions/listen`.
+    events: EventBus,
     session: SessionId,
     /// Sessions the server accepts at once (`gateway.maxSessionsPerServer`).
     max_sessions: usize,
+    /// Whether the session is in the server's registry (after `initialize`, or the first
+    /// 2026-era request).
+    joined: AtomicBool,
 }
 
 impl OneServer {
-    pub fn new(slot: Arc<ServerSlot>, max_sessions: usize) -> Self {
+    pub fn new(slot: Arc<ServerSlot>, max_sessions: usize, events: EventBus) -> Self {
         let session = slot.sessions().allocate();
         Self {
             slot,
+            events,
             session,
             max_sessions,
+            joined: AtomicBool::new(false),
         }
     }
 
@@ -103,17 +114,23 @@ impl Routing for OneServer {
         let startup = self.slot.settings().spec.timeouts.startup();
         self.slot.settled(startup).await;
         let upstream = upstream_of(&self.slot)?;
-        self.slot.sessions().register(
-            self.session,
-            peer.clone(),
-            request.capabilities.clone(),
-            false,
-        );
+        self.join(peer, request.capabilities.clone());
         Ok(self.describe(Some(&upstream)))
     }
 
     fn route(&self, _target: Target<'_>) -> Result<Route, ErrorData> {
         Ok(self.route())
+    }
+
+    fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities) {
+        if !self.joined.swap(true, Ordering::AcqRel) {
+            let sessions = self.slot.sessions();
+            sessions.register(self.session, peer.clone(), capabilities, false);
+        }
+    }
+
+    fn list_changes(&self) -> ListChanges {
+        ListChanges::new(&self.events, None, Scope::One(self.slot.name().to_owned()))
     }
 
     fn fan_out(&self, _kind: FanOut) -> Vec<Route> {

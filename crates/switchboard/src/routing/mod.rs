@@ -7,11 +7,14 @@
 //! depends on nothing of Switchboard's own.
 
 mod outbox;
+mod parked;
 mod sessions;
 #[cfg(test)]
 pub(crate) mod test_peers;
 
 pub use outbox::{post_all, DOWNSTREAM_SEND_TIMEOUT};
+pub use parked::Call;
 pub use sessions::{
-    ClientFeature, SessionId, SessionRegistry, PROGRESS_FLUSH_LIMIT, PROGRESS_ROUTE_WAIT,
+    Ask, ClientFeature, InFlightGuard, SessionId, SessionRegistry, Target, PROGRESS_FLUSH_LIMIT,
+    PROGRESS_ROUTE_WAIT,
 };

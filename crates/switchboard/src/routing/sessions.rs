@@ -10,9 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rmcp::model::{ClientCapabilities, ProgressToken, RequestId};
+use rmcp::model::{
+    ClientCapabilities, ClientResult, ErrorData, ProgressToken, RequestId, ServerRequest,
+};
 use rmcp::service::Peer;
 use rmcp::RoleServer;
+use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::Outbox;
 
@@ -71,6 +74,16 @@ struct Session {
 struct InFlight {
     session: SessionId,
     request: RequestId,
+    /// For a 2026-era caller, who cannot be sent requests: where the server's requests of the
+    /// client go instead (to be answered `input_required`), with what the caller offers.
+    asks: Option<(mpsc::UnboundedSender<Ask>, ClientCapabilities)>,
+}
+
+/// A request the server sent "the client" during a 2026-era caller's call, with where its
+/// answer goes (see [`SessionRegistry::begin_asking`]).
+pub struct Ask {
+    pub request: ServerRequest,
+    pub reply: oneshot::Sender<Result<ClientResult, ErrorData>>,
 }
 
 struct ProgressRoute {
@@ -113,13 +126,20 @@ pub struct SessionRegistry {
     progress_settled: tokio::sync::Notify,
     /// Woken whenever a progress route is added.
     route_added: tokio::sync::Notify,
+    /// Calls of 2026-era callers waiting for their input.
+    parked: super::parked::ParkedCalls,
 }
 
-/// A downstream peer chosen to receive a server-to-client request, with the id of the
-/// in-flight request it is related to (so Streamable HTTP can send it on that request's stream).
-pub struct Target {
-    pub peer: Peer<RoleServer>,
-    pub related_request: Option<RequestId>,
+/// Who answers a server-to-client request.
+pub enum Target {
+    /// A downstream peer, with the id of the in-flight request it is related to (so
+    /// Streamable HTTP can send it on that request's stream).
+    Peer {
+        peer: Peer<RoleServer>,
+        related_request: Option<RequestId>,
+    },
+    /// A 2026-era caller's call, which asks its client through `input_required`.
+    Call(mpsc::UnboundedSender<Ask>),
 }
 
 impl SessionRegistry {
@@ -129,6 +149,11 @@ impl SessionRegistry {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls of 2026-era callers waiting for their input.
+    pub fn parked(&self) -> &super::parked::ParkedCalls {
+        &self.parked
     }
 
     /// Reserves an id for a session that has not initialised yet.
@@ -159,12 +184,15 @@ impl SessionRegistry {
         );
     }
 
-    /// Forgets the session and everything routed to it.
+    /// Forgets the session and everything routed to it. A 2026-era call outlives the request
+    /// that started it (it waits for its input across requests): it stays until its guard goes.
     pub fn unregister(&self, id: SessionId) {
         let mut inner = self.lock();
         inner.sessions.remove(&id);
         inner.progress.retain(|_, r| r.session != id);
-        inner.in_flight.retain(|_, f| f.session != id);
+        inner
+            .in_flight
+            .retain(|_, f| f.session != id || f.asks.is_some());
     }
 
     pub fn len(&self) -> usize {
@@ -178,12 +206,40 @@ impl SessionRegistry {
     /// Marks a request from `session` as forwarded upstream. The returned guard removes the
     /// entry (and its progress route, once set) when dropped, however the call ends.
     pub fn begin(self: &Arc<Self>, session: SessionId, request: RequestId) -> InFlightGuard {
+        self.insert_flight(session, request, None)
+    }
+
+    /// Like [`begin`](Self::begin), for the call of a 2026-era caller offering `caps`: what
+    /// the server asks of the client while it runs comes out of the returned receiver.
+    pub fn begin_asking(
+        self: &Arc<Self>,
+        session: SessionId,
+        request: RequestId,
+        caps: ClientCapabilities,
+    ) -> (InFlightGuard, mpsc::UnboundedReceiver<Ask>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (self.insert_flight(session, request, Some((tx, caps))), rx)
+    }
+
+    fn insert_flight(
+        self: &Arc<Self>,
+        session: SessionId,
+        request: RequestId,
+        asks: Option<(mpsc::UnboundedSender<Ask>, ClientCapabilities)>,
+    ) -> InFlightGuard {
         let mut inner = self.lock();
         let seq = inner.next_seq();
         if let Some(s) = inner.sessions.get_mut(&session) {
             s.last_active = seq;
         }
-        inner.in_flight.insert(seq, InFlight { session, request });
+        inner.in_flight.insert(
+            seq,
+            InFlight {
+                session,
+                request,
+                asks,
+            },
+        );
         InFlightGuard {
             registry: Arc::clone(self),
             seq,
@@ -258,9 +314,15 @@ impl SessionRegistry {
     pub fn pick(&self, feature: ClientFeature) -> Option<Target> {
         let inner = self.lock();
         for flight in inner.in_flight.values().rev() {
+            if let Some((asks, caps)) = &flight.asks {
+                if feature.offered_by(caps) && !asks.is_closed() {
+                    return Some(Target::Call(asks.clone()));
+                }
+                continue;
+            }
             if let Some(s) = inner.sessions.get(&flight.session) {
                 if feature.offered_by(&s.caps) {
-                    return Some(Target {
+                    return Some(Target::Peer {
                         peer: s.peer.clone(),
                         related_request: Some(flight.request.clone()),
                     });
@@ -272,7 +334,7 @@ impl SessionRegistry {
             .values()
             .filter(|s| feature.offered_by(&s.caps))
             .max_by_key(|s| s.last_active)
-            .map(|s| Target {
+            .map(|s| Target::Peer {
                 peer: s.peer.clone(),
                 related_request: None,
             })
@@ -410,6 +472,18 @@ mod tests {
         RequestId::Number(n)
     }
 
+    /// The peer and related request a pick chose (it must be a peer).
+    fn peer_of(target: Option<Target>) -> (String, Option<RequestId>) {
+        match target {
+            Some(Target::Peer {
+                peer,
+                related_request,
+            }) => (client_name(&peer), related_request),
+            Some(Target::Call(_)) => panic!("a 2026-era call was picked"),
+            None => panic!("no one was picked"),
+        }
+    }
+
     #[tokio::test]
     async fn a_server_request_goes_to_the_newest_call_in_flight_whose_session_can_answer() {
         let registry = SessionRegistry::new();
@@ -417,21 +491,19 @@ mod tests {
         let b = session(&registry, "b", sampling()).await;
         let plain = session(&registry, "plain", ClientCapabilities::default()).await;
         let _call_a = registry.begin(a, request(1));
-        let target = registry.pick(ClientFeature::Sampling).unwrap();
-        assert_eq!(client_name(&target.peer), "a");
-        assert_eq!(target.related_request, Some(request(1)));
+        let picked = peer_of(registry.pick(ClientFeature::Sampling));
+        assert_eq!(picked, ("a".into(), Some(request(1))));
 
         let call_b = registry.begin(b, request(2));
         let _call_plain = registry.begin(plain, request(3));
-        let target = registry.pick(ClientFeature::Sampling).unwrap();
         assert_eq!(
-            (client_name(&target.peer), target.related_request),
+            peer_of(registry.pick(ClientFeature::Sampling)),
             ("b".into(), Some(request(2))),
             "the newest call whose session offers sampling, not the newest call"
         );
         drop(call_b);
-        let target = registry.pick(ClientFeature::Sampling).unwrap();
-        assert_eq!(client_name(&target.peer), "a", "b's call ended");
+        let picked = peer_of(registry.pick(ClientFeature::Sampling));
+        assert_eq!(picked.0, "a", "b's call ended");
         assert!(registry.pick(ClientFeature::Elicitation).is_none());
     }
 
@@ -441,9 +513,37 @@ mod tests {
         let a = session(&registry, "a", sampling()).await;
         let _b = session(&registry, "b", sampling()).await;
         drop(registry.begin(a, request(1))); // a was active after b registered
-        let target = registry.pick(ClientFeature::Sampling).unwrap();
-        assert_eq!(client_name(&target.peer), "a");
-        assert_eq!(target.related_request, None);
+        let picked = peer_of(registry.pick(ClientFeature::Sampling));
+        assert_eq!(picked, ("a".into(), None));
+    }
+
+    #[tokio::test]
+    async fn a_2026_call_is_asked_through_its_own_channel_and_outlives_its_request() {
+        let registry = SessionRegistry::new();
+        let older = session(&registry, "older", sampling()).await;
+        let _older_call = registry.begin(older, request(1));
+        let stateless = registry.allocate();
+        let (call, mut asks) = registry.begin_asking(stateless, request(2), sampling());
+        // The request that started the call is answered (input_required) and its handler goes.
+        registry.unregister(stateless);
+        let Some(Target::Call(channel)) = registry.pick(ClientFeature::Sampling) else {
+            panic!("the 2026 call is the newest that can answer");
+        };
+        let (reply, _answer) = oneshot::channel();
+        let ping = ServerRequest::PingRequest(Default::default());
+        channel
+            .send(Ask {
+                request: ping,
+                reply,
+            })
+            .unwrap();
+        assert!(asks.recv().await.is_some());
+        assert!(
+            registry.pick(ClientFeature::Elicitation).is_none(),
+            "it asks only for what its caller offers"
+        );
+        drop(call);
+        assert_eq!(peer_of(registry.pick(ClientFeature::Sampling)).0, "older");
     }
 
     #[tokio::test]

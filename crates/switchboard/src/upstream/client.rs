@@ -17,7 +17,8 @@ use rmcp::{RoleClient, Service};
 use tokio::sync::mpsc;
 
 use crate::routing::{
-    post_all, ClientFeature, SessionRegistry, DOWNSTREAM_SEND_TIMEOUT, PROGRESS_ROUTE_WAIT,
+    post_all, Ask, ClientFeature, SessionRegistry, Target, DOWNSTREAM_SEND_TIMEOUT,
+    PROGRESS_ROUTE_WAIT,
 };
 
 /// A part of a server's catalog. The child's list_changed notifications are passed to the
@@ -82,13 +83,19 @@ impl UpstreamClient {
             tracing::debug!(server = %self.server, "refused the server's request: {message}");
             return Err(ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, None));
         };
-        if let Some(related) = target.related_request {
+        let (peer, related_request) = match target {
+            Target::Peer {
+                peer,
+                related_request,
+            } => (peer, related_request),
+            Target::Call(asks) => return ask_through_call(&self.server, asks, request).await,
+        };
+        if let Some(related) = related_request {
             // Streamable HTTP then sends it on the stream of the call that caused it.
             rmcp::model::GetExtensions::extensions_mut(&mut request)
                 .insert(OriginatingRequestId(related));
         }
-        let handle = target
-            .peer
+        let handle = peer
             .send_request_with_option(
                 request,
                 rmcp::service::PeerRequestOptions::with_timeout(CLIENT_REQUEST_TIMEOUT),
@@ -122,6 +129,34 @@ impl UpstreamClient {
     /// changes from the hub, with prefixed names).
     fn broadcast_list_changed(&self, notification: ServerNotification) {
         post_all(self.sessions.direct(), notification);
+    }
+}
+
+/// Asks a 2026-era caller through its call, which answers it `input_required` and waits for
+/// the caller's retry with the answer.
+async fn ask_through_call(
+    server: &str,
+    asks: tokio::sync::mpsc::UnboundedSender<Ask>,
+    request: ServerRequest,
+) -> Result<ClientResult, ErrorData> {
+    let gone = || {
+        ErrorData::internal_error(
+            format!("the client asked for server '{server}' went away before answering"),
+            None,
+        )
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    asks.send(Ask { request, reply }).map_err(|_| gone())?;
+    match tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, answer).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => Err(gone()),
+        Err(_) => Err(ErrorData::internal_error(
+            format!(
+                "the client asked for server '{server}' did not answer within {}s",
+                CLIENT_REQUEST_TIMEOUT.as_secs()
+            ),
+            None,
+        )),
     }
 }
 

@@ -15,6 +15,14 @@ use rmcp::model::{
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext};
 use rmcp::{RoleClient, RoleServer, ServiceError};
 
+/// The per-request lifecycle fields of 2026-07-28 in a request's `_meta`.
+const LIFECYCLE_META: &[&str] = &[
+    "io.modelcontextprotocol/protocolVersion",
+    "io.modelcontextprotocol/clientInfo",
+    "io.modelcontextprotocol/clientCapabilities",
+    "io.modelcontextprotocol/logLevel",
+];
+
 /// How a relayed request ended, when it did not answer.
 #[derive(Debug)]
 pub enum RelayError {
@@ -37,6 +45,11 @@ pub async fn relay(
     let downstream_token = ctx.meta.get_progress_token();
     let mut meta = ctx.meta.clone();
     meta.0.remove("progressToken");
+    // A 2026-era caller's lifecycle fields are about its exchange with Switchboard; the server
+    // has its own (a server that negotiated `initialize` refuses requests carrying them).
+    for key in LIFECYCLE_META {
+        meta.0.remove(*key);
+    }
     request.get_meta_mut().extend(meta);
     let handle = peer
         .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
