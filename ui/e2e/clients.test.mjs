@@ -305,8 +305,10 @@ describe("the Clients page", () => {
     await page.getByLabel("Project folder").fill(project);
     await page.getByRole("button", { name: "Show", exact: true }).click();
     const note = page.getByTestId("scope-note");
-    await note.waitFor();
-    assert.match(await note.textContent(), /Claude Desktop and Windsurf have no project-level file/);
+    // The note shows at once; which clients have no project file follows when the scan answers.
+    await waitFor("the scope note to name the clients without a project-level file", async () =>
+      /Claude Desktop and Windsurf have no project-level file/.test((await note.textContent()) ?? ""),
+    );
     await entry("cursor", "project-notes").waitFor();
     assert.ok((await card("cursor").textContent()).includes(projectCursor), "the card names the project's file");
     assert.equal(await entry("cursor", "notes").count(), 0, "the user's entries are not shown");

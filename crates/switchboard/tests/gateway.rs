@@ -292,6 +292,11 @@ async fn api_lists_servers_and_answers_json_errors() {
     assert_eq!(everything["endpoints"]["mcp"], sb.mcp_url("everything"));
     assert_eq!(everything["endpoints"]["sse"], sb.sse_url("everything"));
     assert_eq!(servers[1]["state"], "disabled");
+    assert_eq!(
+        (&everything["protocol"], &servers[1]["protocol"]),
+        (&json!("2025-11-25"), &serde_json::Value::Null),
+        "the version agreed with a running server; none for one that is off"
+    );
 
     let (status, resources) = sb.get("/api/servers/everything/resources").await;
     assert_eq!(status, 200, "{resources}");

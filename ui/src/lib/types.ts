@@ -15,6 +15,8 @@ export interface ServerSummary {
   sessions?: number;
   /** Lines the server wrote to stdout that were not MCP: skipped, never fatal. */
   strayStdout?: { count: number; lastLine: string | null; lastAtMs: number | null };
+  /** The MCP version Switchboard and the server agreed on, while it runs. */
+  protocol?: string | null;
   endpoints: { mcp: string; sse: string };
   command: string;
   args: string[];

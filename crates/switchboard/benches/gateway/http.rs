@@ -19,6 +19,8 @@ pub(crate) struct PlainHttpClient {
     url: String,
     pub(crate) session: Option<String>,
     version: String,
+    /// 2026-07-28: no session, the lifecycle in every request's `_meta` and headers.
+    stateless: bool,
     next_id: AtomicU64,
 }
 
@@ -29,6 +31,7 @@ impl PlainHttpClient {
             url: url.to_owned(),
             session: None,
             version: "2025-06-18".to_owned(),
+            stateless: false,
             next_id: AtomicU64::new(0),
         };
         let (result, session) = client
@@ -54,6 +57,18 @@ impl PlainHttpClient {
         Ok(client)
     }
 
+    /// A 2026-07-28 client: nothing to open, each request stands alone.
+    pub(crate) fn stateless(url: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            session: None,
+            version: "2026-07-28".to_owned(),
+            stateless: true,
+            next_id: AtomicU64::new(0),
+        }
+    }
+
     fn post(&self, message: &Value) -> reqwest::RequestBuilder {
         let mut request = self
             .http
@@ -71,9 +86,26 @@ impl PlainHttpClient {
     /// One request; returns its result and the session id the server named, if any.
     async fn exchange(&self, method: &str, params: Value) -> BenchResult<(Value, Option<String>)> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut params = params;
+        let mut request = None;
+        if self.stateless {
+            params["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": self.version,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": { "name": "switchboard-bench-http", "version": "0" },
+            });
+            let name = params["name"].as_str().unwrap_or_default().to_owned();
+            request = Some((method.to_owned(), name));
+        }
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        let response = self
-            .post(&message)
+        let mut post = self.post(&message);
+        if let Some((method, name)) = request {
+            post = post.header("mcp-method", method);
+            if !name.is_empty() {
+                post = post.header("mcp-name", name);
+            }
+        }
+        let response = post
             .send()
             .await
             .map_err(|e| format!("POST {}: {e}", self.url))?;

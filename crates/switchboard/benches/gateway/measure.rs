@@ -30,6 +30,21 @@ pub(crate) enum Echoer<'a> {
     Plain(&'a PlainHttpClient),
 }
 
+/// A client of a throughput window, owned by its task.
+pub(crate) enum Caller {
+    Rmcp(Peer<RoleClient>),
+    Plain(PlainHttpClient),
+}
+
+impl Caller {
+    async fn echo(&self) -> BenchResult<()> {
+        match self {
+            Caller::Rmcp(peer) => echo_rmcp(peer).await,
+            Caller::Plain(client) => client.echo().await,
+        }
+    }
+}
+
 impl Echoer<'_> {
     async fn echo(&self) -> BenchResult<()> {
         match self {
@@ -54,6 +69,12 @@ pub(crate) async fn plain_latency(url: &str, s: &Settings) -> BenchResult<Stats>
             .await;
     }
     result
+}
+
+/// Latency of 2026-07-28 stateless calls through the keep-alive client.
+pub(crate) async fn stateless_latency(url: &str, s: &Settings) -> BenchResult<Stats> {
+    let client = PlainHttpClient::stateless(url);
+    latency(Echoer::Plain(&client), s).await
 }
 
 /// Sequential calls: `s.warmup`, then `s.calls` timed ones, within [`LATENCY_BUDGET`] (a path
@@ -98,7 +119,7 @@ impl Throughput {
 /// Every peer (a session, or a clone of one shared connection) makes sequential calls for
 /// `s.secs`, after a short warm-up; all windows open together.
 pub(crate) async fn throughput(
-    peers: Vec<Peer<RoleClient>>,
+    peers: Vec<Caller>,
     gateway: Option<u32>,
     s: &Settings,
 ) -> BenchResult<Throughput> {
@@ -111,7 +132,7 @@ pub(crate) async fn throughput(
             let barrier = Arc::clone(&barrier);
             tokio::spawn(async move {
                 for _ in 0..WARMUP_PER_CLIENT {
-                    let _ = echo_rmcp(&peer).await;
+                    let _ = peer.echo().await;
                 }
                 barrier.wait().await;
                 let deadline = Instant::now() + window;
@@ -120,7 +141,7 @@ pub(crate) async fn throughput(
                 let mut first_error = None;
                 while Instant::now() < deadline {
                     let start = Instant::now();
-                    match echo_rmcp(&peer).await {
+                    match peer.echo().await {
                         Ok(()) => samples.push(start.elapsed()),
                         Err(e) => {
                             errors += 1;
@@ -191,7 +212,10 @@ pub(crate) async fn throughput_levels(
     for &level in &s.levels {
         let result = match connect_many(url, level).await {
             Ok(clients) => {
-                let peers = clients.iter().map(|c| c.peer().clone()).collect();
+                let peers = clients
+                    .iter()
+                    .map(|c| Caller::Rmcp(c.peer().clone()))
+                    .collect();
                 let result = throughput(peers, gateway, s).await;
                 if level == s.max_level() {
                     after_max();
@@ -202,5 +226,22 @@ pub(crate) async fn throughput_levels(
             Err(e) => Err(e),
         };
         r.throughput(name, level, result);
+    }
+}
+
+/// Throughput of 2026-07-28 stateless calls at each level: every client its own keep-alive
+/// connection, no session.
+pub(crate) async fn stateless_throughput_levels(
+    name: &str,
+    url: &str,
+    gateway: Option<u32>,
+    s: &Settings,
+    r: &mut Report,
+) {
+    for &level in &s.levels {
+        let callers = (0..level)
+            .map(|_| Caller::Plain(PlainHttpClient::stateless(url)))
+            .collect();
+        r.throughput(name, level, throughput(callers, gateway, s).await);
     }
 }

@@ -13,7 +13,7 @@ use rmcp::service::ServiceExt;
 use rmcp::transport::TokioChildProcess;
 
 use crate::client::{close_all, connect_http};
-use crate::measure::{latency, plain_latency, throughput, throughput_levels, Echoer};
+use crate::measure::{latency, plain_latency, throughput, throughput_levels, Caller, Echoer};
 use crate::procs::{
     children_rss, free_port, mark, memory_kib, sweep, wait_port, GroupGuard, Proc, Processes,
     MARK_VAR,
@@ -48,7 +48,9 @@ pub(crate) async fn direct_stdio(s: &Settings, r: &mut Report) -> BenchResult<()
         .map_err(|e| format!("initialize over stdio failed: {e}"))?;
     r.latency(name, latency(Echoer::Rmcp(client.peer()), s).await);
     for &level in &s.levels {
-        let peers = vec![client.peer().clone(); level];
+        let peers = (0..level)
+            .map(|_| Caller::Rmcp(client.peer().clone()))
+            .collect();
         r.throughput(
             "direct stdio (shared connection)",
             level,

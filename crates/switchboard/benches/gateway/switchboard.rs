@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::client::{close_all, connect_http};
-use crate::measure::{latency, plain_latency, throughput_levels, Echoer};
+use crate::measure::{
+    latency, plain_latency, stateless_latency, stateless_throughput_levels, throughput_levels,
+    Echoer,
+};
 use crate::procs::{alive, children_rss, cmdline, mark, memory_kib, Proc, Processes, MARK_VAR};
 use crate::report::{mib, Report};
 use crate::settings::{everything_bin, switchboard_bin, Settings};
@@ -178,6 +181,10 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
         "Switchboard, Streamable HTTP, keep-alive client",
         plain_latency(&mcp, s).await,
     );
+    r.latency(
+        "Switchboard, Streamable HTTP 2026-07-28 (stateless), keep-alive client",
+        stateless_latency(&mcp, s).await,
+    );
     let result = match SseClient::connect(&sse).await {
         Ok(client) => latency(Echoer::Sse(&client), s).await,
         Err(e) => Err(e),
@@ -194,6 +201,14 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
         s,
         r,
         || at_max = Some(memory_kib(pid)),
+    )
+    .await;
+    stateless_throughput_levels(
+        "Switchboard, Streamable HTTP 2026-07-28 (stateless)",
+        &mcp,
+        Some(pid),
+        s,
+        r,
     )
     .await;
     if let Some(m) = at_max {

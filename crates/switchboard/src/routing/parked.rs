@@ -21,6 +21,8 @@ use super::sessions::Ask;
 
 /// How long a parked call waits for its caller's retry before it is cancelled.
 pub const PARKED_FOR: Duration = Duration::from_secs(600);
+/// Parked calls one server keeps at most; the oldest is cancelled to make room.
+pub const MAX_PARKED: usize = 256;
 
 /// A call that runs on without the request that started it.
 pub struct Call {
@@ -77,7 +79,16 @@ impl ParkedCalls {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        calls.retain(|_, (_, at)| now.duration_since(*at) < PARKED_FOR);
+        expire(&mut calls, now);
+        if calls.len() >= MAX_PARKED {
+            let oldest = calls
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                calls.remove(&oldest);
+            }
+        }
         calls.insert(id, (call, now));
         drop(calls);
         let options = SealOptions::new()
@@ -94,12 +105,18 @@ impl ParkedCalls {
             .map_err(|_| StateRefused)?;
         let id = u64::from_be_bytes(opened.try_into().map_err(|_| StateRefused)?);
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        expire(&mut calls, Instant::now());
         calls.remove(&id).map(|(call, _)| call).ok_or(StateRefused)
     }
 
     pub fn len(&self) -> usize {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
+}
+
+/// Drops (and so cancels) the calls whose callers did not come back in time.
+fn expire(calls: &mut HashMap<u64, (Call, Instant)>, now: Instant) {
+    calls.retain(|_, (_, at)| now.duration_since(*at) < PARKED_FOR);
 }
 
 #[cfg(test)]
@@ -148,6 +165,21 @@ mod tests {
             "another process's key"
         );
         assert_eq!(parked.len(), 1, "a refused state leaves its call parked");
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_the_oldest_parked_call_is_cancelled_to_make_room() {
+        let parked = ParkedCalls::default();
+        let (oldest, cancel) = call();
+        let state = parked.park(oldest, "c");
+        for _ in 1..MAX_PARKED {
+            parked.park(call().0, "c");
+        }
+        assert!(!cancel.is_cancelled());
+        parked.park(call().0, "c");
+        assert!(cancel.is_cancelled());
+        assert_eq!(parked.len(), MAX_PARKED);
+        assert!(parked.take(&state, "c").is_err());
     }
 
     #[tokio::test]

@@ -56,6 +56,8 @@ pub struct ServerSummary {
     pub sessions: usize,
     /// Lines the server wrote to stdout that were not MCP (skipped, not fatal).
     pub stray_stdout: StrayStdoutView,
+    /// The MCP version Switchboard and the server agreed on, while it runs.
+    pub protocol: Option<String>,
     pub endpoints: Endpoints,
     pub command: String,
     pub args: Vec<String>,
@@ -125,6 +127,9 @@ fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
                 last_at_ms: stray.last_at.and_then(epoch_ms),
             }
         },
+        protocol: slot
+            .upstream()
+            .map(|u| u.info.protocol_version.as_str().to_owned()),
         endpoints: Endpoints {
             mcp: format!("{base_url}/servers/{name}/mcp"),
             sse: format!("{base_url}/servers/{name}/sse"),
