@@ -97,11 +97,20 @@ impl ServerStatus {
 }
 
 /// A live connection to the child: the rmcp peer (cheap to clone, safe to use concurrently)
-/// and what the child said about itself in `initialize`.
+/// and what the child said about itself (`server/discover` or `initialize`).
 #[derive(Clone)]
 pub struct Upstream {
     pub peer: Peer<RoleClient>,
     pub info: Arc<ServerPeerInfo>,
+}
+
+impl Upstream {
+    /// Whether the server speaks a stateless era (2026-07-28 on: agreed by `server/discover`,
+    /// no ping, no `logging/setLevel` or `resources/subscribe`, questions mid-call answered as
+    /// `input_required`).
+    pub fn is_stateless(&self) -> bool {
+        !self.info.protocol_version.has_initialize()
+    }
 }
 
 /// What the child offers, as last fetched (unfiltered). Kept current by the supervisor, so

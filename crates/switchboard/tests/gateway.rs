@@ -11,7 +11,7 @@ use rmcp::service::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::json;
 use support::client::{call, connect, text_of, RecordingClient, Seen};
-use support::{everything, time_server, Switchboard};
+use support::{everything, mrtr_server, time_server, Switchboard};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rmcp_client_lists_filtered_tools_and_calls_through_the_gateway() {
@@ -403,4 +403,99 @@ async fn an_expected_roots_refusal_at_start_is_not_logged_as_a_warning() {
         "an expected refusal was logged as a warning:\n{}",
         warnings.join("\n")
     );
+}
+
+/// A 2025-era session's `resources/subscribe` to a server of the 2026-07-28 era (which has no
+/// such method): its updates are followed on a `subscriptions/listen` stream, reach the
+/// subscriber as `notifications/resources/updated`, and stop after `unsubscribe`. The rmcp
+/// client's sampling, which that server asks for as `input_required`, is asked of the session,
+/// and the session's `logging/setLevel` reaches the server as each request's `logLevel`.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(deprecated)] // resources/subscribe and logging/setLevel are the 2025 era's methods
+async fn a_2025_session_hears_a_2026_servers_resource_updates_logs_and_sampling_requests() {
+    let sb = Switchboard::start(json!({ "mrtr": mrtr_server() }));
+    let status = sb.wait_running("mrtr").await;
+    assert_eq!(status["protocol"], "2026-07-28", "{status:#}");
+    let recorder = RecordingClient::default();
+    let client = connect(sb.mcp_url("mrtr"), recorder.clone()).await;
+    let motto = Seen::ResourceUpdated("mrtr://motto".into());
+
+    client
+        .subscribe(rmcp::model::SubscribeRequestParams::new("mrtr://motto"))
+        .await
+        .expect("subscribe");
+    let touched = client
+        .call_tool(call("touch", json!({})))
+        .await
+        .expect("touch");
+    assert_eq!(text_of(&touched), r#"[{"type":"text","text":"touched"}]"#);
+    hear(&recorder, &motto).await;
+
+    client
+        .unsubscribe(rmcp::model::UnsubscribeRequestParams::new("mrtr://motto"))
+        .await
+        .expect("unsubscribe");
+    client
+        .call_tool(call("touch", json!({})))
+        .await
+        .expect("touch");
+    // The stream is closed before unsubscribe answers, so no later update can be on its way.
+    let haiku = client
+        .call_tool(call("haiku", json!({ "topic": "tea" })))
+        .await
+        .expect("haiku");
+    assert!(
+        text_of(&haiku).contains("sampled: sampled-by-rmcp-test-client"),
+        "{}",
+        text_of(&haiku)
+    );
+    assert_eq!(recorder.count(&motto), 1, "{:?}", recorder.seen());
+
+    // Its log messages follow the session's logging/setLevel (per request in that era).
+    let said = Seen::Log(r#""chatty says hi""#.into());
+    client
+        .call_tool(call("chatty", json!({})))
+        .await
+        .expect("chatty");
+    client
+        .set_level(rmcp::model::SetLevelRequestParams::new(
+            rmcp::model::LoggingLevel::Info,
+        ))
+        .await
+        .expect("setLevel");
+    client
+        .call_tool(call("chatty", json!({})))
+        .await
+        .expect("chatty");
+    hear(&recorder, &said).await;
+    client
+        .call_tool(call("touch", json!({})))
+        .await
+        .expect("touch");
+    assert_eq!(
+        recorder.count(&said),
+        1,
+        "only the call after setLevel logs: {:?}",
+        recorder.seen()
+    );
+    assert_eq!(
+        recorder.count(&Seen::Sampling(
+            r#"[{"role":"user","content":{"type":"text","text":"A haiku about tea"}}]"#.into()
+        )),
+        1,
+        "{:?}",
+        recorder.seen()
+    );
+    client.cancel().await.ok();
+}
+
+/// Waits (at most 10 s) until the client has seen `wanted`.
+async fn hear(recorder: &RecordingClient, wanted: &Seen) {
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        while recorder.count(wanted) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "{wanted:?} not seen: {:?}", recorder.seen());
 }

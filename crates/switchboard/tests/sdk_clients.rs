@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::{
-    everything, repo_root, run_client, run_client_with_stderr, time_server, Switchboard,
+    everything, mrtr_server, repo_root, run_client, run_client_with_stderr, time_server,
+    Switchboard,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -66,11 +67,17 @@ fn scenario(
     name: &str,
     extra: Value,
 ) -> Value {
-    let (program, script) = program_and_script(sdk);
     let url = match transport {
         Transport::Streamable => sb.mcp_url(server),
         Transport::Sse => sb.sse_url(server),
     };
+    scenario_at(&url, sdk, transport, name, extra)
+}
+
+/// One scenario of the client harness against the endpoint at `url`; it must pass.
+fn scenario_at(url: &str, sdk: Sdk, transport: Transport, name: &str, extra: Value) -> Value {
+    let (program, script) = program_and_script(sdk);
+    let url = url.to_owned();
     let args = vec![
         script.to_string_lossy().into_owned(),
         "--url".into(),
@@ -401,6 +408,150 @@ async fn typescript_sdk_2x_pinned_to_2026_over_streamable_http() {
             .contains("Asia/Tokyo"),
         "{time:#}"
     );
+}
+
+/// A server of the 2026-07-28 era behind Switchboard: `server/discover` agrees the era with
+/// it (no `initialize`; `protocol` says so), and every client era is served by it, through the
+/// server's endpoint and the aggregate. Its questions mid-call come as `input_required`:
+/// passed through to 2026 clients (who answer them in rounds themselves), and asked of 2025
+/// clients as ordinary sampling/elicitation requests on their session, Switchboard retrying
+/// the server with the answers, round after round (`both` takes two). Progress reaches each
+/// caller; a tool the server adds at run time (announced on its `subscriptions/listen`
+/// stream) appears in the catalog.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_2026_server_is_served_to_clients_of_every_era_with_its_input_rounds() {
+    // Checked every second: a stateless server has no ping, and must stay up all along.
+    let health = json!({ "pingIntervalSecs": 1, "pingTimeoutSecs": 2, "maxMissed": 1 });
+    let (mut mrtr, mut time) = (mrtr_server(), time_server());
+    mrtr["health"] = health.clone();
+    time["health"] = health;
+    let sb = Switchboard::start(json!({ "mrtr": mrtr, "time": time, "everything": everything() }));
+    for (server, protocol) in [
+        ("mrtr", "2026-07-28"),
+        ("time", "2026-07-28"),
+        ("everything", "2025-11-25"),
+    ] {
+        let status = sb.wait_running(server).await;
+        assert_eq!(status["protocol"], protocol, "{server}: {status:#}");
+    }
+    let aggregate = format!("{}/mcp", sb.url);
+    let clients = [
+        (Sdk::Python1, Transport::Streamable, "2025-11-25"),
+        (Sdk::Python1, Transport::Sse, "2025-11-25"),
+        (Sdk::Python2, Transport::Streamable, "2026-07-28"),
+        (Sdk::TypeScript2, Transport::Streamable, "2026-07-28"),
+    ];
+    for (sdk, transport, era) in clients {
+        let own = match transport {
+            Transport::Streamable => sb.mcp_url("mrtr"),
+            Transport::Sse => sb.sse_url("mrtr"),
+        };
+        let through = |url: &str, prefix: &str, name: &str, tool: &str, arguments: Value| {
+            let extra = json!({ "tool": format!("{prefix}{tool}"), "arguments": arguments });
+            let report =
+                tokio::task::block_in_place(|| scenario_at(url, sdk, transport, name, extra));
+            assert_eq!(
+                report["protocolVersion"], era,
+                "{sdk:?}/{transport:?}: {report:#}"
+            );
+            report
+        };
+        let mut endpoints = vec![(own.as_str(), "")];
+        if transport == Transport::Streamable {
+            endpoints.push((aggregate.as_str(), "mrtr__"));
+        }
+        for (url, prefix) in endpoints {
+            let elicited = through(url, prefix, "elicitation", "greet", json!({}));
+            assert!(
+                elicited["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Hello, switchboard-elicited-name!")),
+                "{sdk:?} at {url}: {elicited:#}"
+            );
+            let sampled = through(url, prefix, "sampling", "haiku", json!({ "topic": "tea" }));
+            assert!(
+                sampled["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("sampled: ")),
+                "{sdk:?} at {url}: {sampled:#}"
+            );
+            // An elicitation, then a sampling round: both asked, one answer.
+            let both = through(
+                url,
+                prefix,
+                "elicitation",
+                "both",
+                json!({ "topic": "tea" }),
+            );
+            assert!(
+                both["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("switchboard-elicited-name/")),
+                "{sdk:?} at {url}: {both:#}"
+            );
+            assert!(
+                both["result"]["_meta"]["io.modelcontextprotocol/serverInfo"].is_null(),
+                "the server's name is not passed on: {both:#}"
+            );
+            let counted = through(url, prefix, "progress", "count", json!({ "steps": 3 }));
+            assert_eq!(
+                counted["progress"].as_array().map(Vec::len),
+                Some(3),
+                "{sdk:?} at {url}: {counted:#}"
+            );
+        }
+        let time = through(
+            &match transport {
+                Transport::Streamable => sb.mcp_url("time"),
+                Transport::Sse => sb.sse_url("time"),
+            },
+            "",
+            "call",
+            "get_current_time",
+            json!({ "timezone": "Asia/Tokyo" }),
+        );
+        assert!(
+            time["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Asia/Tokyo")),
+            "{time:#}"
+        );
+    }
+    let resources = tokio::task::block_in_place(|| {
+        scenario(
+            &sb,
+            Sdk::Python1,
+            Transport::Streamable,
+            "mrtr",
+            "resources_prompts",
+            json!({}),
+        )
+    });
+    assert_eq!(resources["read"]["uri"], "mrtr://motto", "{resources:#}");
+    assert_eq!(resources["prompt"]["name"], "welcome", "{resources:#}");
+
+    // A tool added at run time reaches the catalog through the listen stream.
+    let grown = tokio::task::block_in_place(|| {
+        scenario(
+            &sb,
+            Sdk::Python1,
+            Transport::Streamable,
+            "mrtr",
+            "call",
+            json!({ "tool": "grow", "arguments": { "name": "fresh" } }),
+        )
+    });
+    assert_eq!(grown["text"], "added fresh", "{grown:#}");
+    sb.wait_for("mrtr", Duration::from_secs(20), |s| {
+        s["toolList"]
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|t| t["name"] == "fresh"))
+    })
+    .await;
+    for server in ["mrtr", "time"] {
+        let status = sb.server(server).await;
+        assert_eq!(status["restarts"], 0, "{server} was restarted: {status:#}");
+    }
 }
 
 /// Closing a Streamable HTTP session is a DELETE; the Python SDK (both lines) takes any answer

@@ -20,7 +20,7 @@ use rmcp::model::{
     ClientNotification, ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult,
     ErrorData, GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ListResourcesResult, ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
     ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
     Reference, RootsListChangedNotification, ServerResult, SetLevelRequest, SetLevelRequestParams,
     SubscribeRequest, SubscribeRequestParams, UnsubscribeRequest, UnsubscribeRequestParams,
@@ -32,7 +32,7 @@ use rmcp::{RoleServer, ServerHandler};
 
 use super::changes::ListChanges;
 use super::forward::{forward, not_exposed, Expected};
-use super::rounds::{forward_in_rounds, is_stateless_era, Retry, Round};
+use super::rounds::{forward_in_rounds, is_stateless_era, Round};
 use crate::routing::SessionId;
 use crate::slot::ServerSlot;
 
@@ -80,6 +80,11 @@ impl Route {
         self.name.as_deref().unwrap_or(asked)
     }
 
+    /// Whether the server is of the stateless era (see [`crate::slot::Upstream::is_stateless`]).
+    fn is_stateless(&self) -> bool {
+        self.slot.upstream().is_some_and(|u| u.is_stateless())
+    }
+
     fn timeout(&self, tool_call: bool) -> Duration {
         let timeouts = self.slot.settings().spec.timeouts;
         if tool_call {
@@ -90,17 +95,17 @@ impl Route {
     }
 
     /// Forwards `request` on behalf of a 2026-era request in `ctx`: in rounds, when the server
-    /// asks the client things on the way (see `rounds`).
+    /// asks the client things on the way (see `rounds`). A retry's `requestState` and
+    /// `inputResponses` are still on the request.
     async fn forward_in_rounds<T: Expected>(
         &self,
         request: ClientRequest,
         ctx: RequestContext<RoleServer>,
         tool_call: bool,
         binding: String,
-        retry: Option<Retry>,
     ) -> Result<Round<T>, ErrorData> {
         let timeout = self.timeout(tool_call);
-        forward_in_rounds(self, request, ctx, timeout, binding, retry).await
+        forward_in_rounds(self, request, ctx, timeout, binding).await
     }
 
     /// Forwards `request` on behalf of the request in `ctx`.
@@ -113,16 +118,6 @@ impl Route {
         let timeout = self.timeout(tool_call);
         forward(&self.slot, self.session, request, ctx, timeout).await
     }
-}
-
-/// The retry a request's `requestState` and `inputResponses` make (taken off the request: the
-/// server never sees them).
-fn retry(
-    state: &mut Option<String>,
-    responses: &mut Option<rmcp::model::InputResponses>,
-) -> Option<Retry> {
-    let responses = responses.take().unwrap_or_default();
-    state.take().map(|state| Retry { state, responses })
 }
 
 /// A list request, with the caller's cursor.
@@ -182,11 +177,27 @@ pub(crate) trait Routing: Send + Sync + 'static {
 /// See the module documentation.
 pub struct Endpoint<R> {
     routing: R,
+    /// The level this (2025-era) session set with `logging/setLevel`: a stateless server has
+    /// no such method and hears it in each request's `_meta` instead.
+    log_level: std::sync::Mutex<Option<LoggingLevel>>,
 }
 
 impl<R: Routing> Endpoint<R> {
     pub(crate) fn new(routing: R) -> Self {
-        Self { routing }
+        Self {
+            routing,
+            log_level: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Puts the session's log level on a request that does not name one (only a stateless
+    /// server is given it; see `upstream::relay`).
+    fn with_log_level(&self, mut ctx: RequestContext<RoleServer>) -> RequestContext<RoleServer> {
+        let level = *self.log_level.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(level) = level.filter(|_| ctx.meta.log_level().is_none()) {
+            ctx.meta.set_log_level(level);
+        }
+        ctx
     }
 
     /// The routing, with the caller joined when it came without `initialize` (2026 era).
@@ -224,8 +235,19 @@ impl<R: Routing> Endpoint<R> {
         } else {
             sessions.unsubscribe(route.session, uri)
         };
-        if tell_server {
+        if !tell_server {
+            return Ok(());
+        }
+        if !route.is_stateless() {
             route.forward::<ServerResult>(request, ctx, false).await?;
+        } else if subscribe {
+            // No resources/subscribe in that era: the updates come on a listen stream.
+            if let Err(e) = super::watch::follow_resource(&route.slot, uri).await {
+                sessions.unsubscribe(route.session, uri);
+                return Err(e);
+            }
+        } else {
+            sessions.unwatch(uri);
         }
         Ok(())
     }
@@ -280,6 +302,7 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let context = self.with_log_level(context);
         let route = self.routing(&context).route(Target::Tool(&request.name))?;
         let tool = route.name_or(&request.name).to_owned();
         if !route.slot.settings().filter.exposes(&tool) {
@@ -288,9 +311,8 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         let binding = format!("tools/call {} {tool}", route.slot.name());
         request.name = tool.into();
         if is_stateless_era(&context) {
-            let retry = retry(&mut request.request_state, &mut request.input_responses);
             let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-            let round = route.forward_in_rounds(request, context, true, binding, retry);
+            let round = route.forward_in_rounds(request, context, true, binding);
             return Ok(match round.await? {
                 Round::Complete(result) => CallToolResponse::Complete(result),
                 Round::InputRequired(input) => CallToolResponse::InputRequired(input),
@@ -314,15 +336,15 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         mut request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        let context = self.with_log_level(context);
         let route = self
             .routing(&context)
             .route(Target::Prompt(&request.name))?;
         request.name = route.name_or(&request.name).to_owned();
         if is_stateless_era(&context) {
             let binding = format!("prompts/get {} {}", route.slot.name(), request.name);
-            let retry = retry(&mut request.request_state, &mut request.input_responses);
             let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-            let round = route.forward_in_rounds(request, context, false, binding, retry);
+            let round = route.forward_in_rounds(request, context, false, binding);
             return Ok(match round.await? {
                 Round::Complete(result) => GetPromptResponse::Complete(result),
                 Round::InputRequired(input) => GetPromptResponse::InputRequired(input),
@@ -351,17 +373,17 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
 
     async fn read_resource(
         &self,
-        mut request: ReadResourceRequestParams,
+        request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let context = self.with_log_level(context);
         let route = self
             .routing(&context)
             .route(Target::Resource(&request.uri))?;
         if is_stateless_era(&context) {
             let binding = format!("resources/read {} {}", route.slot.name(), request.uri);
-            let retry = retry(&mut request.request_state, &mut request.input_responses);
             let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-            let round = route.forward_in_rounds(request, context, false, binding, retry);
+            let round = route.forward_in_rounds(request, context, false, binding);
             return Ok(match round.await? {
                 Round::Complete(result) => ReadResourceResponse::Complete(result),
                 Round::InputRequired(input) => ReadResourceResponse::InputRequired(input),
@@ -397,6 +419,7 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         mut request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
+        let context = self.with_log_level(context);
         let routing = self.routing(&context);
         let route = match &mut request.r#ref {
             Reference::Prompt(prompt) => {
@@ -423,7 +446,11 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let routes = self.routing(&context).fan_out(FanOut::Logging);
+        // A stateless server has no logging/setLevel: it logs per request, at the level a
+        // 2026 caller's `_meta` names.
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = Some(request.level);
+        let mut routes = self.routing(&context).fan_out(FanOut::Logging);
+        routes.retain(|route| !route.is_stateless());
         let sets = routes.iter().map(|route| {
             let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request.clone()));
             route.forward::<ServerResult>(request, context.clone(), false)
@@ -476,7 +503,8 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
         for route in self.routing.fan_out(FanOut::Roots) {
-            if let Some(upstream) = route.slot.upstream() {
+            // A stateless server asks for roots in each call that needs them.
+            if let Some(upstream) = route.slot.upstream().filter(|u| !u.is_stateless()) {
                 let n = ClientNotification::RootsListChangedNotification(
                     RootsListChangedNotification::default(),
                 );

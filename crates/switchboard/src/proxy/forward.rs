@@ -9,6 +9,8 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServiceError};
 use serde::de::DeserializeOwned;
 
+use super::inputs::{forward_answering, may_ask};
+use super::rounds::is_stateless_era;
 use crate::routing::{InFlightGuard, SessionId, PROGRESS_FLUSH_LIMIT};
 use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
 use crate::upstream::{relay, RelayError};
@@ -50,7 +52,9 @@ pub fn not_running(name: &str, status: &ServerStatus) -> String {
 
 /// Forwards `request` to `slot`'s child on behalf of the request in `ctx` from `session`
 /// (an id in the slot's session registry), routing progress back, and cancelling upstream
-/// when the caller cancels.
+/// when the caller cancels. A stateless server's `input_required` is answered by asking a
+/// 2025-era caller (`inputs`); a 2026-era caller's requests that may be answered so go
+/// through `rounds`.
 pub async fn forward<T: Expected>(
     slot: &ServerSlot,
     session: SessionId,
@@ -59,6 +63,9 @@ pub async fn forward<T: Expected>(
     timeout: Duration,
 ) -> Result<T, ErrorData> {
     let upstream = upstream_of(slot)?;
+    if upstream.is_stateless() && may_ask(&request) && !is_stateless_era(&ctx) {
+        return forward_answering(slot, &upstream, session, request, ctx, timeout).await;
+    }
     let in_flight = slot.sessions().begin(session, ctx.id.clone());
     let result = relay_call(slot.name(), &upstream, in_flight, request, &ctx, timeout).await?;
     expected(slot.name(), result)
@@ -101,21 +108,33 @@ pub(super) fn cancelled(server: &str) -> ErrorData {
     )
 }
 
-/// Says `resultType: "complete"` on a result that does not say what it is: a 2025-era server
-/// never does, and a 2026 caller requires it (rmcp takes it off again for legacy callers).
+/// Where a 2026-era server names itself on each result: its own business with Switchboard
+/// (the caller learns who answers from Switchboard's `server/discover`; on the aggregate it
+/// would name the wrong server).
+const SERVER_INFO_META: &str = "io.modelcontextprotocol/serverInfo";
+
+/// A server's result as Switchboard passes it on: `resultType: "complete"` on a result that
+/// does not say what it is (a 2025-era server never does, and a 2026 caller requires it; rmcp
+/// takes it off again for legacy callers), and without the server's name in its `_meta`.
 fn mark_complete(result: &mut ServerResult) {
-    let result_type = match result {
-        ServerResult::CompleteResult(r) => &mut r.result_type,
-        ServerResult::GetPromptResult(r) => &mut r.result_type,
-        ServerResult::ListPromptsResult(r) => &mut r.result_type,
-        ServerResult::ListResourcesResult(r) => &mut r.result_type,
-        ServerResult::ListResourceTemplatesResult(r) => &mut r.result_type,
-        ServerResult::ReadResourceResult(r) => &mut r.result_type,
-        ServerResult::ListToolsResult(r) => &mut r.result_type,
-        ServerResult::CallToolResult(r) => &mut r.result_type,
+    let (result_type, meta) = match result {
+        ServerResult::CompleteResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::GetPromptResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::ListPromptsResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::ListResourcesResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::ListResourceTemplatesResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::ReadResourceResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::ListToolsResult(r) => (&mut r.result_type, &mut r.meta),
+        ServerResult::CallToolResult(r) => (&mut r.result_type, &mut r.meta),
         _ => return,
     };
     result_type.get_or_insert(rmcp::model::ResultType::COMPLETE);
+    if let Some(object) = meta.as_mut() {
+        object.0.remove(SERVER_INFO_META);
+        if object.0.is_empty() {
+            *meta = None;
+        }
+    }
 }
 
 fn upstream_error(server: &str, error: ServiceError) -> ErrorData {

@@ -7,9 +7,11 @@ mod aggregate;
 mod changes;
 mod endpoint;
 mod forward;
+mod inputs;
 mod names;
 mod one_server;
 mod rounds;
+mod watch;
 
 pub use aggregate::Aggregate;
 pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};

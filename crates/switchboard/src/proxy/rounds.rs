@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use rmcp::model::{
     ClientRequest, ClientResult, ErrorCode, ErrorData, InputRequest, InputRequests,
-    InputRequiredResult, InputResponses, ProtocolVersion, ServerRequest,
+    InputRequiredResult, InputResponses, ProtocolVersion, ServerRequest, ServerResult,
 };
 use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Route;
-use super::forward::{cancelled, expected, relay_call, upstream_of, Expected};
+use super::forward::{cancelled, expected, forward, relay_call, upstream_of, Expected};
 use crate::routing::{Ask, Call};
 
 /// What a request of a 2026-era caller comes to.
@@ -35,24 +35,50 @@ pub(crate) fn is_stateless_era(ctx: &RequestContext<RoleServer>) -> bool {
 }
 
 /// A retry's `requestState` and `inputResponses`.
-pub(crate) struct Retry {
-    pub state: String,
-    pub responses: InputResponses,
+struct Retry {
+    state: String,
+    responses: InputResponses,
 }
 
-/// Forwards `request` along `route` for a 2026-era caller (or continues the parked call a
-/// `retry` names). `binding` says what is called where; a state is only good for the same.
+/// The retry `request` makes, taken off it (the server never sees Switchboard's state).
+fn take_retry(request: &mut ClientRequest) -> Option<Retry> {
+    let (state, responses) = match request {
+        ClientRequest::CallToolRequest(r) => {
+            (&mut r.params.request_state, &mut r.params.input_responses)
+        }
+        ClientRequest::GetPromptRequest(r) => {
+            (&mut r.params.request_state, &mut r.params.input_responses)
+        }
+        ClientRequest::ReadResourceRequest(r) => {
+            (&mut r.params.request_state, &mut r.params.input_responses)
+        }
+        _ => return None,
+    };
+    let responses = responses.take().unwrap_or_default();
+    state.take().map(|state| Retry { state, responses })
+}
+
+/// Forwards `request` along `route` for a 2026-era caller (or continues the parked call its
+/// `requestState` names). `binding` says what is called where; a state is only good for the
+/// same. A stateless server asks in rounds itself: its `input_required`, and the caller's
+/// retry with the server's own state, go through as they are.
 pub(crate) async fn forward_in_rounds<T: Expected>(
     route: &Route,
-    request: ClientRequest,
+    mut request: ClientRequest,
     ctx: RequestContext<RoleServer>,
     timeout: Duration,
     binding: String,
-    retry: Option<Retry>,
 ) -> Result<Round<T>, ErrorData> {
     let slot = &route.slot;
     let server = slot.name();
-    let mut call = match retry {
+    if upstream_of(slot)?.is_stateless() {
+        let result: ServerResult = forward(slot, route.session, request, ctx, timeout).await?;
+        return match result {
+            ServerResult::InputRequiredResult(input) => Ok(Round::InputRequired(input)),
+            other => expected(server, other).map(Round::Complete),
+        };
+    }
+    let mut call = match take_retry(&mut request) {
         Some(retry) => {
             let mut call = slot
                 .sessions()

@@ -128,6 +128,9 @@ pub struct SessionRegistry {
     route_added: tokio::sync::Notify,
     /// Calls of 2026-era callers waiting for their input.
     parked: super::parked::ParkedCalls,
+    /// For a stateless server: the task following each subscribed resource's updates on a
+    /// `subscriptions/listen` stream of its own (it has no `resources/subscribe`).
+    watches: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 /// Who answers a server-to-client request.
@@ -376,6 +379,23 @@ impl SessionRegistry {
             s.subscriptions.insert(uri.to_owned());
         }
         first
+    }
+
+    /// Keeps `task`, which follows `uri`'s updates for its subscribers, until
+    /// [`unwatch`](Self::unwatch) (a task it replaces is stopped).
+    pub fn watch(&self, uri: &str, task: tokio::task::JoinHandle<()>) {
+        let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = watches.insert(uri.to_owned(), task) {
+            old.abort();
+        }
+    }
+
+    /// Stops following `uri`'s updates (its last subscriber went).
+    pub fn unwatch(&self, uri: &str) {
+        let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(task) = watches.remove(uri) {
+            task.abort();
+        }
     }
 
     /// Drops a subscription; returns true when no session is subscribed to `uri` any more.

@@ -13,8 +13,11 @@ mod stdout;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rmcp::service::{RunningService, ServiceExt};
-use rmcp::RoleClient;
+use rmcp::model::{
+    ClientRequest, DiscoverRequest, DiscoverRequestParams, ProtocolVersion, SubscriptionFilter,
+};
+use rmcp::service::{ClientInitializeError, RunningService};
+use rmcp::{ClientCacheConfig, ClientLifecycleMode, ClientServiceExt, RoleClient};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -109,6 +112,7 @@ impl Supervisor {
                 control: control_rx,
                 stop: stop.clone(),
                 backoff: Backoff::new(&slot_policy),
+                legacy_only: false,
             }
             .run(),
         );
@@ -138,12 +142,17 @@ struct Live<L> {
     link: L,
     /// What the server reported that the supervisor acts on (list changes).
     signals: mpsc::UnboundedReceiver<CatalogPart>,
+    /// The client's handle for what a stateless server sends on `subscriptions/listen`.
+    listener: UpstreamClient,
 }
 
 /// Why a start did not produce a [`Live`] child.
 enum StartFailed {
     Error(String),
     Stopped,
+    /// The server knows `server/discover` but offers only versions with `initialize` (an SDK
+    /// that refuses the 2026 revision with its list of versions): connect again, initialising.
+    OnlyLegacy,
 }
 
 /// How a running child's watch ended.
@@ -167,6 +176,9 @@ struct Task<C> {
     control: mpsc::UnboundedReceiver<Control>,
     stop: CancellationToken,
     backoff: Backoff,
+    /// Set once the server turned out to offer only `initialize` versions: it is not asked
+    /// `server/discover` again (for the life of this supervisor).
+    legacy_only: bool,
 }
 
 impl<C: Connector> Task<C> {
@@ -185,6 +197,10 @@ impl<C: Connector> Task<C> {
             let live = match self.start(&spec).await {
                 Ok(live) => live,
                 Err(StartFailed::Stopped) => break,
+                Err(StartFailed::OnlyLegacy) => {
+                    self.legacy_only = true;
+                    continue;
+                }
                 Err(StartFailed::Error(error)) => {
                     tracing::warn!(server = %self.slot.name(), %error, "server failed to start");
                     match self.retry_after(ServerState::Failed, error).await {
@@ -231,12 +247,29 @@ impl<C: Connector> Task<C> {
         let startup = spec.timeouts.startup();
         let stop = self.stop.clone();
         // "running" promises a known catalog: it is fetched before anyone is told.
+        // The era is asked first (`server/discover`, as 2026-07-28 prescribes for stdio); a
+        // server that answers it with a legacy error, or not within 10 s, is initialised as
+        // before. The verdict holds for the life of the process.
+        let lifecycle = if self.legacy_only {
+            ClientLifecycleMode::Initialize
+        } else {
+            ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: None,
+            }
+        };
+        let listener = client.clone();
         let handshake = async {
-            let running = client.serve(transport).await?;
+            let running = client.serve_with_lifecycle(transport, lifecycle).await?;
+            // The slot's catalog is the cache; rmcp's own would answer a refresh from memory.
+            running
+                .peer()
+                .set_response_cache_config(ClientCacheConfig::disabled())
+                .await;
             for part in CatalogPart::ALL {
                 refresh_catalog(&self.slot, &self.events, running.peer(), part).await;
             }
-            Ok::<_, rmcp::service::ClientInitializeError>(running)
+            Ok::<_, ClientInitializeError>(running)
         };
         let outcome = tokio::select! {
             initialised = tokio::time::timeout(startup, handshake) => Some(initialised),
@@ -249,11 +282,19 @@ impl<C: Connector> Task<C> {
                     running,
                     link,
                     signals,
+                    listener,
                 })
             }
             None => {
                 link.release().await;
                 return Err(StartFailed::Stopped);
+            }
+            Some(Ok(Err(ClientInitializeError::NoCompatibleProtocolVersion {
+                server_supported,
+                ..
+            }))) if server_supported.iter().any(|v| v.has_initialize()) => {
+                link.release().await;
+                return Err(StartFailed::OnlyLegacy);
             }
             Some(Ok(Err(e))) => match link.closed_because().await {
                 Some(exit) => format!("the server {exit} before answering initialize"),
@@ -276,6 +317,7 @@ impl<C: Connector> Task<C> {
             running,
             mut link,
             signals,
+            listener,
         } = live;
         let peer = running.peer().clone();
         let Some(info) = peer.peer_info() else {
@@ -284,6 +326,9 @@ impl<C: Connector> Task<C> {
             link.release().await;
             return Ended::Crashed("the child completed initialize without server info".into());
         };
+        // A stateless server (2026-07-28 on) has no ping and tells of list changes only on a
+        // `subscriptions/listen` stream.
+        let stateless = !info.protocol_version.has_initialize();
         self.slot.set_running(
             Upstream {
                 peer: peer.clone(),
@@ -300,6 +345,13 @@ impl<C: Connector> Task<C> {
             peer.clone(),
             signals,
         ));
+        let listening = stateless.then(|| {
+            tokio::spawn(listen_for_changes(
+                self.slot.name().to_owned(),
+                peer.clone(),
+                listener,
+            ))
+        });
 
         let ct = running.cancellation_token();
         let mut done = Box::pin(running.waiting());
@@ -336,7 +388,7 @@ impl<C: Connector> Task<C> {
                 _ = tick(&mut ticker), if ping.is_none() => {
                     let peer = peer.clone();
                     ping = Some(tokio::spawn(async move {
-                        let request = rmcp::model::ClientRequest::PingRequest(Default::default());
+                        let request = health_probe(stateless);
                         matches!(tokio::time::timeout(ping_timeout, peer.send_request(request)).await, Ok(Ok(_)))
                     }));
                 }
@@ -377,6 +429,9 @@ impl<C: Connector> Task<C> {
             other => other,
         };
         follower.abort();
+        if let Some(listening) = listening {
+            listening.abort();
+        }
         if let Some(ping) = ping {
             ping.abort();
         }
@@ -469,6 +524,69 @@ impl<C: Connector> Task<C> {
             pid: status.pid,
             last_error: status.last_error,
         });
+    }
+}
+
+/// The health check's request: ping, or for a stateless server (which has none)
+/// `server/discover`, which every such server answers at once.
+fn health_probe(stateless: bool) -> ClientRequest {
+    if stateless {
+        ClientRequest::DiscoverRequest(DiscoverRequest::new(DiscoverRequestParams {}))
+    } else {
+        ClientRequest::PingRequest(Default::default())
+    }
+}
+
+/// Follows a stateless server's list changes on one `subscriptions/listen` stream, handing
+/// each to the client as if it had come alone (the catalog is fetched again, sessions told).
+/// A server that refuses the stream, or ends it, is only not followed: it runs on.
+async fn listen_for_changes(server: String, peer: rmcp::Peer<RoleClient>, client: UpstreamClient) {
+    let Some(info) = peer.peer_info() else {
+        return;
+    };
+    let caps = &info.capabilities;
+    let mut filter = SubscriptionFilter::builder();
+    if caps
+        .tools
+        .as_ref()
+        .is_some_and(|t| t.list_changed == Some(true))
+    {
+        filter = filter.tools_list_changed();
+    }
+    if caps
+        .prompts
+        .as_ref()
+        .is_some_and(|p| p.list_changed == Some(true))
+    {
+        filter = filter.prompts_list_changed();
+    }
+    if caps
+        .resources
+        .as_ref()
+        .is_some_and(|r| r.list_changed == Some(true))
+    {
+        filter = filter.resources_list_changed();
+    }
+    let filter = filter.build();
+    if filter == SubscriptionFilter::default() {
+        return; // it announces no list changes
+    }
+    let mut subscription = match peer.listen(filter).await {
+        Ok(subscription) => subscription,
+        Err(e) => {
+            tracing::info!(%server, "list changes not followed: subscriptions/listen failed: {e}");
+            return;
+        }
+    };
+    loop {
+        match subscription.next().await {
+            Ok(Some(notification)) => client.notified(notification).await,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::info!(%server, "list changes no longer followed: {e}");
+                break;
+            }
+        }
     }
 }
 
@@ -594,6 +712,7 @@ async fn tick(ticker: &mut Option<tokio::time::Interval>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering::SeqCst;
     use std::sync::Mutex;
 
     use rmcp::model::{
@@ -601,7 +720,7 @@ mod tests {
     };
     use rmcp::service::RequestContext;
     use rmcp::transport::async_rw::AsyncRwTransport;
-    use rmcp::{ErrorData, RoleServer, ServerHandler};
+    use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
     use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
     use tokio::sync::oneshot;
 
@@ -624,6 +743,83 @@ mod tests {
             let schema = serde_json::from_value(schema).expect("an object");
             let tool = rmcp::model::Tool::new("echo", "Echoes", Arc::new(schema));
             Ok(ListToolsResult::with_all_items(vec![tool]))
+        }
+    }
+
+    /// A server that counts the health checks it is asked: `ping`s and `server/discover`s
+    /// (the first discover is the era probe). `legacy` servers know only the 2025 era.
+    #[derive(Clone, Default)]
+    struct Counting {
+        legacy: bool,
+        pings: Arc<std::sync::atomic::AtomicUsize>,
+        discovers: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl ServerHandler for Counting {
+        fn get_info(&self) -> InitializeResult {
+            InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        }
+
+        fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+            if self.legacy {
+                std::borrow::Cow::Borrowed(ProtocolVersion::known_up_to(
+                    &ProtocolVersion::LATEST_WITH_INITIALIZE,
+                ))
+            } else {
+                std::borrow::Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+            }
+        }
+
+        async fn ping(&self, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+            self.pings.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+
+        async fn discover(
+            &self,
+            _context: RequestContext<RoleServer>,
+        ) -> Result<rmcp::model::DiscoverResult, ErrorData> {
+            self.discovers
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.legacy {
+                return Err(ErrorData::method_not_found::<
+                    rmcp::model::DiscoverRequestMethod,
+                >());
+            }
+            Ok(rmcp::model::DiscoverResult::from_server_info(
+                self.supported_protocol_versions().into_owned(),
+                self.get_info(),
+            ))
+        }
+    }
+
+    /// Connects to one [`Counting`] server over an in-memory pipe, again on each attempt.
+    struct CountingConnector(Counting);
+
+    impl Connector for CountingConnector {
+        type Transport =
+            AsyncRwTransport<RoleClient, ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
+        type Link = InMemoryLink;
+
+        fn connect(
+            &self,
+            _slot: &SlotWriter,
+            _spec: &crate::config::ServerSpec,
+        ) -> Result<(Self::Transport, InMemoryLink), String> {
+            let (ours, theirs) = tokio::io::duplex(1 << 16);
+            let handler = self.0.clone();
+            let server = tokio::spawn(async move {
+                if let Ok(running) = handler.serve(tokio::io::split(theirs)).await {
+                    let _ = running.waiting().await;
+                }
+            });
+            let (read, write) = tokio::io::split(ours);
+            let link = InMemoryLink {
+                end: None,
+                server,
+                released: Arc::default(),
+            };
+            Ok((AsyncRwTransport::new(read, write), link))
         }
     }
 
@@ -765,6 +961,52 @@ mod tests {
             2,
             "every connected attempt is released"
         );
+    }
+
+    /// The era is asked with `server/discover`: a server that answers it is run statelessly
+    /// and checked with discover (it has no ping); one that refuses it (here as an SDK that
+    /// knows the method does: -32022 with only `initialize` versions) is connected again,
+    /// initialised and pinged as before, and that is not counted as a failure.
+    #[tokio::test]
+    async fn each_server_is_asked_in_its_own_era_and_health_checked_as_that_era_allows() {
+        for legacy in [false, true] {
+            let server = Counting {
+                legacy,
+                ..Default::default()
+            };
+            let text = r#"{"mcpServers": {"mem": {"command": "in-memory",
+                "health": {"pingIntervalSecs": 1, "pingTimeoutSecs": 5}}}}"#;
+            let mut file =
+                crate::config::parse(std::path::Path::new("servers.json"), text).unwrap();
+            let spec = file.mcp_servers.remove("mem").unwrap();
+            let log = Arc::new(crate::logs::ServerLog::new(None));
+            let (slot, writer) = ServerSlot::new("mem".into(), spec, log);
+            let connector = Arc::new(CountingConnector(server.clone()));
+            let supervisor = Supervisor::start(writer, EventBus::default(), connector);
+            until(&slot, "running", |s| s.state == ServerState::Running).await;
+            let upstream = slot.upstream().expect("connected");
+            assert_eq!(upstream.is_stateless(), !legacy, "legacy: {legacy}");
+            let expected = if legacy { "2025-11-25" } else { "2026-07-28" };
+            assert_eq!(upstream.info.protocol_version.as_str(), expected);
+
+            let (pings, discovers) = (&server.pings, &server.discovers);
+            let checked = tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    let (p, d) = (pings.load(SeqCst), discovers.load(SeqCst));
+                    if (legacy && p >= 2) || (!legacy && d >= 3) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+            assert!(checked.is_ok(), "legacy {legacy}: no health checks");
+            if !legacy {
+                assert_eq!(pings.load(SeqCst), 0, "a stateless server is never pinged");
+            }
+            assert_eq!(slot.status().restarts, 0);
+            supervisor.stop().await;
+        }
     }
 
     #[test]

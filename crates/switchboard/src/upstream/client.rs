@@ -46,7 +46,9 @@ impl CatalogPart {
 /// How long a server-to-client request (sampling waits for a human or a model) may take.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// See the module documentation.
+/// See the module documentation. A clone shares the handles (the supervisor keeps one to pass
+/// on what a stateless server sends on its `subscriptions/listen` stream).
+#[derive(Clone)]
 pub struct UpstreamClient {
     server: String,
     sessions: Arc<SessionRegistry>,
@@ -125,6 +127,42 @@ impl UpstreamClient {
         self.sessions.progress_delivered(&token, false);
     }
 
+    /// Passes on a notification of the server: progress to its caller, list changes to the
+    /// supervisor and this server's sessions, resource updates to their subscribers, log
+    /// messages to everyone.
+    pub async fn notified(&self, notification: ServerNotification) {
+        match notification {
+            ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
+            ServerNotification::ToolListChangedNotification(_) => {
+                let _ = self.signals.send(CatalogPart::Tools);
+                self.broadcast_list_changed(notification);
+            }
+            ServerNotification::ResourceUpdatedNotification(ref n) => {
+                let subscribers = self.sessions.subscribers(&n.params.uri);
+                post_all(subscribers, notification);
+            }
+            ServerNotification::ResourceListChangedNotification(_) => {
+                let _ = self.signals.send(CatalogPart::Resources);
+                self.broadcast_list_changed(notification);
+            }
+            ServerNotification::PromptListChangedNotification(_) => {
+                let _ = self.signals.send(CatalogPart::Prompts);
+                self.broadcast_list_changed(notification);
+            }
+            ServerNotification::LoggingMessageNotification(_) => {
+                post_all(self.sessions.everyone(), notification)
+            }
+            ServerNotification::CancelledNotification(n) => {
+                // The child gave up on a request it made to us; the client's answer will be
+                // dropped by rmcp when it arrives.
+                tracing::debug!(server = %self.server, ?n.params.request_id, "child cancelled a request");
+            }
+            other => {
+                tracing::debug!(server = %self.server, ?other, "notification not forwarded");
+            }
+        }
+    }
+
     /// To the sessions of this server's own endpoint (aggregate sessions hear of list
     /// changes from the hub, with prefixed names).
     fn broadcast_list_changed(&self, notification: ServerNotification) {
@@ -199,36 +237,7 @@ impl Service<RoleClient> for UpstreamClient {
         notification: ServerNotification,
         _context: NotificationContext<RoleClient>,
     ) -> Result<(), ErrorData> {
-        match notification {
-            ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
-            ServerNotification::ToolListChangedNotification(_) => {
-                let _ = self.signals.send(CatalogPart::Tools);
-                self.broadcast_list_changed(notification);
-            }
-            ServerNotification::ResourceUpdatedNotification(ref n) => {
-                let subscribers = self.sessions.subscribers(&n.params.uri);
-                post_all(subscribers, notification);
-            }
-            ServerNotification::ResourceListChangedNotification(_) => {
-                let _ = self.signals.send(CatalogPart::Resources);
-                self.broadcast_list_changed(notification);
-            }
-            ServerNotification::PromptListChangedNotification(_) => {
-                let _ = self.signals.send(CatalogPart::Prompts);
-                self.broadcast_list_changed(notification);
-            }
-            ServerNotification::LoggingMessageNotification(_) => {
-                post_all(self.sessions.everyone(), notification)
-            }
-            ServerNotification::CancelledNotification(n) => {
-                // The child gave up on a request it made to us; the client's answer will be
-                // dropped by rmcp when it arrives.
-                tracing::debug!(server = %self.server, ?n.params.request_id, "child cancelled a request");
-            }
-            other => {
-                tracing::debug!(server = %self.server, ?other, "notification not forwarded");
-            }
-        }
+        self.notified(notification).await;
         Ok(())
     }
 

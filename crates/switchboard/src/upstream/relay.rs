@@ -15,13 +15,17 @@ use rmcp::model::{
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext};
 use rmcp::{RoleClient, RoleServer, ServiceError};
 
-/// The per-request lifecycle fields of 2026-07-28 in a request's `_meta`.
+/// The per-request lifecycle fields of 2026-07-28 in a request's `_meta` that describe the
+/// caller's exchange with Switchboard (rmcp puts Switchboard's own on every request to a
+/// stateless server).
 const LIFECYCLE_META: &[&str] = &[
     "io.modelcontextprotocol/protocolVersion",
     "io.modelcontextprotocol/clientInfo",
     "io.modelcontextprotocol/clientCapabilities",
-    "io.modelcontextprotocol/logLevel",
 ];
+/// The caller's log level for this request: kept for a stateless server (it logs what the
+/// caller asked for), dropped for one that negotiated `initialize`.
+const LOG_LEVEL_META: &str = "io.modelcontextprotocol/logLevel";
 
 /// How a relayed request ended, when it did not answer.
 #[derive(Debug)]
@@ -49,6 +53,12 @@ pub async fn relay(
     // has its own (a server that negotiated `initialize` refuses requests carrying them).
     for key in LIFECYCLE_META {
         meta.0.remove(*key);
+    }
+    let stateless = peer
+        .peer_info()
+        .is_some_and(|info| !info.protocol_version.has_initialize());
+    if !stateless {
+        meta.0.remove(LOG_LEVEL_META);
     }
     request.get_meta_mut().extend(meta);
     let handle = peer

@@ -20,6 +20,8 @@ pub enum Seen {
     Progress(String),
     Sampling(String),
     ToolListChanged,
+    ResourceUpdated(String),
+    Log(String),
 }
 
 /// A real rmcp client that answers sampling and records progress.
@@ -63,6 +65,26 @@ impl ClientHandler for RecordingClient {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.seen.lock().unwrap().push(Seen::ToolListChanged);
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(Seen::Log(params.data.to_string()));
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let seen = Seen::ResourceUpdated(params.uri.to_string());
+        self.seen.lock().unwrap().push(seen);
     }
 
     fn get_info(&self) -> ClientInfo {

@@ -45,6 +45,15 @@ pub fn time_server() -> Value {
     json!({ "command": installed("tests/.venv-mcp2/bin/mcp-server-time").to_string_lossy(), "args": ["--local-timezone", "UTC"] })
 }
 
+/// `tests/servers/mrtr_server.py`: a Python SDK 2.x server (2026-07-28 over stdio) whose tools
+/// ask the client for input in rounds (`input_required`).
+pub fn mrtr_server() -> Value {
+    json!({
+        "command": installed("tests/.venv-mcp2/bin/python").to_string_lossy(),
+        "args": [installed("tests/servers/mrtr_server.py").to_string_lossy()],
+    })
+}
+
 /// A running `switchboard serve`.
 pub struct Switchboard {
     child: Child,
