@@ -67,11 +67,21 @@ fn scenario(
     name: &str,
     extra: Value,
 ) -> Value {
-    let url = match transport {
+    scenario_at(
+        &endpoint_url(sb, transport, server),
+        sdk,
+        transport,
+        name,
+        extra,
+    )
+}
+
+/// The URL of `server`'s own endpoint on `transport`.
+fn endpoint_url(sb: &Switchboard, transport: Transport, server: &str) -> String {
+    match transport {
         Transport::Streamable => sb.mcp_url(server),
         Transport::Sse => sb.sse_url(server),
-    };
-    scenario_at(&url, sdk, transport, name, extra)
+    }
 }
 
 /// One scenario of the client harness against the endpoint at `url`; it must pass.
@@ -442,10 +452,7 @@ async fn a_2026_server_is_served_to_clients_of_every_era_with_its_input_rounds()
         (Sdk::TypeScript2, Transport::Streamable, "2026-07-28"),
     ];
     for (sdk, transport, era) in clients {
-        let own = match transport {
-            Transport::Streamable => sb.mcp_url("mrtr"),
-            Transport::Sse => sb.sse_url("mrtr"),
-        };
+        let own = endpoint_url(&sb, transport, "mrtr");
         let through = |url: &str, prefix: &str, name: &str, tool: &str, arguments: Value| {
             let extra = json!({ "tool": format!("{prefix}{tool}"), "arguments": arguments });
             let report =
@@ -501,10 +508,7 @@ async fn a_2026_server_is_served_to_clients_of_every_era_with_its_input_rounds()
             );
         }
         let time = through(
-            &match transport {
-                Transport::Streamable => sb.mcp_url("time"),
-                Transport::Sse => sb.sse_url("time"),
-            },
+            &endpoint_url(&sb, transport, "time"),
             "",
             "call",
             "get_current_time",

@@ -15,17 +15,15 @@ use rmcp::model::{
     ClientRequest, ClientResult, ErrorData, InputRequest, InputRequests, InputResponses,
     ServerRequest, ServerResult,
 };
-use rmcp::service::{OriginatingRequestId, PeerRequestOptions, RequestContext};
+use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 
 use super::forward::{cancelled, expected, relay_call, Expected};
-use crate::routing::SessionId;
+use crate::routing::{ask_client, ClientFeature, SessionId};
 use crate::slot::{ServerSlot, Upstream};
 
 /// Rounds one call may take before it is given up (rmcp's and the other SDKs' default).
 const MAX_ROUNDS: usize = rmcp::model::DEFAULT_MRTR_MAX_ROUNDS;
-/// How long the caller may take over one question (a human may be answering it).
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Whether `request` is one a stateless server may answer `input_required`.
 pub(super) fn may_ask(request: &ClientRequest) -> bool {
@@ -105,10 +103,15 @@ async fn ask_one(
     ctx: &RequestContext<RoleServer>,
     request: InputRequest,
 ) -> Result<serde_json::Value, ErrorData> {
-    let (feature, mut request) = match request {
-        InputRequest::CreateMessage(r) => ("sampling", ServerRequest::CreateMessageRequest(r)),
-        InputRequest::Elicitation(r) => ("elicitation", ServerRequest::ElicitRequest(r)),
-        InputRequest::ListRoots(r) => ("roots", ServerRequest::ListRootsRequest(r)),
+    let (feature, request) = match request {
+        InputRequest::CreateMessage(r) => (
+            ClientFeature::Sampling,
+            ServerRequest::CreateMessageRequest(r),
+        ),
+        InputRequest::Elicitation(r) => {
+            (ClientFeature::Elicitation, ServerRequest::ElicitRequest(r))
+        }
+        InputRequest::ListRoots(r) => (ClientFeature::Roots, ServerRequest::ListRootsRequest(r)),
         _ => {
             return Err(ErrorData::internal_error(
                 format!("server '{server}' asked for input of a kind Switchboard does not know"),
@@ -116,32 +119,32 @@ async fn ask_one(
             ))
         }
     };
-    if !caller_offers(ctx, feature) {
+    let offered = ctx
+        .peer
+        .peer_info()
+        .is_some_and(|info| feature.offered_by(&info.capabilities));
+    if !offered {
         return Err(ErrorData::invalid_request(
             format!(
-                "server '{server}' asks the client for {feature}, which this client did not \
-                 offer in initialize"
+                "server '{server}' asks the client for {}, which this client did not offer in \
+                 initialize",
+                feature.name()
             ),
             None,
         ));
     }
-    rmcp::model::GetExtensions::extensions_mut(&mut request)
-        .insert(OriginatingRequestId(ctx.id.clone()));
-    let gone = |e: rmcp::ServiceError| match e {
-        rmcp::ServiceError::McpError(error) => error,
-        other => ErrorData::internal_error(
-            format!(
-                "the client did not answer the {feature} request of server '{server}': {other}"
-            ),
-            None,
-        ),
-    };
-    let handle = ctx
-        .peer
-        .send_request_with_option(request, PeerRequestOptions::with_timeout(ANSWER_TIMEOUT))
+    let answer = ask_client(&ctx.peer, request, Some(ctx.id.clone()))
         .await
-        .map_err(gone)?;
-    let answer = handle.await_response().await.map_err(gone)?;
+        .map_err(|e| match e {
+            rmcp::ServiceError::McpError(error) => error,
+            other => ErrorData::internal_error(
+                format!(
+                    "the client did not answer the {} request of server '{server}': {other}",
+                    feature.name()
+                ),
+                None,
+            ),
+        })?;
     let value = match answer {
         ClientResult::CreateMessageResult(r) => serde_json::to_value(r),
         ClientResult::ElicitResult(r) => serde_json::to_value(r),
@@ -151,35 +154,29 @@ async fn ask_one(
     value.map_err(|e| ErrorData::internal_error(format!("the client's answer: {e}"), None))
 }
 
-/// Whether the caller said in `initialize` that it takes `feature` requests.
-fn caller_offers(ctx: &RequestContext<RoleServer>, feature: &str) -> bool {
-    let Some(info) = ctx.peer.peer_info() else {
-        return false;
-    };
-    let caps = &info.capabilities;
-    match feature {
-        "sampling" => caps.sampling.is_some(),
-        "elicitation" => caps.elicitation.is_some(),
-        _ => caps.roots.is_some(),
+/// `request` again with the answers of this round and the server's state.
+fn retry_with(request: &mut ClientRequest, responses: InputResponses, state: Option<String>) {
+    if let Some((request_state, input_responses)) = input_fields(request) {
+        *input_responses = (!responses.is_empty()).then_some(responses);
+        *request_state = state;
     }
 }
 
-/// `request` again with the answers of this round and the server's state.
-fn retry_with(request: &mut ClientRequest, responses: InputResponses, state: Option<String>) {
-    let responses = (!responses.is_empty()).then_some(responses);
+/// A request's `requestState` and `inputResponses`, when it is of a kind a stateless server
+/// may answer `input_required`.
+pub(super) fn input_fields(
+    request: &mut ClientRequest,
+) -> Option<(&mut Option<String>, &mut Option<InputResponses>)> {
     match request {
         ClientRequest::CallToolRequest(r) => {
-            r.params.input_responses = responses;
-            r.params.request_state = state;
+            Some((&mut r.params.request_state, &mut r.params.input_responses))
         }
         ClientRequest::GetPromptRequest(r) => {
-            r.params.input_responses = responses;
-            r.params.request_state = state;
+            Some((&mut r.params.request_state, &mut r.params.input_responses))
         }
         ClientRequest::ReadResourceRequest(r) => {
-            r.params.input_responses = responses;
-            r.params.request_state = state;
+            Some((&mut r.params.request_state, &mut r.params.input_responses))
         }
-        _ => {}
+        _ => None,
     }
 }

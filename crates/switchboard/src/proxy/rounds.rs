@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Route;
 use super::forward::{cancelled, expected, forward, relay_call, upstream_of, Expected};
+use super::inputs::input_fields;
 use crate::routing::{Ask, Call};
 
 /// What a request of a 2026-era caller comes to.
@@ -42,18 +43,7 @@ struct Retry {
 
 /// The retry `request` makes, taken off it (the server never sees Switchboard's state).
 fn take_retry(request: &mut ClientRequest) -> Option<Retry> {
-    let (state, responses) = match request {
-        ClientRequest::CallToolRequest(r) => {
-            (&mut r.params.request_state, &mut r.params.input_responses)
-        }
-        ClientRequest::GetPromptRequest(r) => {
-            (&mut r.params.request_state, &mut r.params.input_responses)
-        }
-        ClientRequest::ReadResourceRequest(r) => {
-            (&mut r.params.request_state, &mut r.params.input_responses)
-        }
-        _ => return None,
-    };
+    let (state, responses) = input_fields(request)?;
     let responses = responses.take().unwrap_or_default();
     state.take().map(|state| Retry { state, responses })
 }

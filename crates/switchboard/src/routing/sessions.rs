@@ -40,8 +40,33 @@ pub enum ClientFeature {
     Roots,
 }
 
+/// How long a client may take to answer a server's request (sampling waits for a human or a
+/// model).
+pub const CLIENT_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Sends a server's `request` to a downstream client's `peer` and waits (at most
+/// [`CLIENT_ANSWER_TIMEOUT`]) for its answer; on Streamable HTTP it rides the stream of
+/// `related`, the caller's request it belongs to. Used for a 2025-era server's requests and
+/// for a stateless server's `input_required` asked of a 2025-era caller.
+pub async fn ask_client(
+    peer: &Peer<RoleServer>,
+    mut request: ServerRequest,
+    related: Option<RequestId>,
+) -> Result<ClientResult, rmcp::ServiceError> {
+    if let Some(related) = related {
+        rmcp::model::GetExtensions::extensions_mut(&mut request)
+            .insert(rmcp::service::OriginatingRequestId(related));
+    }
+    let options = rmcp::service::PeerRequestOptions::with_timeout(CLIENT_ANSWER_TIMEOUT);
+    peer.send_request_with_option(request, options)
+        .await?
+        .await_response()
+        .await
+}
+
 impl ClientFeature {
-    fn offered_by(self, caps: &ClientCapabilities) -> bool {
+    /// Whether a client with `caps` takes requests of this kind.
+    pub fn offered_by(self, caps: &ClientCapabilities) -> bool {
         match self {
             ClientFeature::Sampling => caps.sampling.is_some(),
             ClientFeature::Elicitation => caps.elicitation.is_some(),

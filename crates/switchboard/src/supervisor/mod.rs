@@ -326,16 +326,14 @@ impl<C: Connector> Task<C> {
             link.release().await;
             return Ended::Crashed("the child completed initialize without server info".into());
         };
+        let upstream = Upstream {
+            peer: peer.clone(),
+            info,
+        };
         // A stateless server (2026-07-28 on) has no ping and tells of list changes only on a
         // `subscriptions/listen` stream.
-        let stateless = !info.protocol_version.has_initialize();
-        self.slot.set_running(
-            Upstream {
-                peer: peer.clone(),
-                info,
-            },
-            link.pid(),
-        );
+        let stateless = upstream.is_stateless();
+        self.slot.set_running(upstream, link.pid());
         self.publish_state();
         // List changes are followed beside the loop: a listing that hangs must not hold up
         // the health check, a crash or a stop.
@@ -727,6 +725,7 @@ mod tests {
     use crate::slot::ServerSlot;
 
     /// An MCP server with one tool, in this process.
+    #[derive(Clone, Default)]
     struct OneTool;
 
     impl ServerHandler for OneTool {
@@ -793,40 +792,11 @@ mod tests {
         }
     }
 
-    /// Connects to one [`Counting`] server over an in-memory pipe, again on each attempt.
-    struct CountingConnector(Counting);
-
-    impl Connector for CountingConnector {
-        type Transport =
-            AsyncRwTransport<RoleClient, ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
-        type Link = InMemoryLink;
-
-        fn connect(
-            &self,
-            _slot: &SlotWriter,
-            _spec: &crate::config::ServerSpec,
-        ) -> Result<(Self::Transport, InMemoryLink), String> {
-            let (ours, theirs) = tokio::io::duplex(1 << 16);
-            let handler = self.0.clone();
-            let server = tokio::spawn(async move {
-                if let Ok(running) = handler.serve(tokio::io::split(theirs)).await {
-                    let _ = running.waiting().await;
-                }
-            });
-            let (read, write) = tokio::io::split(ours);
-            let link = InMemoryLink {
-                end: None,
-                server,
-                released: Arc::default(),
-            };
-            Ok((AsyncRwTransport::new(read, write), link))
-        }
-    }
-
-    /// Connects to a [`OneTool`] over an in-memory pipe. The first `refusals` attempts fail;
-    /// each attempt's end is in the test's hands.
+    /// Connects to a copy of `server` over an in-memory pipe. The first `refusals` attempts
+    /// fail; each attempt's end is in the test's hands.
     #[derive(Default)]
-    struct InMemory {
+    struct InMemory<H = OneTool> {
+        server: H,
         refusals: Mutex<usize>,
         ends: Mutex<Vec<oneshot::Sender<String>>>,
         released: Arc<Mutex<usize>>,
@@ -838,7 +808,7 @@ mod tests {
         released: Arc<Mutex<usize>>,
     }
 
-    impl Connector for InMemory {
+    impl<H: ServerHandler + Clone + Default> Connector for InMemory<H> {
         type Transport =
             AsyncRwTransport<RoleClient, ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
         type Link = InMemoryLink;
@@ -854,8 +824,9 @@ mod tests {
                 return Err("the test refused this attempt".into());
             }
             let (ours, theirs) = tokio::io::duplex(1 << 16);
+            let handler = self.server.clone();
             let server = tokio::spawn(async move {
-                if let Ok(running) = OneTool.serve(tokio::io::split(theirs)).await {
+                if let Ok(running) = handler.serve(tokio::io::split(theirs)).await {
                     let _ = running.waiting().await;
                 }
             });
@@ -924,7 +895,7 @@ mod tests {
 
     #[tokio::test]
     async fn any_connector_is_retried_after_a_refusal_restarted_after_an_end_and_released() {
-        let connector = Arc::new(InMemory {
+        let connector = Arc::new(InMemory::<OneTool> {
             refusals: Mutex::new(1),
             ..Default::default()
         });
@@ -981,7 +952,10 @@ mod tests {
             let spec = file.mcp_servers.remove("mem").unwrap();
             let log = Arc::new(crate::logs::ServerLog::new(None));
             let (slot, writer) = ServerSlot::new("mem".into(), spec, log);
-            let connector = Arc::new(CountingConnector(server.clone()));
+            let connector = Arc::new(InMemory {
+                server: server.clone(),
+                ..Default::default()
+            });
             let supervisor = Supervisor::start(writer, EventBus::default(), connector);
             until(&slot, "running", |s| s.state == ServerState::Running).await;
             let upstream = slot.upstream().expect("connected");

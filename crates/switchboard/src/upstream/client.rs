@@ -6,19 +6,18 @@
 #![allow(deprecated)] // sampling and roots are deprecated by SEP-2577 but still used by servers
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rmcp::model::{
     ClientCapabilities, ClientInfo, ClientResult, EmptyResult, ErrorCode, ErrorData,
     Implementation, ProtocolVersion, ServerNotification, ServerRequest,
 };
-use rmcp::service::{NotificationContext, OriginatingRequestId, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{RoleClient, Service};
 use tokio::sync::mpsc;
 
 use crate::routing::{
-    post_all, Ask, ClientFeature, SessionRegistry, Target, DOWNSTREAM_SEND_TIMEOUT,
-    PROGRESS_ROUTE_WAIT,
+    ask_client, post_all, Ask, ClientFeature, SessionRegistry, Target, CLIENT_ANSWER_TIMEOUT,
+    DOWNSTREAM_SEND_TIMEOUT, PROGRESS_ROUTE_WAIT,
 };
 
 /// A part of a server's catalog. The child's list_changed notifications are passed to the
@@ -42,9 +41,6 @@ impl CatalogPart {
         CatalogPart::Resources,
     ];
 }
-
-/// How long a server-to-client request (sampling waits for a human or a model) may take.
-const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// See the module documentation. A clone shares the handles (the supervisor keeps one to pass
 /// on what a stateless server sends on its `subscriptions/listen` stream).
@@ -71,7 +67,7 @@ impl UpstreamClient {
     async fn forward_to_client(
         &self,
         feature: ClientFeature,
-        mut request: ServerRequest,
+        request: ServerRequest,
     ) -> Result<ClientResult, ErrorData> {
         let Some(target) = self.sessions.pick(feature) else {
             // Expected, not a fault (server-everything asks for roots as it starts, before any
@@ -92,22 +88,12 @@ impl UpstreamClient {
             } => (peer, related_request),
             Target::Call(asks) => return ask_through_call(&self.server, asks, request).await,
         };
-        if let Some(related) = related_request {
-            // Streamable HTTP then sends it on the stream of the call that caused it.
-            rmcp::model::GetExtensions::extensions_mut(&mut request)
-                .insert(OriginatingRequestId(related));
-        }
-        let handle = peer
-            .send_request_with_option(
-                request,
-                rmcp::service::PeerRequestOptions::with_timeout(CLIENT_REQUEST_TIMEOUT),
-            )
+        ask_client(&peer, request, related_request)
             .await
-            .map_err(|e| client_gone(&self.server, e))?;
-        handle.await_response().await.map_err(|e| match e {
-            rmcp::ServiceError::McpError(error) => error,
-            other => client_gone(&self.server, other),
-        })
+            .map_err(|e| match e {
+                rmcp::ServiceError::McpError(error) => error,
+                other => client_gone(&self.server, other),
+            })
     }
 
     async fn route_progress(&self, mut notification: rmcp::model::ProgressNotification) {
@@ -185,13 +171,13 @@ async fn ask_through_call(
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
     asks.send(Ask { request, reply }).map_err(|_| gone())?;
-    match tokio::time::timeout(CLIENT_REQUEST_TIMEOUT, answer).await {
+    match tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, answer).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) => Err(gone()),
         Err(_) => Err(ErrorData::internal_error(
             format!(
                 "the client asked for server '{server}' did not answer within {}s",
-                CLIENT_REQUEST_TIMEOUT.as_secs()
+                CLIENT_ANSWER_TIMEOUT.as_secs()
             ),
             None,
         )),
