@@ -129,6 +129,7 @@ impl App {
         let launcher = Launcher {
             search_path: user_path(),
             reaper: reaper.clone(),
+            own_address: Some(addr),
         };
         let hub = Hub::new(
             events.clone(),

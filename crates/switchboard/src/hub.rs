@@ -17,7 +17,7 @@ use crate::events::{Event, EventBus};
 use crate::logs::{LogFiles, ServerLog};
 use crate::routing::post_all;
 use crate::slot::ServerSlot;
-use crate::supervisor::{ChildSupervisors, Launcher, Supervised, Supervisors};
+use crate::supervisor::{Launcher, ServerSupervisors, Supervised, Supervisors};
 
 /// What [`Hub::apply`] did, for logs and events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Hub {
     /// `log_dir`: where per-server stderr logs are written (`None`: memory only).
     /// `launcher`: handed to every supervisor (see [`Launcher`]).
     pub fn new(events: EventBus, log_dir: Option<PathBuf>, launcher: Arc<Launcher>) -> Arc<Self> {
-        let supervisors = Arc::new(ChildSupervisors {
+        let supervisors = Arc::new(ServerSupervisors {
             events: events.clone(),
             launcher,
         });

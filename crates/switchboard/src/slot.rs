@@ -74,6 +74,9 @@ pub struct ServerStatus {
     /// Failed starts and crashes in a row since the server last reached `running` (0 while
     /// it runs): the attempt the next start is.
     pub failures_in_row: u32,
+    /// How the current (or last) attempt reaches the server: `stdio`, `streamable-http` or
+    /// `sse`.
+    pub transport: Option<&'static str>,
 }
 
 impl ServerStatus {
@@ -87,6 +90,7 @@ impl ServerStatus {
             next_attempt: None,
             retry_delay: None,
             failures_in_row: 0,
+            transport: None,
         }
     }
 

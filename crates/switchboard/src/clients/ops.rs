@@ -360,7 +360,8 @@ pub struct ImportPlan {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Adds the client's stdio servers at `path` to the servers.json root object `root`, without
+/// Adds the client's servers at `path` (programs and remote URLs; not those that already go
+/// through Switchboard) to the servers.json root object `root`, without
 /// overwriting: a server already there with the same launch is skipped, a different one with
 /// the same name is imported under a new name.
 pub fn import_into(
@@ -390,25 +391,30 @@ pub fn import_into(
                 .push((name, "already goes through Switchboard".into()));
             continue;
         }
-        let EntryKind::Stdio { command, args } = entry_kind(&entry) else {
-            plan.skipped
-                .push((name, "not a stdio server (nothing to run)".into()));
-            continue;
-        };
-        let mut ours = Map::new();
-        ours.insert("command".into(), json!(command));
-        ours.insert("args".into(), json!(args));
-        for key in ["env", "cwd"] {
-            if let Some(value) = entry.get(key) {
-                ours.insert(key.into(), value.clone());
+        let ours = match entry_kind(&entry) {
+            EntryKind::Stdio { command, args } => {
+                let mut ours = Map::new();
+                ours.insert("command".into(), json!(command));
+                ours.insert("args".into(), json!(args));
+                copy_keys(&entry, &mut ours, &["env", "cwd"]);
+                ours
             }
-        }
-        let ours = Value::Object(ours);
-        let same_launch = |existing: &Value| {
-            ["command", "args", "env", "cwd"]
-                .iter()
-                .all(|k| existing.get(*k) == ours.get(*k))
+            EntryKind::Http { .. } => match remote_entry(&entry) {
+                Ok(ours) => ours,
+                Err(why) => {
+                    plan.skipped.push((name, why));
+                    continue;
+                }
+            },
+            EntryKind::Other => {
+                plan.skipped
+                    .push((name, "neither a command to run nor a url".into()));
+                continue;
+            }
         };
+        let ours = Value::Object(ours);
+        let same_launch =
+            |existing: &Value| LAUNCH_KEYS.iter().all(|k| existing.get(*k) == ours.get(*k));
         let base = sanitize_name(&name);
         if servers.get(&base).is_some_and(same_launch) {
             plan.skipped
@@ -420,6 +426,45 @@ pub fn import_into(
         plan.imported.push((name, target));
     }
     Ok(plan)
+}
+
+/// The keys of an imported entry that say how its server is reached.
+const LAUNCH_KEYS: [&str; 8] = [
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "url",
+    "serverUrl",
+    "type",
+    "headers",
+];
+
+fn copy_keys(from: &Value, to: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(value) = from.get(*key) {
+            to.insert((*key).into(), value.clone());
+        }
+    }
+}
+
+/// A client's remote entry as servers.json takes it: its `url`/`serverUrl`, `type` and
+/// `headers` unchanged; refused with the reason when Switchboard could not use it.
+fn remote_entry(entry: &Value) -> Result<Map<String, Value>, String> {
+    if let Some(kind) = entry.get("type") {
+        let known = serde_json::from_value::<crate::config::TransportKind>(kind.clone());
+        if !matches!(
+            known,
+            Ok(crate::config::TransportKind::Http | crate::config::TransportKind::Sse)
+        ) {
+            return Err(format!(
+                "type {kind} is not an HTTP transport Switchboard speaks"
+            ));
+        }
+    }
+    let mut ours = Map::new();
+    copy_keys(entry, &mut ours, &["type", "url", "serverUrl", "headers"]);
+    Ok(ours)
 }
 
 /// An import planned on servers.json as it is now: the change of the file (its diff, and the

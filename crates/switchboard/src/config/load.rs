@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use jsonc_parser::cst::CstRootNode;
 use serde::Serialize;
 
-use super::model::ServersFile;
+use super::model::{ServerSpec, ServersFile, TransportKind};
 use crate::jsonc;
 
 /// Why a `servers.json` could not be used. The running config is kept when this happens.
@@ -95,13 +95,7 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
                 &why.to_string(),
             ));
         }
-        if spec.command.trim().is_empty() {
-            return Err(invalid(
-                path,
-                &format!("mcpServers.{name}.command"),
-                "expected the program to run (such as \"npx\" or \"uvx\"), found an empty string",
-            ));
-        }
+        validate_reach(path, name, spec)?;
         let t = &spec.timeouts;
         for (key, secs) in [
             ("startupSecs", t.startup_secs),
@@ -150,6 +144,95 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// An entry runs a program (`command`) or reaches a server over HTTP (`url`/`serverUrl`),
+/// never both, with a `type` that fits.
+fn validate_reach(path: &Path, name: &str, spec: &ServerSpec) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("mcpServers.{name}.{field}");
+    if let (Some(url), Some(server_url)) = (&spec.url, &spec.server_url) {
+        if url != server_url {
+            return Err(invalid(
+                path,
+                &key("serverUrl"),
+                "differs from url: give one of them (serverUrl is Windsurf's name for url)",
+            ));
+        }
+    }
+    let field = if spec.url.is_some() {
+        "url"
+    } else {
+        "serverUrl"
+    };
+    match spec.remote_url() {
+        Some(url) => {
+            if !spec.command.is_empty() {
+                return Err(invalid(
+                    path,
+                    &format!("mcpServers.{name}"),
+                    "has both command and url: give command to run a program, or url to reach \
+                     a remote server",
+                ));
+            }
+            if spec.transport == Some(TransportKind::Stdio) {
+                return Err(invalid(
+                    path,
+                    &key("type"),
+                    "\"stdio\" needs a command; a url is reached over \"http\" or \"sse\" \
+                     (or leave type out to try both)",
+                ));
+            }
+            check_url(url).map_err(|why| invalid(path, &key(field), &why))?;
+            for header in spec.headers.keys() {
+                if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(invalid(
+                        path,
+                        &key("headers"),
+                        &format!("{header:?} is not a valid HTTP header name"),
+                    ));
+                }
+            }
+        }
+        None => {
+            if spec.command.trim().is_empty() {
+                return Err(invalid(
+                    path,
+                    &key("command"),
+                    "expected the program to run (such as \"npx\" or \"uvx\"), or a url for a \
+                     remote server",
+                ));
+            }
+            if let Some(kind @ (TransportKind::Http | TransportKind::Sse)) = spec.transport {
+                let kind = if kind == TransportKind::Http {
+                    "http"
+                } else {
+                    "sse"
+                };
+                return Err(invalid(
+                    path,
+                    &key("type"),
+                    &format!("{kind:?} needs a url; a command is run over stdio"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A remote endpoint must be an absolute `http(s)` URL. One with `${env:…}` in it is checked
+/// when it is expanded, at connect time.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.contains("${") {
+        return Ok(());
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(parsed) => Err(format!(
+            "expected an http:// or https:// URL, found {:?}",
+            parsed.scheme()
+        )),
+        Err(e) => Err(format!("{url:?} is not a URL ({e})")),
+    }
 }
 
 /// Why a server name was refused. Typed, so the callers that put it in an answer (the
@@ -209,6 +292,7 @@ fn lowercase_first(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RemoteTransport;
 
     fn p() -> PathBuf {
         PathBuf::from("/tmp/servers.json")
@@ -227,6 +311,58 @@ mod tests {
         assert!(!time.disabled);
         assert_eq!(time.timeouts.startup_secs, 60);
         assert_eq!(file.gateway.port, super::super::model::DEFAULT_PORT);
+    }
+
+    #[test]
+    fn remote_entries_parse_in_every_clients_shape() {
+        let file = parse(
+            &p(),
+            r#"{"mcpServers":{
+                "code": {"type": "http", "url": "https://mcp.example.com/mcp", "headers": {"X-Key": "${env:KEY}"}},
+                "cursor": {"url": "https://mcp.example.com/sse"},
+                "windsurf": {"serverUrl": "https://mcp.example.com/mcp"},
+                "vscode": {"type": "sse", "url": "http://localhost:3001/sse"},
+                "cline": {"type": "streamableHttp", "url": "https://mcp.example.com/mcp"}
+            }}"#,
+        )
+        .unwrap();
+        let remote = |name: &str| file.mcp_servers[name].remote().unwrap();
+        assert_eq!(remote("code").transport, RemoteTransport::StreamableHttp);
+        assert_eq!(remote("code").headers["X-Key"], "${env:KEY}");
+        assert_eq!(remote("cursor").transport, RemoteTransport::Auto);
+        assert_eq!(remote("windsurf").url, "https://mcp.example.com/mcp");
+        assert_eq!(remote("vscode").transport, RemoteTransport::Sse);
+        assert_eq!(remote("cline").transport, RemoteTransport::StreamableHttp);
+    }
+
+    #[test]
+    fn an_entry_must_run_a_program_or_reach_a_url_and_say_which_key_is_wrong() {
+        let refused = |entry: &str| {
+            parse(&p(), &format!(r#"{{"mcpServers":{{"x":{entry}}}}}"#))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(r#"{}"#).contains("mcpServers.x.command: expected the program"));
+        assert!(
+            refused(r#"{"command":"npx","url":"https://a.example/mcp"}"#)
+                .contains("has both command and url")
+        );
+        assert!(refused(r#"{"type":"stdio","url":"https://a.example/mcp"}"#)
+            .contains("mcpServers.x.type: \"stdio\" needs a command"));
+        assert!(refused(r#"{"type":"http","command":"npx"}"#)
+            .contains("mcpServers.x.type: \"http\" needs a url"));
+        assert!(refused(r#"{"url":"ftp://a.example/mcp"}"#)
+            .contains("mcpServers.x.url: expected an http:// or https:// URL"));
+        assert!(refused(r#"{"serverUrl":"not a url"}"#).contains("mcpServers.x.serverUrl"));
+        assert!(
+            refused(r#"{"url":"https://a.example/mcp","headers":{"bad name":"v"}}"#)
+                .contains("mcpServers.x.headers: \"bad name\" is not a valid HTTP header name")
+        );
+        assert!(
+            refused(r#"{"url":"https://a.example/mcp","type":"websocket"}"#)
+                .contains("mcpServers.x.type")
+        );
+        parse(&p(), r#"{"mcpServers":{"x":{"url":"${env:MCP_URL}"}}}"#).unwrap();
     }
 
     #[test]

@@ -72,10 +72,15 @@ fn default_port() -> u16 {
     DEFAULT_PORT
 }
 
-/// One entry of `mcpServers`.
+/// One entry of `mcpServers`: a program to run (`command`, Claude Desktop's shape) or a
+/// server to reach over HTTP (`url`, or Windsurf's `serverUrl`; the shape Claude Code, VS Code
+/// and Cursor write). Loading checks that exactly one of the two is given; [`ServerSpec::remote`]
+/// tells which.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerSpec {
+    /// The program of a local server; empty for a remote one.
+    #[serde(default)]
     pub command: String,
     #[serde(default)]
     pub args: Vec<String>,
@@ -83,6 +88,19 @@ pub struct ServerSpec {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub cwd: Option<PathBuf>,
+    /// The endpoint of a remote server.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Windsurf's name for `url`.
+    #[serde(default)]
+    pub server_url: Option<String>,
+    /// How the server is reached; optional (a `command` is stdio, a `url` is tried as
+    /// Streamable HTTP first, then as the legacy SSE transport).
+    #[serde(default, rename = "type")]
+    pub transport: Option<TransportKind>,
+    /// HTTP headers sent with every request to a remote server (`${env:VAR}` expanded).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub disabled: bool,
     #[serde(default)]
@@ -104,9 +122,68 @@ impl ServerSpec {
             args: &self.args,
             env: &self.env,
             cwd: self.cwd.as_ref(),
+            url: self.remote_url(),
+            transport: self.transport,
+            headers: &self.headers,
             disabled: self.disabled,
         }
     }
+
+    /// The remote endpoint as written (`url`, else `serverUrl`), before `${env:}` expansion.
+    pub fn remote_url(&self) -> Option<&str> {
+        self.url.as_deref().or(self.server_url.as_deref())
+    }
+
+    /// How a remote server is reached, or `None` for a program run over stdio.
+    pub fn remote(&self) -> Option<Remote<'_>> {
+        let url = self.remote_url()?;
+        let transport = match self.transport {
+            Some(TransportKind::Http) => RemoteTransport::StreamableHttp,
+            Some(TransportKind::Sse) => RemoteTransport::Sse,
+            Some(TransportKind::Stdio) | None => RemoteTransport::Auto,
+        };
+        Some(Remote {
+            url,
+            transport,
+            headers: &self.headers,
+        })
+    }
+}
+
+/// `type` of an entry, with the spellings clients write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TransportKind {
+    #[serde(rename = "stdio")]
+    Stdio,
+    /// Streamable HTTP (`http` in Claude Code and VS Code).
+    #[serde(
+        rename = "http",
+        alias = "streamable-http",
+        alias = "streamableHttp",
+        alias = "streamable_http"
+    )]
+    Http,
+    /// The legacy HTTP+SSE transport of 2024-11-05.
+    #[serde(rename = "sse")]
+    Sse,
+}
+
+/// A server reached over HTTP, as its entry says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote<'a> {
+    /// As written: `${env:VAR}` is expanded when the server is connected.
+    pub url: &'a str,
+    pub transport: RemoteTransport,
+    pub headers: &'a BTreeMap<String, String>,
+}
+
+/// Which HTTP transport a remote server is spoken to over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteTransport {
+    /// Not said: Streamable HTTP, falling back to SSE when the server refuses it.
+    Auto,
+    StreamableHttp,
+    Sse,
 }
 
 /// The launch-relevant part of a [`ServerSpec`], for change detection.
@@ -116,6 +193,9 @@ pub struct Launch<'a> {
     pub args: &'a [String],
     pub env: &'a BTreeMap<String, String>,
     pub cwd: Option<&'a PathBuf>,
+    pub url: Option<&'a str>,
+    pub transport: Option<TransportKind>,
+    pub headers: &'a BTreeMap<String, String>,
     pub disabled: bool,
 }
 

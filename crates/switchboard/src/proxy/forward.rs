@@ -13,7 +13,7 @@ use super::inputs::{forward_answering, may_ask};
 use super::rounds::is_stateless_era;
 use crate::routing::{InFlightGuard, SessionId, PROGRESS_FLUSH_LIMIT};
 use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
-use crate::upstream::{relay, RelayError};
+use crate::upstream::{describe_transport_error, relay, RelayError};
 
 /// The child's connection, or an error that says why there is none, at once.
 pub fn upstream_of(slot: &ServerSlot) -> Result<Upstream, ErrorData> {
@@ -157,6 +157,14 @@ fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
         ServiceError::TransportClosed => ErrorData::new(
             ErrorCode::INTERNAL_ERROR,
             format!("server '{server}' closed its connection (it exited or is restarting)"),
+            None,
+        ),
+        ServiceError::TransportSend(error) => ErrorData::new(
+            ErrorCode::INTERNAL_ERROR,
+            format!(
+                "server '{server}' could not be sent the request: {}",
+                describe_transport_error(&error)
+            ),
             None,
         ),
         other => ErrorData::new(

@@ -116,6 +116,12 @@ struct ProgressRoute {
     token: ProgressToken,
 }
 
+/// A progress notification's place among those read for its token (see
+/// [`SessionRegistry::progress_received`]); carried to the handler in the notification's
+/// extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressIndex(u32);
+
 /// Progress notifications read from the child for one upstream token, and how many of them
 /// have been passed on (or dropped).
 #[derive(Default)]
@@ -307,13 +313,42 @@ impl SessionRegistry {
         }
     }
 
-    /// Counts a progress notification the moment it is read from the child.
-    pub fn progress_received(&self, token: &ProgressToken) {
-        self.lock()
-            .progress_counts
-            .entry(token.clone())
-            .or_default()
-            .received += 1;
+    /// Counts a progress notification the moment it is read from the server; answers its
+    /// place among those of its token (0 for the first), to pass it on in that order.
+    pub fn progress_received(&self, token: &ProgressToken) -> ProgressIndex {
+        let mut inner = self.lock();
+        let count = inner.progress_counts.entry(token.clone()).or_default();
+        count.received += 1;
+        ProgressIndex(count.received - 1)
+    }
+
+    /// Waits (at most `limit`) until every progress notification of `token` read before the
+    /// one at `index` was passed on or dropped. rmcp hands each notification to a task of its
+    /// own, so without this a later value could overtake an earlier one ("progress values
+    /// should be increasing").
+    pub async fn wait_for_progress_turn(
+        &self,
+        token: &ProgressToken,
+        index: ProgressIndex,
+        limit: std::time::Duration,
+    ) {
+        let turn = async {
+            loop {
+                let notified = self.progress_settled.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let done = self
+                    .lock()
+                    .progress_counts
+                    .get(token)
+                    .is_none_or(|c| c.delivered >= index.0);
+                if done {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, turn).await;
     }
 
     /// Counts a progress notification as passed on (or dropped). With `forget`, the token
@@ -644,6 +679,36 @@ mod tests {
             .wait_for_route(&stray, PROGRESS_ROUTE_WAIT)
             .await
             .is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_calls_progress_is_passed_on_in_the_order_it_was_read() {
+        let registry = SessionRegistry::new();
+        let token = ProgressToken(rmcp::model::NumberOrString::Number(5));
+        let first = registry.progress_received(&token);
+        let second = registry.progress_received(&token);
+        registry
+            .wait_for_progress_turn(&token, first, PROGRESS_ROUTE_WAIT)
+            .await;
+        let waiting = {
+            let registry = Arc::clone(&registry);
+            let token = token.clone();
+            tokio::spawn(async move {
+                registry
+                    .wait_for_progress_turn(&token, second, PROGRESS_ROUTE_WAIT)
+                    .await;
+                tokio::time::Instant::now()
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(!waiting.is_finished(), "the second waits for the first");
+        let delivered_at = tokio::time::Instant::now();
+        registry.progress_delivered(&token, false);
+        assert_eq!(
+            waiting.await.unwrap(),
+            delivered_at,
+            "woken by the first's delivery"
+        );
     }
 
     #[tokio::test]

@@ -45,7 +45,7 @@ impl Connector for ChildConnector {
         let spawned = spawn(&resolved).map_err(|e| e.to_string())?;
         let pid = spawned.pid;
         slot.log().push(format!(
-            "{STARTED_NOTE} {pid}: {}",
+            "{STARTED_NOTE} pid {pid}: {}",
             resolved.program.display()
         ));
         let log = Arc::clone(slot.log());

@@ -2,16 +2,21 @@
 //! server is. The rest (handshake, catalog, health pings, backoff, states) is the same for
 //! every kind, so it lives once in the supervisor's task, generic over a [`Connector`].
 //!
-//! Today there is one kind, a child process over stdio ([`super::child::ChildConnector`]); a
-//! server reached over HTTP is the other the design leaves room for.
+//! There are two kinds: a child process over stdio ([`ChildConnector`]) and a remote server
+//! over HTTP ([`RemoteConnector`]); [`ServerConnector`] picks one per attempt from the entry,
+//! so an entry edited from one kind to the other is restarted by the same supervisor.
 
 use std::future::Future;
 
+use rmcp::service::ClientInitializeError;
 use rmcp::transport::Transport;
 use rmcp::RoleClient;
 
+use super::child::{ChildConnector, ChildLink};
+use super::remote::{RemoteConnector, RemoteLink};
 use crate::config::ServerSpec;
 use crate::slot::SlotWriter;
+use crate::upstream::EitherTransport;
 
 /// Begins attempts to reach one kind of server.
 pub trait Connector: Send + Sync + 'static {
@@ -26,6 +31,21 @@ pub trait Connector: Send + Sync + 'static {
         slot: &SlotWriter,
         spec: &ServerSpec,
     ) -> Result<(Self::Transport, Self::Link), String>;
+
+    /// After a failed handshake: whether the next attempt, made at once and not counted as a
+    /// failure, should reach the server another way (a remote server that refused Streamable
+    /// HTTP is tried over SSE).
+    fn retry_another_way(
+        &self,
+        _slot: &SlotWriter,
+        _spec: &ServerSpec,
+        _error: &ClientInitializeError,
+    ) -> bool {
+        false
+    }
+
+    /// The handshake of the attempt [`connect`](Self::connect) began succeeded.
+    fn connected(&self, _slot: &SlotWriter, _spec: &ServerSpec) {}
 }
 
 /// The far end of one attempt, beside its MCP connection.
@@ -44,4 +64,85 @@ pub trait Link: Send + 'static {
 
     /// Ends the far end for good (the connection is closed by now) and cleans up after it.
     fn release(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// The connector of every server: a child for an entry with `command`, a remote connection
+/// for one with `url`.
+pub struct ServerConnector {
+    pub child: ChildConnector,
+    pub remote: RemoteConnector,
+}
+
+impl Connector for ServerConnector {
+    type Transport = EitherTransport<
+        <ChildConnector as Connector>::Transport,
+        <RemoteConnector as Connector>::Transport,
+    >;
+    type Link = EitherLink<ChildLink, RemoteLink>;
+
+    fn connect(
+        &self,
+        slot: &SlotWriter,
+        spec: &ServerSpec,
+    ) -> Result<(Self::Transport, Self::Link), String> {
+        if spec.remote().is_some() {
+            let (transport, link) = self.remote.connect(slot, spec)?;
+            Ok((EitherTransport::Right(transport), EitherLink::Right(link)))
+        } else {
+            slot.update_status(|s| s.transport = Some("stdio"));
+            let (transport, link) = self.child.connect(slot, spec)?;
+            Ok((EitherTransport::Left(transport), EitherLink::Left(link)))
+        }
+    }
+
+    fn retry_another_way(
+        &self,
+        slot: &SlotWriter,
+        spec: &ServerSpec,
+        error: &ClientInitializeError,
+    ) -> bool {
+        spec.remote().is_some() && self.remote.retry_another_way(slot, spec, error)
+    }
+
+    fn connected(&self, slot: &SlotWriter, spec: &ServerSpec) {
+        if spec.remote().is_some() {
+            self.remote.connected(slot, spec);
+        }
+    }
+}
+
+/// The link of one of two kinds of connection.
+pub enum EitherLink<A, B> {
+    Left(A),
+    Right(B),
+}
+
+impl<A: Link, B: Link> Link for EitherLink<A, B> {
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Self::Left(a) => a.pid(),
+            Self::Right(b) => b.pid(),
+        }
+    }
+
+    async fn ended(&mut self) -> String {
+        match self {
+            Self::Left(a) => a.ended().await,
+            Self::Right(b) => b.ended().await,
+        }
+    }
+
+    async fn closed_because(&mut self) -> Option<String> {
+        match self {
+            Self::Left(a) => a.closed_because().await,
+            Self::Right(b) => b.closed_because().await,
+        }
+    }
+
+    async fn release(&mut self) {
+        match self {
+            Self::Left(a) => a.release().await,
+            Self::Right(b) => b.release().await,
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! What every supervisor needs to launch children, decided once at start: the PATH they are
-//! given (and searched for their command), and the reaper that outlives a crash of ours.
+//! What every supervisor needs to launch children and reach remote servers, decided once at
+//! start: the PATH children are given (and searched for their command), the reaper that
+//! outlives a crash of ours, and the gateway's own address (a remote entry must not be
+//! Switchboard itself).
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -12,6 +14,9 @@ pub struct Launcher {
     /// PATH for children that do not set their own; `None` uses Switchboard's own.
     pub search_path: Option<OsString>,
     pub reaper: Option<Arc<Reaper>>,
+    /// Where the gateway listens; a remote entry that points there is refused (it would be
+    /// served through itself, forever).
+    pub own_address: Option<std::net::SocketAddr>,
 }
 
 impl Launcher {
@@ -21,6 +26,26 @@ impl Launcher {
             .clone()
             .or_else(|| std::env::var_os("PATH"))
             .unwrap_or_default()
+    }
+
+    /// Whether `url` reaches this very gateway: its port, on a loopback address or the one it
+    /// is bound to.
+    pub(super) fn is_own_gateway(&self, url: &reqwest::Url) -> bool {
+        let Some(own) = self.own_address else {
+            return false;
+        };
+        if url.port_or_known_default() != Some(own.port()) {
+            return false;
+        }
+        match url.host_str() {
+            Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+            Some(host) => host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() || ip == own.ip() || own.ip().is_unspecified()),
+            None => false,
+        }
     }
 
     pub(super) fn watch(&self, pgid: u32) {

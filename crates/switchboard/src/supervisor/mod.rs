@@ -8,6 +8,7 @@ mod backoff;
 mod child;
 mod connector;
 mod launcher;
+mod remote;
 mod stdout;
 
 use std::sync::Arc;
@@ -27,16 +28,17 @@ pub use launcher::{user_path, Launcher};
 
 use crate::events::{Event, EventBus};
 use crate::slot::{ServerState, SlotWriter, Upstream};
-use crate::upstream::{CatalogPart, ObservedTransport, UpstreamClient};
+use crate::upstream::{describe_handshake_error, CatalogPart, ObservedTransport, UpstreamClient};
 use child::ChildConnector;
-use connector::{Connector, Link};
+use connector::{Connector, Link, ServerConnector};
+use remote::RemoteConnector;
 
 /// How long a child gets to exit after its stdin closes, and again after SIGTERM.
 pub const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Lines of stderr quoted in a start or crash error.
 const ERROR_TAIL_LINES: usize = 5;
 /// The note that opens each attempt's lines in a server's log.
-const STARTED_NOTE: &str = "[switchboard] started pid";
+const STARTED_NOTE: &str = "[switchboard] started";
 
 /// Asks a supervisor to do something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub enum Control {
 }
 
 /// Who runs servers, as the hub sees it: something that starts supervising a slot. The real
-/// one spawns child processes ([`ChildSupervisors`]); the hub's tests use one that records
+/// one runs child processes and connects to remote servers ([`ServerSupervisors`]); the hub's tests use one that records
 /// what it was asked, so the diff of `Hub::apply` is tested without processes.
 pub trait Supervisors: Send + Sync {
     fn start(&self, slot: SlotWriter) -> Box<dyn Supervised>;
@@ -61,17 +63,20 @@ pub trait Supervised: Send + Sync {
     fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()>;
 }
 
-/// [`Supervisors`] that run each server as a child process.
-pub struct ChildSupervisors {
+/// [`Supervisors`] that run each server as a child process or connect to it over HTTP.
+pub struct ServerSupervisors {
     pub events: EventBus,
     /// The PATH children get and the reaper told of each child's process group.
     pub launcher: Arc<Launcher>,
 }
 
-impl Supervisors for ChildSupervisors {
+impl Supervisors for ServerSupervisors {
     fn start(&self, slot: SlotWriter) -> Box<dyn Supervised> {
-        let connector = ChildConnector {
-            launcher: Arc::clone(&self.launcher),
+        let connector = ServerConnector {
+            child: ChildConnector {
+                launcher: Arc::clone(&self.launcher),
+            },
+            remote: RemoteConnector::new(Arc::clone(&self.launcher)),
         };
         Box::new(Supervisor::start(
             slot,
@@ -153,6 +158,8 @@ enum StartFailed {
     /// The server knows `server/discover` but offers only versions with `initialize` (an SDK
     /// that refuses the 2026 revision with its list of versions): connect again, initialising.
     OnlyLegacy,
+    /// The connector will reach the server another way (SSE after Streamable HTTP): at once.
+    AnotherWay,
 }
 
 /// How a running child's watch ended.
@@ -201,8 +208,12 @@ impl<C: Connector> Task<C> {
                     self.legacy_only = true;
                     continue;
                 }
+                Err(StartFailed::AnotherWay) => continue,
                 Err(StartFailed::Error(error)) => {
                     tracing::warn!(server = %self.slot.name(), %error, "server failed to start");
+                    self.slot
+                        .log()
+                        .push(format!("[switchboard] start failed: {error}"));
                     match self.retry_after(ServerState::Failed, error).await {
                         Woken::Stop => break,
                         Woken::Restart | Woken::Timer => continue,
@@ -278,12 +289,13 @@ impl<C: Connector> Task<C> {
         // On every path but success the handshake (and with it the child's stdin) is dropped.
         let error = match outcome {
             Some(Ok(Ok(running))) => {
+                self.connector.connected(&self.slot, spec);
                 return Ok(Live {
                     running,
                     link,
                     signals,
                     listener,
-                })
+                });
             }
             None => {
                 link.release().await;
@@ -296,9 +308,13 @@ impl<C: Connector> Task<C> {
                 link.release().await;
                 return Err(StartFailed::OnlyLegacy);
             }
+            Some(Ok(Err(e))) if self.connector.retry_another_way(&self.slot, spec, &e) => {
+                link.release().await;
+                return Err(StartFailed::AnotherWay);
+            }
             Some(Ok(Err(e))) => match link.closed_because().await {
                 Some(exit) => format!("the server {exit} before answering initialize"),
-                None => format!("initialize failed: {e}"),
+                None => format!("initialize failed: {}", describe_handshake_error(&e)),
             },
             Some(Err(_)) => format!(
                 "no answer to initialize within {}s (timeouts.startupSecs)",
@@ -370,7 +386,8 @@ impl<C: Connector> Task<C> {
                     connection_closed = true;
                     let why = match (link.closed_because().await, quit) {
                         (Some(exit), _) => format!("the server {exit}"),
-                        (None, Ok(_)) => "the server closed its stdout".to_owned(),
+                        (None, Ok(_)) if link.pid().is_some() => "the server closed its stdout".to_owned(),
+                        (None, Ok(_)) => "the connection to the server closed".to_owned(),
                         (None, Err(e)) => format!("the connection task failed: {e}"),
                     };
                     break Ended::Crashed(why);
@@ -422,6 +439,9 @@ impl<C: Connector> Task<C> {
         let ended = match ended {
             Ended::Crashed(why) => {
                 tracing::warn!(server = %self.slot.name(), error = %why, "server stopped unexpectedly");
+                self.slot
+                    .log()
+                    .push(format!("[switchboard] stopped: {why}"));
                 Ended::Crashed(self.with_stderr(why).await)
             }
             other => other,

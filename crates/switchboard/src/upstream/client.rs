@@ -16,8 +16,8 @@ use rmcp::{RoleClient, Service};
 use tokio::sync::mpsc;
 
 use crate::routing::{
-    ask_client, post_all, Ask, ClientFeature, SessionRegistry, Target, CLIENT_ANSWER_TIMEOUT,
-    DOWNSTREAM_SEND_TIMEOUT, PROGRESS_ROUTE_WAIT,
+    ask_client, post_all, Ask, ClientFeature, ProgressIndex, SessionRegistry, Target,
+    CLIENT_ANSWER_TIMEOUT, DOWNSTREAM_SEND_TIMEOUT, PROGRESS_ROUTE_WAIT,
 };
 
 /// A part of a server's catalog. The child's list_changed notifications are passed to the
@@ -96,7 +96,12 @@ impl UpstreamClient {
             })
     }
 
-    async fn route_progress(&self, mut notification: rmcp::model::ProgressNotification) {
+    /// Passes a progress notification to its caller, after those read before it (`index`).
+    async fn route_progress(
+        &self,
+        mut notification: rmcp::model::ProgressNotification,
+        index: Option<ProgressIndex>,
+    ) {
         let token = notification.params.progress_token.clone();
         let route = self
             .sessions
@@ -107,6 +112,11 @@ impl UpstreamClient {
             self.sessions.progress_delivered(&token, true);
             return;
         };
+        if let Some(index) = index {
+            self.sessions
+                .wait_for_progress_turn(&token, index, PROGRESS_ROUTE_WAIT)
+                .await;
+        }
         notification.params.progress_token = downstream_token;
         let send = peer.send_notification(ServerNotification::ProgressNotification(notification));
         let _ = tokio::time::timeout(DOWNSTREAM_SEND_TIMEOUT, send).await;
@@ -118,7 +128,7 @@ impl UpstreamClient {
     /// messages to everyone.
     pub async fn notified(&self, notification: ServerNotification) {
         match notification {
-            ServerNotification::ProgressNotification(n) => self.route_progress(n).await,
+            ServerNotification::ProgressNotification(n) => self.route_progress(n, None).await,
             ServerNotification::ToolListChangedNotification(_) => {
                 let _ = self.signals.send(CatalogPart::Tools);
                 self.broadcast_list_changed(notification);
@@ -221,9 +231,15 @@ impl Service<RoleClient> for UpstreamClient {
     async fn handle_notification(
         &self,
         notification: ServerNotification,
-        _context: NotificationContext<RoleClient>,
+        context: NotificationContext<RoleClient>,
     ) -> Result<(), ErrorData> {
-        self.notified(notification).await;
+        match notification {
+            ServerNotification::ProgressNotification(n) => {
+                let index = context.extensions.get::<ProgressIndex>().copied();
+                self.route_progress(n, index).await;
+            }
+            other => self.notified(other).await,
+        }
         Ok(())
     }
 

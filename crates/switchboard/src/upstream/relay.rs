@@ -1,7 +1,8 @@
 //! One downstream request relayed to an upstream peer: the step both the gateway's proxies
 //! (towards a server) and `switchboard connect` (towards the gateway) take for every request.
 //!
-//! The caller's `_meta` goes along, except its progress token: rmcp's client puts its own on
+//! The caller's `_meta` goes along (to a stateless server with the caller's capabilities in
+//! place of Switchboard's), except its progress token: rmcp's client puts its own on
 //! every request, and the caller learns it (to map progress back) before the answer can come.
 //! When the caller cancels, the upstream peer is told (`notifications/cancelled` with the id
 //! it knows) and the relay ends at once.
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest, GetMeta,
-    ProgressToken, ServerResult,
+    ProgressToken, RequestMetaObject, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext};
 use rmcp::{RoleClient, RoleServer, ServiceError};
@@ -61,8 +62,19 @@ pub async fn relay(
         meta.0.remove(LOG_LEVEL_META);
     }
     request.get_meta_mut().extend(meta);
+    let mut options = PeerRequestOptions::with_timeout(timeout);
+    if stateless {
+        // A stateless server decides per request what it may ask the client for (SEP-2575):
+        // it must see the caller's capabilities, not the ones rmcp stamps for Switchboard.
+        // (A 2025-era caller's are those of its session.)
+        if let Some(capabilities) = ctx.client_capabilities() {
+            let mut own = RequestMetaObject::new();
+            own.set_client_capabilities(capabilities);
+            options.meta = Some(own);
+        }
+    }
     let handle = peer
-        .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
+        .send_request_with_option(request, options)
         .await
         .map_err(RelayError::Upstream)?;
     on_token(handle.progress_token.clone(), downstream_token);

@@ -54,6 +54,79 @@ pub fn mrtr_server() -> Value {
     })
 }
 
+/// `@modelcontextprotocol/server-everything`'s entry point, for its HTTP modes.
+pub fn everything_script() -> PathBuf {
+    installed("tests/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+}
+
+/// A real MCP server listening over HTTP on a port of its own (`PORT=N node SCRIPT ARGS`),
+/// killed when dropped. `start_again` after `kill` brings it back on the same port.
+pub struct HttpServer {
+    child: Option<Child>,
+    pub port: u16,
+    script: PathBuf,
+    args: Vec<String>,
+}
+
+impl HttpServer {
+    /// Starts `node script args` on a free port and waits (at most 30 s) until it accepts
+    /// connections.
+    pub fn start(script: PathBuf, args: &[&str]) -> Self {
+        let port = switchboard_test_procs::free_port().expect("a free port");
+        let mut server = Self {
+            child: None,
+            port,
+            script,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        server.start_again();
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Starts the server (again) on its port.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("node")
+            .arg(&self.script)
+            .args(&self.args)
+            .env("PORT", self.port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn node");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen on port {} within 30s",
+                self.script.display(),
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the server (SIGKILL) and waits until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A running `switchboard serve`.
 pub struct Switchboard {
     child: Child,

@@ -59,8 +59,14 @@ pub struct ServerSummary {
     /// The MCP version Switchboard and the server agreed on, while it runs.
     pub protocol: Option<String>,
     pub endpoints: Endpoints,
+    /// Empty for a remote server.
     pub command: String,
     pub args: Vec<String>,
+    /// A remote server's URL as written, query values and password hidden (they may be keys).
+    pub url: Option<String>,
+    /// How the server is reached: `stdio`, `streamable-http` or `sse` (for a remote entry
+    /// without `type`, what it turned out to speak), once an attempt was made.
+    pub transport: Option<&'static str>,
     pub disabled: bool,
 }
 
@@ -91,6 +97,8 @@ pub struct ServerDetail {
     pub cwd: Option<String>,
     /// Environment variable names; values are not shown (they are often secrets).
     pub env_keys: Vec<String>,
+    /// A remote server's header names; values are not shown either.
+    pub header_keys: Vec<String>,
     /// The entry's `tools` rules as written (`allow` is null when absent), so a client can
     /// compute the next filter edit.
     pub filter: Value,
@@ -136,9 +144,29 @@ fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
         },
         command: settings.spec.command.clone(),
         args: settings.spec.args.clone(),
+        url: settings.spec.remote_url().map(without_secrets),
+        transport: status.transport,
         disabled: settings.spec.disabled,
         name,
     }
+}
+
+/// `url` with its password and query values replaced by `…` (API keys often ride there).
+fn without_secrets(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return url.to_owned(); // a `${env:…}` reference: no secret in it
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("…"));
+    }
+    if parsed.query().is_some() {
+        let hidden: Vec<(String, &str)> = parsed
+            .query_pairs()
+            .map(|(k, _)| (k.into_owned(), "…"))
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(hidden);
+    }
+    parsed.to_string()
 }
 
 fn epoch_ms(t: std::time::SystemTime) -> Option<u64> {
@@ -186,6 +214,7 @@ fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
         summary: summarize(slot, base_url),
         cwd: settings.spec.cwd.as_ref().map(|c| c.display().to_string()),
         env_keys: settings.spec.env.keys().cloned().collect(),
+        header_keys: settings.spec.headers.keys().cloned().collect(),
         filter: serde_json::json!({
             "allow": settings.spec.tools.allow,
             "deny": settings.spec.tools.deny,
