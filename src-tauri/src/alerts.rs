@@ -29,6 +29,8 @@ pub struct Alert {
 #[derive(Debug, Default)]
 pub struct Alerts {
     failing: HashSet<String>,
+    /// Servers whose need to sign in was told (until they run again).
+    needs_sign_in: HashSet<String>,
     config_error: Option<String>,
 }
 
@@ -38,6 +40,18 @@ impl Alerts {
         let mut due = Vec::new();
         self.failing.retain(|name| snapshot.server(name).is_some());
         for s in &snapshot.servers {
+            if s.state == ServerState::NeedsAuth {
+                if self.needs_sign_in.insert(s.name.clone()) {
+                    due.push(Alert {
+                        title: format!("{} needs you to sign in", s.name),
+                        body: "Choose Sign in… in its menu, or on the dashboard; every AI client \
+                               then uses it through Switchboard."
+                            .into(),
+                    });
+                }
+            } else {
+                self.needs_sign_in.remove(&s.name);
+            }
             if s.keeps_failing() {
                 if self.failing.insert(s.name.clone()) {
                     let error = s
@@ -94,6 +108,21 @@ mod tests {
 
     fn titles(alerts: Vec<Alert>) -> Vec<String> {
         alerts.into_iter().map(|a| a.title).collect()
+    }
+
+    #[test]
+    fn told_once_that_a_server_needs_sign_in_and_again_after_it_ran() {
+        let mut alerts = Alerts::default();
+        let waiting = snap(vec![server("linear", NeedsAuth)]);
+        assert_eq!(
+            titles(alerts.update(&waiting)),
+            ["linear needs you to sign in"]
+        );
+        assert!(alerts.update(&waiting).is_empty(), "once");
+        assert!(alerts
+            .update(&snap(vec![server("linear", Running)]))
+            .is_empty());
+        assert_eq!(titles(alerts.update(&waiting)).len(), 1, "told again");
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl Snapshot {
                 ServerState::Starting | ServerState::Restarting => c.starting += 1,
                 ServerState::Disabled => c.disabled += 1,
                 ServerState::Stopped => c.stopped += 1,
+                ServerState::NeedsAuth => c.needs_sign_in += 1,
                 ServerState::Failed => unreachable!("counted as failed above"),
             }
         }
@@ -128,7 +129,8 @@ impl Snapshot {
     /// something runs and `Empty` if nothing is meant to (no servers, or all disabled).
     pub fn health(&self) -> Health {
         let c = self.counts();
-        if c.failed > 0 || self.config_error.is_some() {
+        // A server waiting for its user to sign in is as unusable as a failed one.
+        if c.failed > 0 || c.needs_sign_in > 0 || self.config_error.is_some() {
             Health::Failed
         } else if c.starting > 0 {
             Health::Busy
@@ -161,6 +163,7 @@ impl Snapshot {
         for (n, what) in [
             (c.starting, "starting"),
             (c.failed, "failed"),
+            (c.needs_sign_in, "need sign-in"),
             (c.disabled, "disabled"),
             (c.stopped, "stopped"),
         ] {
@@ -239,6 +242,13 @@ fn server_submenu(s: &ServerSnapshot) -> Entry {
             format!("Error: {}", first_line(error, 80)),
         ));
     }
+    if s.state == ServerState::NeedsAuth {
+        entries.push(Entry::item(
+            Action::SignIn(s.name.clone()).id(),
+            "Sign in…",
+            true,
+        ));
+    }
     entries.extend([
         Entry::Separator,
         Entry::item(Action::Restart(s.name.clone()).id(), "Restart", !disabled),
@@ -271,6 +281,7 @@ fn glyph(s: &ServerSnapshot) -> &'static str {
         _ if s.is_failing() => "✕",
         ServerState::Running => "●",
         ServerState::Starting | ServerState::Restarting => "◌",
+        ServerState::NeedsAuth => "⚿",
         ServerState::Stopped | ServerState::Disabled | ServerState::Failed => "○",
     }
 }
@@ -278,6 +289,8 @@ fn glyph(s: &ServerSnapshot) -> &'static str {
 fn state_word(s: &ServerSnapshot) -> &'static str {
     if s.keeps_failing() {
         "keeps failing"
+    } else if s.state == ServerState::NeedsAuth {
+        "needs sign-in"
     } else if s.retrying() {
         "retrying"
     } else {
@@ -287,6 +300,7 @@ fn state_word(s: &ServerSnapshot) -> &'static str {
 
 fn state_line(s: &ServerSnapshot) -> String {
     match s.state {
+        ServerState::NeedsAuth => "Needs sign-in (OAuth)".into(),
         ServerState::Running => match s.pid {
             Some(pid) => format!("Running (pid {pid})"),
             None => "Running".into(),
@@ -398,6 +412,8 @@ pub struct Counts {
     pub starting: usize,
     /// Failed to start, or keeps failing.
     pub failed: usize,
+    /// Remote servers waiting for their user to sign in.
+    pub needs_sign_in: usize,
     pub disabled: usize,
     pub stopped: usize,
 }
@@ -493,6 +509,8 @@ pub enum Action {
     ToggleDisabled(String),
     CopyHttpUrl(String),
     CopySseUrl(String),
+    /// Opens the remote server's sign-in page in the browser.
+    SignIn(String),
 }
 
 impl Action {
@@ -508,6 +526,7 @@ impl Action {
             Action::ToggleDisabled(name) => format!("server/{name}/toggle"),
             Action::CopyHttpUrl(name) => format!("server/{name}/copy-http"),
             Action::CopySseUrl(name) => format!("server/{name}/copy-sse"),
+            Action::SignIn(name) => format!("server/{name}/sign-in"),
         }
     }
 
@@ -529,6 +548,7 @@ impl Action {
                     "toggle" => Action::ToggleDisabled(name),
                     "copy-http" => Action::CopyHttpUrl(name),
                     "copy-sse" => Action::CopySseUrl(name),
+                    "sign-in" => Action::SignIn(name),
                     _ => return None,
                 }
             }
@@ -695,6 +715,7 @@ pub(crate) mod tests {
                 running: 2,
                 starting: 1,
                 failed: 1,
+                needs_sign_in: 0,
                 disabled: 1,
                 stopped: 0
             }
@@ -864,6 +885,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_remote_server_waiting_for_sign_in_asks_for_it_in_its_menu() {
+        let s = snapshot(vec![server("a", Running), server("linear", NeedsAuth)]);
+        assert_eq!(s.health(), Health::Failed, "it needs its user");
+        assert_eq!(s.summary(), "2 servers: 1 running, 1 need sign-in");
+        let menu = s.menu();
+        assert_eq!(labels(&menu)[3], "⚿ linear — needs sign-in");
+        let linear = submenu(&menu, "server/linear");
+        assert_eq!(labels(linear)[0], "Needs sign-in (OAuth)");
+        assert!(
+            labels(linear).contains(&"Sign in…".to_string()),
+            "{:?}",
+            labels(linear)
+        );
+    }
+
+    #[test]
     fn every_actionable_item_id_parses_back_to_its_action() {
         let actions = [
             Action::OpenDashboard,
@@ -876,6 +913,7 @@ pub(crate) mod tests {
             Action::ToggleDisabled("a-b".into()),
             Action::CopyHttpUrl("x".into()),
             Action::CopySseUrl("x".into()),
+            Action::SignIn("remote".into()),
         ];
         for action in actions {
             assert_eq!(Action::from_id(&action.id()), Some(action.clone()));

@@ -254,6 +254,30 @@ pub fn perform(app: &AppHandle, id: &str) {
         }
         Action::CopyHttpUrl(name) => copy(app, model::http_url(&shell.base_url, &name)),
         Action::CopySseUrl(name) => copy(app, model::sse_url(&shell.base_url, &name)),
+        Action::SignIn(name) => {
+            let (app, shell) = (app.clone(), Arc::clone(&shell));
+            shell.runtime.clone().spawn(async move {
+                let url = match &*shell.core.lock().await {
+                    Some(core) => core.begin_sign_in(&name).await,
+                    None => return, // quitting
+                };
+                let opened = url.and_then(|url| {
+                    app.opener()
+                        .open_url(&url, None::<&str>)
+                        .map_err(|e| format!("cannot open the browser: {e}"))
+                });
+                if let Err(e) = opened {
+                    tracing::warn!(server = %name, error = %e, "sign-in not begun");
+                    notify(
+                        &app,
+                        Alert {
+                            title: format!("Cannot sign in to {name}"),
+                            body: e,
+                        },
+                    );
+                }
+            });
+        }
         Action::ToggleAutostart => {
             let autolaunch = app.autolaunch();
             let result = match autolaunch.is_enabled() {

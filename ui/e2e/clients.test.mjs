@@ -13,11 +13,14 @@ import { alive, everything, launchBrowser, screenshot, startSwitchboard, waitFor
 
 const T = { timeout: 120_000 };
 
+/** A remote server of Cursor's; nothing listens there (an import must not reach the internet). */
+const REMOTE_URL = "http://127.0.0.1:9/mcp";
+
 const CURSOR = `{
   // my Cursor servers
   "mcpServers": {
     "notes": ${JSON.stringify(everything())},
-    "remote": { "url": "https://example.com/mcp" }
+    "remote": { "url": "${REMOTE_URL}" }
   }
 }
 `;
@@ -176,7 +179,7 @@ describe("the Clients page", () => {
     const written = read(".cursor/mcp.json");
     assert.equal(jsonc(written).mcpServers.switchboard.url, `${sb.url}/mcp`);
     assert.ok(written.includes("// my Cursor servers"), "the comment is kept");
-    assert.deepEqual(jsonc(written).mcpServers.remote, { url: "https://example.com/mcp" }, "other entries kept");
+    assert.deepEqual(jsonc(written).mcpServers.remote, { url: REMOTE_URL }, "other entries kept");
     assert.equal(backups(".cursor/mcp.json").length, 1, "a timestamped backup");
 
     // The page reads the file again: the new entry is reached through Switchboard.
@@ -193,12 +196,14 @@ describe("the Clients page", () => {
     const dialog = await previewed("Import Cursor's servers", '"notes"');
     assert.equal(await dialog.getByTestId("diff-path").textContent(), sb.config);
     await dialog.locator('[data-import="notes"]').waitFor();
-    assert.match(await dialog.textContent(), /remote.*not a stdio server/s, "the skipped one says why");
+    // A remote (URL) entry is imported too: Switchboard reaches it for every client.
+    await dialog.locator('[data-import="remote"]').waitFor();
     assert.equal(readFileSync(sb.config, "utf8"), before, "the preview wrote nothing");
     await screenshot(page, "33-clients-import-preview");
     await dialog.getByRole("button", { name: "Apply" }).click();
     await dialog.waitFor({ state: "detached" });
     assert.deepEqual(sb.readConfig().mcpServers.notes, everything(), "imported as Cursor ran it");
+    assert.deepEqual(sb.readConfig().mcpServers.remote, { url: REMOTE_URL }, "imported as Cursor reached it");
 
     // Switchboard runs it now; Cursor still starts its own copy, and the card says so.
     const notes = await sb.waitRunning("notes");
@@ -354,7 +359,8 @@ describe("the Clients page", () => {
       await waitFor("the page to read the clients again after servers.json changed", () => reads.length > 0, 15_000);
       await card("cursor").getByRole("button", { name: "Connect Cursor to Switchboard…" }).click();
       const dialog = page.getByRole("dialog", { name: "Connect Cursor to Switchboard" });
-      await dialog.getByRole("radio", { name: /One entry per server \(3\)/ }).waitFor();
+      // everything, notes and remote (both imported from Cursor), and extra.
+      await dialog.getByRole("radio", { name: /One entry per server \(4\)/ }).waitFor();
       await page.keyboard.press("Escape");
       await dialog.waitFor({ state: "detached" });
     } finally {

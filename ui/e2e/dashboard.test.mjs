@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
-import { alive, clientTools, everything, launchBrowser, screenshot, startSwitchboard, waitFor } from "./harness.mjs";
+import { alive, clientTools, everything, launchBrowser, screenshot, startRemoteEverything, startSwitchboard, waitFor } from "./harness.mjs";
 
 const T = { timeout: 90_000 };
 
@@ -306,6 +306,232 @@ describe("a new user", () => {
     await page.getByRole("heading", { name: "No servers yet" }).waitFor();
     assert.deepEqual(sb.readConfig().mcpServers, {});
     await waitFor(`demo's process ${running.pid} to exit`, () => !alive(running.pid), 15_000);
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+describe("a remote server", () => {
+  /** @type {Awaited<ReturnType<typeof startRemoteEverything>>} */
+  let remote;
+  let sb;
+  let browser;
+  let page;
+  before(async () => {
+    remote = await startRemoteEverything();
+    sb = await startSwitchboard({ mcpServers: { remote: { url: remote.url } } });
+    browser = await launchBrowser();
+    page = browser.page;
+  });
+  after(async () => {
+    await browser?.close();
+    await sb?.stop();
+    await remote?.stop();
+  });
+  shootOnFailure(() => page);
+
+  const row = (name) => page.locator(`li[data-server="${name}"]`);
+  /** A remote server has no pid: running is enough. */
+  const running = (name) =>
+    waitFor(`${name} to run`, async () => {
+      const s = await sb.server(name);
+      return s?.state === "running" ? s : null;
+    }, 30_000);
+  /** The card alone, with a margin, for the screenshots. */
+  async function shootCard(name, file) {
+    const box = await row(name).boundingBox();
+    assert.ok(box, `the card of ${name} is on the page`);
+    await screenshot(page, file, { clip: { x: Math.max(0, box.x - 12), y: Math.max(0, box.y - 12), width: box.width + 24, height: box.height + 24 } });
+  }
+
+  it("shows its URL and transport, runs with its tools, and a real client reaches them", T, async () => {
+    const api = await running("remote");
+    assert.equal(api.command, "");
+    assert.equal(api.url, remote.url);
+    assert.equal(api.transport, "streamable-http");
+    assert.equal(api.pid, null);
+    assert.ok(api.tools.total > 5, "server-everything has tools");
+
+    await page.goto(sb.url + "/");
+    const card = row("remote");
+    await card.locator('[data-state="running"]').waitFor();
+    assert.equal(await card.locator('[data-field="url"]').textContent(), remote.url);
+    assert.equal(await card.locator('[data-field="transport"]').textContent(), "HTTP");
+    assert.equal(await card.locator('[data-field="pid"]').count(), 0, "a remote server has no pid");
+    assert.equal(await card.locator('[data-field="tools"]').textContent(), `${api.tools.exposed}/${api.tools.total}`);
+    assert.equal(await card.getByRole("button", { name: "Sign in to remote" }).count(), 0, "no sign-in needed");
+    await shootCard("remote", "40-remote-card-light");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.waitForTimeout(300); // let colour transitions finish
+    await shootCard("remote", "40-remote-card-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.waitForTimeout(300);
+    assert.ok((await clientTools(`${sb.url}/servers/remote/mcp`)).includes("echo"), "a client reaches its tools through Switchboard");
+
+    // Its page: the URL and transport instead of a command and pid; its tools.
+    await card.locator("a").first().click();
+    await page.waitForURL(/\/servers\/remote$/);
+    await page.locator('[data-tool="echo"]').waitFor();
+    assert.equal(await page.locator('.facts [data-field="url"]').textContent(), remote.url);
+    assert.equal(await page.locator('.facts [data-field="transport"]').textContent(), "Streamable HTTP");
+    assert.equal(await page.locator('[data-field="pid"]').count(), 0);
+    await screenshot(page, "41-remote-page", { fullPage: true });
+
+    // Settings: headers (none yet) and Sign out, confirmed first; the server reconnects.
+    await page.getByRole("tab", { name: "Settings" }).click();
+    await page.getByText("No headers set.").waitFor();
+    await page.getByRole("button", { name: "Sign out…" }).click();
+    const confirm = page.getByRole("dialog", { name: "Sign out of remote?" });
+    await confirm.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel");
+    await screenshot(page, "42-remote-sign-out-confirm");
+    await confirm.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Signed out of remote", { exact: false }).waitFor();
+    await running("remote");
+    await page.locator('.head [data-state="running"]').waitFor({ timeout: 30_000 });
+    assert.deepEqual(browser.errors, []);
+  });
+
+  it("is added through the Add server dialog's URL mode", T, async () => {
+    await page.getByRole("button", { name: "Add server" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add a server" });
+    await dialog.waitFor();
+    await page.locator("#add-name").fill("remote2");
+    await dialog.getByRole("radio", { name: "URL" }).check();
+    await page.locator("#add-url").waitFor();
+    assert.equal(await page.locator("#add-command").count(), 0, "the command's fields are gone");
+    await dialog.getByRole("button", { name: "Add server" }).click();
+    await dialog.getByText("A URL is required", { exact: false }).waitFor();
+    await page.locator("#add-url").fill("ftp://example.com/mcp");
+    await dialog.getByText("Use an http:// or https:// URL", { exact: false }).waitFor();
+    await page.locator("#add-url").fill(remote.url);
+    await page.locator("#add-transport").selectOption("http");
+    await dialog.getByRole("button", { name: "Add header" }).click();
+    await page.locator("#add-header-key-0").fill("X-Test-Key");
+    await page.locator("#add-header-val-0").fill("e2e-header-value-never-shown");
+    await screenshot(page, "43-add-remote");
+    await dialog.getByRole("button", { name: "Add server" }).click();
+    await page.waitForURL(/\/servers\/remote2$/);
+    assert.deepEqual(sb.readConfig().mcpServers.remote2, { url: remote.url, type: "http", headers: { "X-Test-Key": "e2e-header-value-never-shown" } });
+    const api = await running("remote2");
+    assert.equal(api.transport, "streamable-http");
+    await page.locator('.head [data-state="running"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-tool="echo"]').waitFor();
+
+    // The header's name is listed, its value never shown.
+    await page.getByRole("tab", { name: "Settings" }).click();
+    await page.locator("code.key", { hasText: "X-Test-Key" }).waitFor();
+    assert.ok(!(await page.content()).includes("e2e-header-value-never-shown"), "the value never shows in the page");
+    await screenshot(page, "44-remote-settings", { fullPage: true });
+
+    await page.getByRole("link", { name: "← All servers" }).click();
+    await row("remote2").locator('[data-state="running"]').waitFor();
+    assert.equal(await row("remote2").locator('[data-field="url"]').textContent(), remote.url);
+    assert.equal(await row("remote2").locator('[data-field="transport"]').textContent(), "HTTP");
+    await screenshot(page, "45-remote-list", { fullPage: true });
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+// Signing in for real needs an OAuth authorization server; here the gateway's answers are
+// mocked (as in the 50-server test) to see the needs-auth look and the Sign in button's flow.
+describe("a remote server that needs sign-in (answers mocked)", () => {
+  let sb;
+  let browser;
+  let page;
+  before(async () => {
+    sb = await startSwitchboard({ mcpServers: {} });
+    browser = await launchBrowser();
+    page = browser.page;
+  });
+  after(async () => {
+    await browser?.close();
+    await sb?.stop();
+  });
+  shootOnFailure(() => page);
+
+  it("shows needs sign-in with a Sign in button that opens the authorization page in a new tab", T, async () => {
+    const summary = {
+      name: "locked",
+      state: "needs-auth",
+      pid: null,
+      uptimeSecs: null,
+      restarts: 0,
+      lastError: "https://mcp.example.test/mcp refused Switchboard (401 Unauthorized): sign in with `switchboard auth locked` or the dashboard's Sign in",
+      nextAttemptMs: null,
+      tools: { exposed: 0, total: 0 },
+      sessions: 0,
+      endpoints: { mcp: `${sb.url}/servers/locked/mcp`, sse: `${sb.url}/servers/locked/sse` },
+      command: "",
+      args: [],
+      url: "https://mcp.example.test/mcp?key=…",
+      transport: "streamable-http",
+      disabled: false,
+    };
+    const detail = { ...summary, cwd: null, envKeys: [], headerKeys: ["Authorization"], filter: { allow: null, deny: [] }, toolList: [] };
+    const authorize = "https://auth.example.test/authorize?response_type=code&client_id=switchboard&state=e2e";
+    let auth = { status: 200, json: { authorizationUrl: authorize } };
+    const posts = [];
+    await page.route("**/api/servers", (r) => r.fulfill({ json: { servers: [summary] } }));
+    await page.route("**/api/servers/locked", (r) => r.fulfill({ json: detail }));
+    await page.route("**/api/servers/locked/auth", (r) => {
+      posts.push(r.request().method());
+      return r.fulfill(auth);
+    });
+    await browser.context.route("https://auth.example.test/**", (r) => r.fulfill({ contentType: "text/html", body: "<title>Authorize</title><h1>Authorize Switchboard?</h1>" }));
+
+    await page.goto(sb.url + "/");
+    const card = page.locator('li[data-server="locked"]');
+    await card.locator('[data-state="needs-auth"]').waitFor();
+    assert.equal(await card.locator('[data-state="needs-auth"]').textContent(), "needs sign-in");
+    assert.equal(await card.locator('[data-field="url"]').textContent(), "https://mcp.example.test/mcp?key=…");
+    assert.match(await page.locator(".summary").textContent(), /1 needs sign-in/);
+    const box = await card.boundingBox();
+    const clip = { x: Math.max(0, box.x - 12), y: Math.max(0, box.y - 12), width: box.width + 24, height: box.height + 24 };
+    await screenshot(page, "46-needs-sign-in-card-light", { clip });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.waitForTimeout(300); // let colour transitions finish
+    await screenshot(page, "46-needs-sign-in-card-dark", { clip });
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.waitForTimeout(300);
+
+    // Sign in: one POST, the page opens in a new tab that cannot reach back to this one.
+    const [popup] = await Promise.all([browser.context.waitForEvent("page"), card.getByRole("button", { name: "Sign in to locked" }).click()]);
+    await popup.waitForLoadState();
+    assert.equal(popup.url(), authorize);
+    assert.equal(await popup.evaluate(() => window.opener), null, "opened with noopener");
+    assert.deepEqual(posts, ["POST"]);
+    await card.getByText("Waiting for sign-in in your browser…").waitFor();
+    assert.equal(await card.getByRole("link", { name: "Open the sign-in page again" }).getAttribute("href"), authorize);
+    await page.bringToFront();
+    await screenshot(page, "47-waiting-for-sign-in-card", { clip });
+    await popup.close();
+    await page.setViewportSize({ width: 420, height: 860 });
+    await screenshot(page, "47-waiting-for-sign-in-narrow", { fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // The server's page says the same, and the wait can be given up.
+    await card.locator("a").first().click();
+    await page.waitForURL(/\/servers\/locked$/);
+    const head = page.locator(".head");
+    await head.getByText("Waiting for sign-in in your browser…").waitFor();
+    await page.getByText("locked needs you to sign in", { exact: false }).waitFor();
+    await head.getByRole("button", { name: "Cancel" }).click();
+    await head.getByRole("button", { name: "Sign in to locked" }).waitFor();
+    assert.equal(await card.count(), 0);
+
+    // A refused sign-in is a toast with the gateway's message; nothing is opened.
+    auth = { status: 502, json: { error: { code: "sign_in_failed", message: "cannot sign in to server 'locked': no authorization server metadata" } } };
+    const pages = browser.context.pages().length;
+    await head.getByRole("button", { name: "Sign in to locked" }).click();
+    await page.getByText("Could not sign in to locked: cannot sign in to server 'locked': no authorization server metadata").waitFor();
+    assert.equal(browser.context.pages().length, pages);
+    await head.getByRole("button", { name: "Sign in to locked" }).waitFor();
+
+    // Settings: the header's name (never its value) and Sign out.
+    await page.getByRole("tab", { name: "Settings" }).click();
+    await page.locator("code.key", { hasText: "Authorization" }).waitFor();
+    await page.getByRole("button", { name: "Sign out…" }).waitFor();
+    await screenshot(page, "48-needs-sign-in-page", { fullPage: true });
     assert.deepEqual(browser.errors, []);
   });
 });

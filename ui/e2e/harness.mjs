@@ -5,6 +5,7 @@
 
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, renameSync, existsSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,12 +16,14 @@ export const ARTIFACTS = path.join(ROOT, "test-artifacts", "dashboard");
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target");
 const BIN = process.env.SWITCHBOARD_BIN ?? path.join(TARGET, "debug", "switchboard");
 const EVERYTHING = path.join(ROOT, "tests", "node", "node_modules", ".bin", "mcp-server-everything");
+const EVERYTHING_JS = path.join(ROOT, "tests", "node", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
 const TS_CLIENT = path.join(ROOT, "tests", "clients", "ts_client.mjs");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 for (const [what, file, fix] of [
   ["the switchboard binary", BIN, "cargo build -p switchboard"],
   ["server-everything", EVERYTHING, "bash tests/setup.sh"],
+  ["server-everything's script", EVERYTHING_JS, "bash tests/setup.sh"],
   ["Chromium", CHROMIUM, "bash scripts/system-deps chromium"],
 ]) {
   if (!existsSync(file)) throw new Error(`${what} is missing at ${file}: run \`${fix}\` first (scripts/test does)`);
@@ -136,6 +139,82 @@ export async function startSwitchboard(file, { port = 0, dir, env = {} } = {}) {
     },
   };
   return sb;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (answers within 2 s). */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * @modelcontextprotocol/server-everything as a real remote server: Streamable HTTP on a free
+ * port, its MCP endpoint at `url`. Ready when the port accepts connections; `stop()` ends it.
+ */
+export async function startRemoteEverything() {
+  const port = await freePort();
+  const child = spawn(process.execPath, [EVERYTHING_JS, "streamableHttp"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(child);
+  let output = "";
+  const keep = (d) => {
+    output = (output + d).slice(-20_000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const exited = new Promise((r) => child.on("exit", r));
+  const remote = {
+    port,
+    url: `http://127.0.0.1:${port}/mcp`,
+    child,
+    get output() {
+      return output;
+    },
+    /** SIGTERM, SIGKILL after 5 s. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      live.delete(child);
+    },
+  };
+  try {
+    await waitFor(`server-everything to accept connections on port ${port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`it exited (${child.exitCode}):\n${output}`);
+      return accepts(port);
+    }, 20_000);
+  } catch (e) {
+    await remote.stop();
+    throw e;
+  }
+  return remote;
 }
 
 export function alive(pid) {

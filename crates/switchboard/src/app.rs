@@ -17,11 +17,16 @@ use crate::events::EventBus;
 use crate::gateway::{self, AppState};
 use crate::hub::Hub;
 use crate::instance_record::{self, InstanceRecord, Published};
+use crate::oauth::SignIns;
 use crate::reaper::Reaper;
+use crate::secrets::SecretStore;
 use crate::store::{ConfigStore, Reload};
 use crate::supervisor::{user_path, Launcher};
 use crate::token::{self, TokenError};
 use crate::watch;
+
+/// Where secrets go when there is no keychain: beside servers.json, 0600.
+const SECRETS_FILE: &str = "secrets.json";
 
 /// How to start an [`App`].
 #[derive(Debug, Clone)]
@@ -75,6 +80,8 @@ pub struct App {
     reaper: Option<Arc<Reaper>>,
     /// This instance's record; removed (dropped) first when it stops.
     record: Option<Published>,
+    /// Remote servers' sign-ins (shared with the gateway and the supervisors).
+    sign_ins: Arc<SignIns>,
 }
 
 impl App {
@@ -126,10 +133,24 @@ impl App {
         });
         let reaper = reaper.flatten();
         let events = EventBus::default();
+        // The keychain is asked once whether it is there (a D-Bus round trip on Linux).
+        let fallback = options.config_file.with_file_name(SECRETS_FILE);
+        let secrets = tokio::task::spawn_blocking(move || SecretStore::open(fallback))
+            .await
+            .map_err(|e| StartError::Bind {
+                addr: addr.to_string(),
+                source: std::io::Error::other(e),
+            })?;
+        // The browser comes back to this machine, whatever address the gateway is bound to.
+        let sign_ins = Arc::new(SignIns::new(
+            Arc::new(secrets),
+            &format!("http://127.0.0.1:{}", addr.port()),
+        ));
         let launcher = Launcher {
             search_path: user_path(),
             reaper: reaper.clone(),
             own_address: Some(addr),
+            sign_ins: Some(Arc::clone(&sign_ins)),
         };
         let hub = Hub::new(
             events.clone(),
@@ -156,7 +177,8 @@ impl App {
                 None
             }
         };
-        let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr, &settings);
+        let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr, &settings)
+            .with_sign_ins(Arc::clone(&sign_ins));
         let gateway = tokio::spawn(gateway::serve(listener, state, stop.clone()));
         tracing::info!("gateway listening on http://{addr}");
         let record = options.instance_dir.as_deref().and_then(|dir| {
@@ -181,6 +203,7 @@ impl App {
             watcher,
             reaper,
             record,
+            sign_ins,
         })
     }
 
@@ -190,6 +213,19 @@ impl App {
 
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Begins signing in to remote server `name` (the tray's Sign in): answers the
+    /// authorization URL to open in a browser; the browser comes back to the gateway.
+    pub async fn begin_sign_in(&self, name: &str) -> Result<String, String> {
+        let slot = self
+            .hub
+            .slot(name)
+            .ok_or_else(|| format!("no server named '{name}' in servers.json"))?;
+        self.sign_ins
+            .begin_for(&slot)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

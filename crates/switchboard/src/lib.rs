@@ -6,9 +6,10 @@
 //! it. The layers, from the bottom (each uses only those below it):
 //!
 //! 1. leaves: `config` (over `jsonc`), `filter`, `logs`, `events`, `atomic_file`, `token`,
-//!    `reaper`, `telemetry`;
+//!    `reaper`, `telemetry`, `secrets` (keychain or its 0600 file);
 //! 2. `routing` (who gets what a server sends) below `slot` (one server's shared state);
-//! 3. `upstream` (Switchboard as a client of a server) and `supervisor` (a server's life);
+//! 3. `upstream` (Switchboard as a client of a server), `oauth` (signing in to remote
+//!    servers) and `supervisor` (a server's life);
 //! 4. `hub` (the set of servers), then `store` and `watch` (servers.json, applied to the hub);
 //! 5. `proxy` (Switchboard as a server to clients) and `gateway` (HTTP);
 //! 6. `app` (the composition root); beside them, for the CLI: `clients`, `bridge`,
@@ -26,9 +27,11 @@ mod hub;
 pub mod instance_record;
 mod jsonc;
 mod logs;
+mod oauth;
 mod proxy;
 mod reaper;
 mod routing;
+mod secrets;
 mod slot;
 mod store;
 mod supervisor;

@@ -100,6 +100,18 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Sign in to a remote server (OAuth) in the browser, once for every client; or, with
+    /// --logout, forget its tokens.
+    Auth {
+        /// The server's name in servers.json.
+        name: String,
+        /// Forget the server's tokens instead.
+        #[arg(long)]
+        logout: bool,
+        /// Gateway URL (default: from servers.json).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Show what a running Switchboard reports.
     Status {
         /// Gateway URL (default: from servers.json).
@@ -118,6 +130,10 @@ fn main() -> Result<()> {
             // Found before the runtime runs: looking at a running instance's record blocks.
             let gateway = gateway_url(config, url)?;
             runtime.block_on(status(gateway))
+        }
+        Command::Auth { name, logout, url } => {
+            let gateway = gateway_url(config, url)?;
+            runtime.block_on(auth(gateway, &name, logout))
         }
         Command::Connect { name, url } => {
             init_stderr_logging();
@@ -251,21 +267,145 @@ async fn status(gateway: GatewayUrl) -> Result<()> {
     Ok(())
 }
 
+/// `switchboard auth NAME [--logout]`: asks the running gateway to begin the sign-in, opens
+/// the authorization page in the browser, and waits (at most 10 minutes) until the server
+/// runs with its new token.
+async fn auth(gateway: GatewayUrl, name: &str, logout: bool) -> Result<()> {
+    let base = &gateway.url;
+    let client = local_client(Duration::from_secs(60))?;
+    let endpoint = format!("{base}/api/servers/{name}/auth");
+    let unreachable = || {
+        format!(
+            "no Switchboard answering at {base} ({}); is `switchboard serve` running?",
+            gateway.source
+        )
+    };
+    let request = if logout {
+        client.delete(&endpoint)
+    } else {
+        client.post(&endpoint)
+    };
+    let response = request.send().await.with_context(unreachable)?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "{}",
+            body["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the gateway answered {status}"))
+        );
+    }
+    if logout {
+        println!("signed out of {name}: its tokens are forgotten");
+        return Ok(());
+    }
+    let Some(authorization_url) = body["authorizationUrl"].as_str() else {
+        bail!("the gateway did not answer an authorization URL");
+    };
+    println!(
+        "Opening the sign-in page for {name}; if no browser opens, visit:
+{authorization_url}"
+    );
+    if let Err(e) = open_in_browser(authorization_url) {
+        eprintln!("could not open a browser ({e}); open the address above yourself");
+    }
+    let id = body["state"].as_str().unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let progress: serde_json::Value =
+            serde_json::from_str(&http_get(&format!("{endpoint}?state={id}")).await?)?;
+        match progress["status"].as_str() {
+            Some("signed-in") => break,
+            Some("waiting") if std::time::Instant::now() < deadline => continue,
+            Some("waiting") => {
+                bail!("not signed in to {name}: the browser did not come back within 10 minutes")
+            }
+            Some("failed") => bail!(
+                "{}",
+                progress["message"].as_str().unwrap_or("the sign-in failed")
+            ),
+            _ => bail!("the sign-in to {name} expired; run `switchboard auth {name}` again"),
+        }
+    }
+    // Signed in: the server connects with its token; say how that went (bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let server: serde_json::Value =
+            serde_json::from_str(&http_get(&format!("{base}/api/servers/{name}")).await?)?;
+        let state = server["state"].as_str().unwrap_or("?");
+        if state == "running" {
+            println!("signed in to {name}: it is running for every client");
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline || state == "needs-auth" || state == "failed" {
+            println!(
+                "signed in to {name}; the server is {state}: {}",
+                server["lastError"].as_str().unwrap_or("")
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Opens `url` with `$BROWSER` when set (as `$BROWSER URL`), else the platform's opener.
+fn open_in_browser(url: &str) -> std::io::Result<()> {
+    let mut command = match std::env::var("BROWSER") {
+        Ok(browser) if !browser.trim().is_empty() => {
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{browser} \"$1\""))
+                .arg("sh")
+                .arg(url);
+            c
+        }
+        _ if cfg!(target_os = "macos") => {
+            let mut c = std::process::Command::new("open");
+            c.arg(url);
+            c
+        }
+        _ if cfg!(windows) => {
+            let mut c = std::process::Command::new("cmd");
+            c.args(["/C", "start", ""]).arg(url);
+            c
+        }
+        _ => {
+            let mut c = std::process::Command::new("xdg-open");
+            c.arg(url);
+            c
+        }
+    };
+    command
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map(|_| ())
+}
+
+/// An HTTP client for the local gateway: no proxy from the environment, bounded waits.
+fn local_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
 /// The body of a `GET` that answers 200. The gateway is local (or the `--url` given), so no
 /// proxy from the environment is used, and the timeouts keep a port that accepts but never
-/// answers from hanging the command. Only `http://`: the binary has no TLS, and saying so
+/// answers from hanging the command. Only `http://`: the gateway speaks plain HTTP, and saying so
 /// beats reqwest's error about an unsupported scheme.
 async fn http_get(url: &str) -> Result<String> {
     if !url.starts_with("http://") {
         bail!("only http:// URLs are supported");
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
-        .build()
-        .context("cannot set up the HTTP client")?;
-    let response = client.get(url).send().await?;
+    let response = local_client(Duration::from_secs(15))?
+        .get(url)
+        .send()
+        .await?;
     let status = response.status();
     if status != reqwest::StatusCode::OK {
         bail!("the gateway answered {status}");

@@ -22,7 +22,7 @@ use crate::routing::SessionRegistry;
 
 /// Where a server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ServerState {
     /// Spawned, `initialize` not answered yet.
     Starting,
@@ -37,6 +37,9 @@ pub enum ServerState {
     Stopped,
     /// `"disabled": true` in servers.json.
     Disabled,
+    /// A remote server refused us (401, or 403 `insufficient_scope`) until someone signs in
+    /// (`switchboard auth NAME`, the dashboard's or the tray's Sign in); not retried before.
+    NeedsAuth,
 }
 
 impl ServerState {
@@ -53,6 +56,7 @@ impl ServerState {
             ServerState::Failed => "failed",
             ServerState::Stopped => "stopped",
             ServerState::Disabled => "disabled",
+            ServerState::NeedsAuth => "needs-auth",
         }
     }
 }

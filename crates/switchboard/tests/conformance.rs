@@ -327,3 +327,103 @@ async fn a_remote_2026_server_passes_through_a_server_endpoint_as_it_does_direct
     let detail = sb.server("conf26").await;
     assert_eq!(detail["restarts"], 0, "{detail:#}");
 }
+
+/// Runs the suite's client scenarios that `requirements` requires, with Switchboard as the
+/// client: `tests/clients/oauth_driver.py` configures a `url` entry for each scenario's
+/// server, signs in through `switchboard auth` (its `$BROWSER` follows the redirects) and
+/// uses a tool through the gateway. Answers the report and the failed (scenario, check)s.
+async fn run_client_suite(kit: &std::path::Path, requirements: &'static str) -> Run {
+    let work = tempfile::tempdir().unwrap();
+    let kit_run = kit.join("run");
+    let dir = work.path().to_owned();
+    let python = repo_root().join("tests/.venv-mcp1/bin/python");
+    let driver = repo_root().join("tests/clients/oauth_driver.py");
+    let command = format!("{} {}", python.display(), driver.display());
+    let run = tokio::task::spawn_blocking(move || {
+        let child = Command::new("timeout")
+            .args(["900", "bash"])
+            .arg(kit_run)
+            .args([
+                "client",
+                "--command",
+                &command,
+                "--requirements",
+                requirements,
+            ])
+            // Every scenario starts a Switchboard of its own, in parallel: on two cores
+            // the default 30 s per scenario is not always enough.
+            .args(["--timeout", "180000"])
+            .args(["-o", "results"])
+            .env("SWITCHBOARD_BIN", env!("CARGO_BIN_EXE_switchboard"))
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the conformance suite");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&child.stdout),
+            String::from_utf8_lossy(&child.stderr)
+        );
+        let mut failed = failed_checks(&dir.join("results"));
+        failed.extend(failed_checks(&dir.join("results/auth")));
+        (child.status, report, failed)
+    });
+    let (status, report, failed_checks) = tokio::time::timeout(Duration::from_secs(920), run)
+        .await
+        .expect("the suite ends")
+        .unwrap();
+    assert!(
+        report.contains("Total: "),
+        "the suite did not finish:\n{report}"
+    );
+    Run {
+        status,
+        report,
+        failed_checks,
+    }
+}
+
+/// The auth scenarios that failed a check, unscored ones left out. A scenario marked only
+/// for a warning passes: `auth/basic-cimd` warns that a client SHOULD use a client ID
+/// metadata document, which must be served over https from a public address — a local
+/// gateway has none, so Switchboard registers dynamically instead.
+fn failed_auth_scenarios(run: &Run) -> Vec<String> {
+    let (_, unscored) = failures(&run.report);
+    run.report
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("✗ auth/") && !l.contains(" 0 failed"))
+        .filter_map(|l| l.strip_prefix("✗ ")?.split([':', ' ']).next())
+        .filter(|name| !unscored.iter().any(|u| u == name))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn every_required_auth_scenario_passes(requirements: &'static str) {
+    let kit = kit();
+    cache(&kit);
+    let run = run_client_suite(&kit, requirements).await;
+    let summary = run.summary();
+    println!("{summary}");
+    let failed = failed_auth_scenarios(&run);
+    assert!(
+        failed.is_empty(),
+        "required auth scenarios failed with Switchboard as the client: {failed:?}\nfailed \
+         checks: {:?}\n{summary}",
+        run.failed_checks
+    );
+    let auth_run = run
+        .report
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("✓ auth/") || l.starts_with("✗ auth/"))
+        .count();
+    assert!(auth_run >= 14, "the auth scenarios ran:\n{summary}");
+}
+
+/// Both sets in one test, one after the other: each runs its scenarios in parallel already.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_required_auth_scenario_passes_with_switchboard_signing_in() {
+    every_required_auth_scenario_passes("2025-11-25").await;
+    every_required_auth_scenario_passes("2026-07-28").await;
+}

@@ -49,6 +49,10 @@ export const api = {
   put: (name: string, entry: ServerEntry) => request<ServerDetail>("PUT", `/api/servers/${enc(name)}`, entry),
   remove: (name: string) => request<{ name: string; removed: boolean }>("DELETE", `/api/servers/${enc(name)}`),
   restart: (name: string) => request<{ name: string; restarting: boolean }>("POST", `/api/servers/${enc(name)}/restart`),
+  /** Begins signing in to a remote server: the page to open in the browser. */
+  signIn: (name: string) => request<{ authorizationUrl: string }>("POST", `/api/servers/${enc(name)}/auth`),
+  /** Forgets a remote server's tokens; it reconnects without them. */
+  signOut: (name: string) => request<null>("DELETE", `/api/servers/${enc(name)}/auth`),
   resources: (name: string) => request<{ resources: Resource[]; templates: ResourceTemplate[] }>("GET", `/api/servers/${enc(name)}/resources`),
   prompts: (name: string) => request<{ prompts: Prompt[] }>("GET", `/api/servers/${enc(name)}/prompts`),
   /** With `project`, its project-level files are listed too. */

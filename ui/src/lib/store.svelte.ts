@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api";
 import { exposes, setExposed, toolsPatch } from "./filter";
 import { browserDeps, LiveConnection, type LiveStatus } from "./live";
+import { beginSignIn, settleSignIns, stillWaiting, type PendingSignIn } from "./remote";
 import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
 import type { DetectedClient, LiveEvent, ServerDetail, ServerEntry, ToolRules } from "./types";
 
@@ -35,6 +36,9 @@ class Dashboard {
   pendingTools = $state.raw<ReadonlyMap<string, boolean>>(new Map());
   /** Bumped when a server's resources or prompts changed, so an open tab refetches. */
   catalogVersion = $state<Record<string, number>>({});
+
+  /** Sign-ins begun from this page and not yet over: server name -> the page opened. */
+  signIns = $state<Record<string, PendingSignIn>>({});
 
   /** The Clients page: what `/api/clients` last answered (kept while away, refetched on return). */
   clients = $state.raw<DetectedClient[] | null>(null);
@@ -89,6 +93,7 @@ class Dashboard {
   private onEvent(event: LiveEvent): void {
     const { model, effects } = reduce(this.model, event, Date.now());
     if (model !== this.model) this.model = model;
+    if (event.type === "serverState") this.settleSignIns();
     if (event.type === "promptsChanged" || event.type === "resourcesChanged") {
       for (const c of effects.catalogs) this.bumpCatalog(c.name, c.what);
       return;
@@ -138,6 +143,7 @@ class Dashboard {
       this.model = { ...this.model, servers: rowsFrom(servers, Date.now()) };
       this.loaded = true;
       this.loadError = null;
+      this.settleSignIns();
     } catch (e) {
       this.loadError = (e as Error).message;
     }
@@ -290,6 +296,55 @@ class Dashboard {
       return true;
     } catch (e) {
       this.fail(`Could not remove ${name}`, e);
+      return false;
+    }
+  }
+
+  /**
+   * Begins signing in to a remote server: opens the authorization server's page in a new tab
+   * and waits (on this page) until the server runs; errors become toasts.
+   */
+  async signIn(name: string): Promise<boolean> {
+    try {
+      const url = await beginSignIn(name, { begin: api.signIn, open: (u, target, features) => window.open(u, target, features) });
+      this.signIns[name] = { url, since: Date.now() };
+      return true;
+    } catch (e) {
+      this.fail(`Could not sign in to ${name}`, e);
+      return false;
+    }
+  }
+
+  /** The sign-in to `name` this page waits for, if any. */
+  waitingSignIn(name: string): PendingSignIn | null {
+    const pending = this.signIns[name];
+    const row = this.row(name);
+    return pending && row && stillWaiting(pending, row.state, this.now) ? pending : null;
+  }
+
+  /** Stops waiting for a sign-in (the page may still be completed in the browser). */
+  cancelSignIn(name: string): void {
+    delete this.signIns[name];
+  }
+
+  private settleSignIns(): void {
+    if (Object.keys(this.signIns).length === 0) return;
+    const { pending, signedIn, changed } = settleSignIns(this.signIns, (n) => this.row(n)?.state ?? null, Date.now());
+    if (!changed) return;
+    this.signIns = pending;
+    for (const name of signedIn) this.toast("info", `Signed in to ${name}`);
+  }
+
+  /** Forgets a remote server's tokens; it reconnects without them (and usually needs a sign-in again). */
+  async signOut(name: string): Promise<boolean> {
+    try {
+      await api.signOut(name);
+      delete this.signIns[name];
+      this.toast("info", `Signed out of ${name}: it reconnects without the tokens`);
+      this.request({ ...NO_EFFECTS, list: true, details: [name] });
+      return true;
+    } catch (e) {
+      this.fail(`Could not sign out of ${name}`, e);
       return false;
     }
   }

@@ -1,6 +1,10 @@
 // The shapes of Switchboard's REST API and event stream (crates/switchboard/src/gateway/api).
 
-export type ServerState = "starting" | "running" | "restarting" | "failed" | "stopped" | "disabled";
+/** `needs-auth`: a remote server refused Switchboard until someone signs in (`lastError` says so). */
+export type ServerState = "starting" | "running" | "restarting" | "failed" | "stopped" | "disabled" | "needs-auth";
+
+/** How a server is reached: a local program over stdio, or a remote URL over HTTP. */
+export type Transport = "stdio" | "streamable-http" | "sse";
 
 export interface ServerSummary {
   name: string;
@@ -18,8 +22,13 @@ export interface ServerSummary {
   /** The MCP version Switchboard and the server agreed on, while it runs. */
   protocol?: string | null;
   endpoints: { mcp: string; sse: string };
+  /** The program run; empty ("") for a remote server. */
   command: string;
   args: string[];
+  /** A remote server's URL (query values and password hidden); null (or absent, older gateways) for a program. */
+  url?: string | null;
+  /** How it is reached (for a remote entry without `type`, what it turned out to speak); null before the first attempt. */
+  transport?: Transport | null;
   disabled: boolean;
 }
 
@@ -39,6 +48,8 @@ export interface ToolRules {
 export interface ServerDetail extends ServerSummary {
   cwd: string | null;
   envKeys: string[];
+  /** A remote entry's header names (values are never sent); older gateways do not send it. */
+  headerKeys?: string[];
   /** The entry's `tools` rules; older gateways do not send it. */
   filter?: ToolRules;
   toolList: ToolView[];
@@ -126,12 +137,19 @@ export const EVENT_NAMES: readonly LiveEvent["type"][] = [
   "lagged",
 ];
 
-/** What a server entry in servers.json holds (the part the dashboard edits). */
+/**
+ * What a server entry in servers.json holds (the part the dashboard edits): a program to run
+ * (`command`) or a remote server to reach (`url`, with `type` "http" or "sse"; without it
+ * Streamable HTTP is tried, then SSE).
+ */
 export interface ServerEntry {
-  command: string;
+  command?: string;
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
+  url?: string;
+  type?: "http" | "sse";
+  headers?: Record<string, string>;
   disabled?: boolean;
   [key: string]: unknown;
 }

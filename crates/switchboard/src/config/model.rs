@@ -101,6 +101,9 @@ pub struct ServerSpec {
     /// HTTP headers sent with every request to a remote server (`${env:VAR}` expanded).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// How a remote server is signed in to with OAuth.
+    #[serde(default)]
+    pub oauth: OAuthSettings,
     #[serde(default)]
     pub disabled: bool,
     #[serde(default)]
@@ -148,6 +151,21 @@ impl ServerSpec {
             headers: &self.headers,
         })
     }
+}
+
+/// `oauth` of a remote entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthSettings {
+    /// A client id registered with the server's authorization server beforehand; without
+    /// one, Switchboard registers itself (a client ID metadata document or dynamic
+    /// registration, as the authorization server offers).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The secret of a confidential pre-registered client (with `clientId`); write it as
+    /// `${env:VAR}` rather than in the file.
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 /// `type` of an entry, with the spellings clients write.

@@ -6,6 +6,7 @@ mod dashboard;
 mod error;
 pub mod guard;
 mod login;
+mod oauth_callback;
 mod sse;
 mod streamable;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     /// What every request must satisfy (Host, Origin, token, body size).
     pub guard: Arc<guard::Guard>,
     pub limits: SessionLimits,
+    /// Remote servers' OAuth sign-ins (`None` in tests that need none).
+    pub sign_ins: Option<Arc<crate::oauth::SignIns>>,
 }
 
 /// Bounds on client sessions (`gateway.maxSessionsPerServer`, `gateway.sessionIdleSecs`).
@@ -73,7 +76,13 @@ impl AppState {
                 per_server: settings.max_sessions_per_server,
                 idle: std::time::Duration::from_secs(settings.session_idle_secs),
             },
+            sign_ins: None,
         }
+    }
+
+    pub fn with_sign_ins(mut self, sign_ins: Arc<crate::oauth::SignIns>) -> Self {
+        self.sign_ins = Some(sign_ins);
+        self
     }
 }
 
@@ -88,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/messages", post(sse::post_aggregate))
         .route(guard::LOGIN_PATH, get(login::page).post(login::sign_in))
         .route("/logout", post(login::sign_out))
+        .route(crate::oauth::CALLBACK_PATH, get(oauth_callback::callback))
         .merge(api::routes())
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(guard::MAX_BODY_BYTES))

@@ -13,7 +13,7 @@ use super::inputs::{forward_answering, may_ask};
 use super::rounds::is_stateless_era;
 use crate::routing::{InFlightGuard, SessionId, PROGRESS_FLUSH_LIMIT};
 use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
-use crate::upstream::{describe_transport_error, relay, RelayError};
+use crate::upstream::{describe_transport_error, innermost, relay, RelayError};
 
 /// The child's connection, or an error that says why there is none, at once.
 pub fn upstream_of(slot: &ServerSlot) -> Result<Upstream, ErrorData> {
@@ -159,6 +159,18 @@ fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
             format!("server '{server}' closed its connection (it exited or is restarting)"),
             None,
         ),
+        ServiceError::TransportSend(error) if refused_for_authorization(&error) => {
+            ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "server '{server}' refused the request until you sign in again (it wants \
+                     more permission, or the token is no longer valid): use Sign in on the \
+                     dashboard or the tray, or run `switchboard auth {server}`; the server said: {}",
+                    describe_transport_error(&error)
+                ),
+                None,
+            )
+        }
         ServiceError::TransportSend(error) => ErrorData::new(
             ErrorCode::INTERNAL_ERROR,
             format!(
@@ -173,6 +185,16 @@ fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
             None,
         ),
     }
+}
+
+/// Whether a remote server refused a request for want of authorization (403
+/// `insufficient_scope`, or a 401 a token refresh could not cure).
+fn refused_for_authorization(error: &rmcp::transport::DynamicTransportError) -> bool {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
+    matches!(
+        innermost(error).downcast_ref::<StreamableHttpError<reqwest::Error>>(),
+        Some(StreamableHttpError::InsufficientScope(_) | StreamableHttpError::AuthRequired(_))
+    )
 }
 
 /// The refusal of a call to a tool the filter hides.

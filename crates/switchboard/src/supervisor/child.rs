@@ -36,7 +36,7 @@ impl Connector for ChildConnector {
     type Transport = AsyncRwTransport<RoleClient, CheckedStdout<ChildStdout>, ChildStdin>;
     type Link = ChildLink;
 
-    fn connect(
+    async fn connect(
         &self,
         slot: &SlotWriter,
         spec: &ServerSpec,

@@ -30,7 +30,7 @@ pub trait Connector: Send + Sync + 'static {
         &self,
         slot: &SlotWriter,
         spec: &ServerSpec,
-    ) -> Result<(Self::Transport, Self::Link), String>;
+    ) -> impl Future<Output = Result<(Self::Transport, Self::Link), String>> + Send;
 
     /// After a failed handshake: whether the next attempt, made at once and not counted as a
     /// failure, should reach the server another way (a remote server that refused Streamable
@@ -46,6 +46,15 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The handshake of the attempt [`connect`](Self::connect) began succeeded.
     fn connected(&self, _slot: &SlotWriter, _spec: &ServerSpec) {}
+
+    /// The server refused us until someone signs in, with this `WWW-Authenticate` challenge.
+    fn sign_in_needed(&self, _slot: &SlotWriter, _challenge: String) {}
+
+    /// Whether the server is known to refuse us until someone signs in (a step-up on the
+    /// last connection): the attempt is not made.
+    fn awaits_sign_in(&self, _slot: &SlotWriter) -> bool {
+        false
+    }
 }
 
 /// The far end of one attempt, beside its MCP connection.
@@ -80,17 +89,17 @@ impl Connector for ServerConnector {
     >;
     type Link = EitherLink<ChildLink, RemoteLink>;
 
-    fn connect(
+    async fn connect(
         &self,
         slot: &SlotWriter,
         spec: &ServerSpec,
     ) -> Result<(Self::Transport, Self::Link), String> {
         if spec.remote().is_some() {
-            let (transport, link) = self.remote.connect(slot, spec)?;
+            let (transport, link) = self.remote.connect(slot, spec).await?;
             Ok((EitherTransport::Right(transport), EitherLink::Right(link)))
         } else {
             slot.update_status(|s| s.transport = Some("stdio"));
-            let (transport, link) = self.child.connect(slot, spec)?;
+            let (transport, link) = self.child.connect(slot, spec).await?;
             Ok((EitherTransport::Left(transport), EitherLink::Left(link)))
         }
     }
@@ -102,6 +111,14 @@ impl Connector for ServerConnector {
         error: &ClientInitializeError,
     ) -> bool {
         spec.remote().is_some() && self.remote.retry_another_way(slot, spec, error)
+    }
+
+    fn sign_in_needed(&self, slot: &SlotWriter, challenge: String) {
+        self.remote.sign_in_needed(slot, challenge);
+    }
+
+    fn awaits_sign_in(&self, slot: &SlotWriter) -> bool {
+        self.remote.awaits_sign_in(slot)
     }
 
     fn connected(&self, slot: &SlotWriter, spec: &ServerSpec) {

@@ -17,6 +17,9 @@ pub struct Launcher {
     /// Where the gateway listens; a remote entry that points there is refused (it would be
     /// served through itself, forever).
     pub own_address: Option<std::net::SocketAddr>,
+    /// Remote servers' sign-ins and tokens; without it (tests) remote servers are reached
+    /// without OAuth.
+    pub sign_ins: Option<Arc<crate::oauth::SignIns>>,
 }
 
 impl Launcher {

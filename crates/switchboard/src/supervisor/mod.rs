@@ -28,7 +28,9 @@ pub use launcher::{user_path, Launcher};
 
 use crate::events::{Event, EventBus};
 use crate::slot::{ServerState, SlotWriter, Upstream};
-use crate::upstream::{describe_handshake_error, CatalogPart, ObservedTransport, UpstreamClient};
+use crate::upstream::{
+    auth_challenge, describe_handshake_error, CatalogPart, ObservedTransport, UpstreamClient,
+};
 use child::ChildConnector;
 use connector::{Connector, Link, ServerConnector};
 use remote::RemoteConnector;
@@ -160,6 +162,8 @@ enum StartFailed {
     OnlyLegacy,
     /// The connector will reach the server another way (SSE after Streamable HTTP): at once.
     AnotherWay,
+    /// A remote server refused us until someone signs in: not retried before that.
+    NeedsSignIn,
 }
 
 /// How a running child's watch ended.
@@ -209,6 +213,21 @@ impl<C: Connector> Task<C> {
                     continue;
                 }
                 Err(StartFailed::AnotherWay) => continue,
+                Err(StartFailed::NeedsSignIn) => {
+                    let name = self.slot.name().to_owned();
+                    self.set_state(
+                        ServerState::NeedsAuth,
+                        None,
+                        Some(format!(
+                            "the server asks to sign in: use Sign in on the dashboard or the \
+                             tray, or run `switchboard auth {name}`"
+                        )),
+                    );
+                    match self.wait(None).await {
+                        Woken::Stop => break,
+                        Woken::Restart | Woken::Timer => continue,
+                    }
+                }
                 Err(StartFailed::Error(error)) => {
                     tracing::warn!(server = %self.slot.name(), %error, "server failed to start");
                     self.slot
@@ -243,10 +262,21 @@ impl<C: Connector> Task<C> {
         &mut self,
         spec: &crate::config::ServerSpec,
     ) -> Result<Live<C::Link>, StartFailed> {
-        let (transport, mut link) = self
-            .connector
-            .connect(&self.slot, spec)
-            .map_err(StartFailed::Error)?;
+        if self.connector.awaits_sign_in(&self.slot) {
+            return Err(StartFailed::NeedsSignIn);
+        }
+        let startup = spec.timeouts.startup();
+        let connecting = tokio::time::timeout(startup, self.connector.connect(&self.slot, spec));
+        let (transport, mut link) = tokio::select! {
+            connected = connecting => match connected {
+                Ok(connected) => connected.map_err(StartFailed::Error)?,
+                Err(_) => return Err(StartFailed::Error(format!(
+                    "could not connect within {}s (timeouts.startupSecs)",
+                    startup.as_secs()
+                ))),
+            },
+            _ = self.stop.cancelled() => return Err(StartFailed::Stopped),
+        };
 
         let (signals_tx, signals) = mpsc::unbounded_channel();
         let client = UpstreamClient::new(
@@ -255,7 +285,6 @@ impl<C: Connector> Task<C> {
             signals_tx,
         );
         let transport = ObservedTransport::new(transport, Arc::clone(self.slot.sessions()));
-        let startup = spec.timeouts.startup();
         let stop = self.stop.clone();
         // "running" promises a known catalog: it is fetched before anyone is told.
         // The era is asked first (`server/discover`, as 2026-07-28 prescribes for stdio); a
@@ -311,6 +340,12 @@ impl<C: Connector> Task<C> {
             Some(Ok(Err(e))) if self.connector.retry_another_way(&self.slot, spec, &e) => {
                 link.release().await;
                 return Err(StartFailed::AnotherWay);
+            }
+            Some(Ok(Err(e))) if auth_challenge(&e).is_some() => {
+                link.release().await;
+                let challenge = auth_challenge(&e).unwrap_or_default();
+                self.connector.sign_in_needed(&self.slot, challenge);
+                return Err(StartFailed::NeedsSignIn);
             }
             Some(Ok(Err(e))) => match link.closed_because().await {
                 Some(exit) => format!("the server {exit} before answering initialize"),
@@ -833,7 +868,7 @@ mod tests {
             AsyncRwTransport<RoleClient, ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>;
         type Link = InMemoryLink;
 
-        fn connect(
+        async fn connect(
             &self,
             _slot: &SlotWriter,
             _spec: &crate::config::ServerSpec,

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::service::ClientInitializeError;
+use rmcp::transport::auth::{AuthClient, AuthorizationManager};
 use rmcp::transport::streamable_http_client::{
     StreamableHttpClientTransportConfig, StreamableHttpError,
 };
@@ -31,7 +32,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// queue the calls of many clients behind each other).
 const MAX_CONCURRENT_POSTS: usize = 64;
 
-type HttpTransport = StreamableHttpClientTransport<SessionAwareClient>;
+type HttpTransport = StreamableHttpClientTransport<SessionAwareClient<AuthClient<reqwest::Client>>>;
 
 /// Reaches servers whose entry has a `url`.
 pub struct RemoteConnector {
@@ -87,7 +88,7 @@ impl Connector for RemoteConnector {
     type Transport = EitherTransport<HttpTransport, SseClientTransport>;
     type Link = RemoteLink;
 
-    fn connect(
+    async fn connect(
         &self,
         slot: &SlotWriter,
         spec: &ServerSpec,
@@ -131,6 +132,9 @@ impl Connector for RemoteConnector {
 
         let transport = self.transport_for(remote.url, remote.transport);
         let log = slot.log();
+        // The first authorization refusal of this connection, for its link to end it.
+        let (refused_tx, refused_rx) = tokio::sync::oneshot::channel();
+        let refused_tx = Arc::new(Mutex::new(Some(refused_tx)));
         // The URL as written goes to the log: an expanded `${env:…}` may be a secret.
         log.push(format!(
             "{STARTED_NOTE}: connecting to {} over {}",
@@ -155,16 +159,42 @@ impl Connector for RemoteConnector {
                 EitherTransport::Right(SseClientTransport::open(http, url, Arc::clone(log)))
             }
             _ => {
+                let client = match &self.launcher.sign_ins {
+                    Some(sign_ins) => sign_ins.client(slot.name(), remote.url, &url, http).await?,
+                    None => {
+                        let manager = AuthorizationManager::new(url.as_str())
+                            .await
+                            .map_err(|e| format!("cannot prepare OAuth for {}: {e}", remote.url))?;
+                        AuthClient::new(http, manager)
+                    }
+                };
+                let refusals = Arc::clone(&refused_tx);
+                let client = SessionAwareClient::new(client).on_refused(Arc::new(move |c| {
+                    if let Some(tx) = refusals.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                        let _ = tx.send(c);
+                    }
+                }));
                 let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
                     .max_concurrent_requests(MAX_CONCURRENT_POSTS)
                     .reinit_on_expired_session(true);
-                EitherTransport::Left(StreamableHttpClientTransport::with_client(
-                    SessionAwareClient(http),
-                    config,
-                ))
+                EitherTransport::Left(StreamableHttpClientTransport::with_client(client, config))
             }
         };
-        Ok((transport, RemoteLink))
+        Ok((
+            transport,
+            RemoteLink {
+                refused: Some(refused_rx),
+                sign_ins: self.launcher.sign_ins.clone(),
+                server: slot.name().to_owned(),
+            },
+        ))
+    }
+
+    fn awaits_sign_in(&self, slot: &SlotWriter) -> bool {
+        self.launcher
+            .sign_ins
+            .as_ref()
+            .is_some_and(|s| s.awaits_sign_in(slot.name()))
     }
 
     fn retry_another_way(
@@ -203,6 +233,22 @@ impl Connector for RemoteConnector {
             _ => {
                 l.transport = RemoteTransport::StreamableHttp;
                 false
+            }
+        }
+    }
+
+    fn sign_in_needed(&self, slot: &SlotWriter, challenge: String) {
+        slot.log().push(
+            "[switchboard] the server asks to sign in (OAuth): use Sign in on the dashboard or \
+             run `switchboard auth NAME`"
+                .replace("NAME", slot.name()),
+        );
+        if let Some(sign_ins) = &self.launcher.sign_ins {
+            // A 403 asks for more than was granted: a step-up, counted as one.
+            if challenge.contains("insufficient_scope") {
+                sign_ins.step_up(slot.name(), challenge);
+            } else {
+                sign_ins.needs_sign_in(slot.name(), challenge);
             }
         }
     }
@@ -274,8 +320,14 @@ fn describe(transport: RemoteTransport) -> &'static str {
     }
 }
 
-/// A remote server has no process of ours: nothing to watch or release beside the connection.
-pub struct RemoteLink;
+/// A remote server has no process of ours: nothing to release beside the connection. It
+/// ends when the server refuses a request for want of authorization (a step-up, or tokens
+/// that no refresh could mend), so the server waits for its user to sign in again.
+pub struct RemoteLink {
+    refused: Option<tokio::sync::oneshot::Receiver<String>>,
+    sign_ins: Option<Arc<crate::oauth::SignIns>>,
+    server: String,
+}
 
 impl Link for RemoteLink {
     fn pid(&self) -> Option<u32> {
@@ -283,7 +335,18 @@ impl Link for RemoteLink {
     }
 
     async fn ended(&mut self) -> String {
-        std::future::pending().await
+        let challenge = match self.refused.as_mut() {
+            Some(refused) => refused.await.ok(),
+            None => None,
+        };
+        self.refused = None;
+        let Some(challenge) = challenge else {
+            return std::future::pending().await;
+        };
+        if let Some(sign_ins) = &self.sign_ins {
+            sign_ins.step_up(&self.server, challenge.clone());
+        }
+        format!("the server refused a request until you sign in again ({challenge})")
     }
 
     async fn closed_because(&mut self) -> Option<String> {

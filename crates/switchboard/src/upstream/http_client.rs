@@ -4,6 +4,10 @@
 //! server-everything copy) instead of the 404 the specification prescribes. rmcp reopens a
 //! session only on 404; it drops an error without an id, so the request would wait for its
 //! timeout. Such an answer to a request sent with a session is read as the expiry it is.
+//!
+//! It also tells its owner when the server refuses a request for want of authorization
+//! (403 `insufficient_scope`: a step-up; or a 401 that a token refresh could not cure), so
+//! the connection can end and its user be asked to sign in again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,9 +20,49 @@ use rmcp::transport::streamable_http_client::{
 };
 use sse_stream::Sse;
 
-/// `reqwest::Client` as rmcp uses it, reading "no valid session" answers as 404s.
+/// Called with the `WWW-Authenticate` challenge of a refused request.
+pub type OnRefused = Arc<dyn Fn(String) + Send + Sync>;
+
+/// An HTTP client of rmcp's (`C`: reqwest's, or rmcp's OAuth `AuthClient` over it) that reads
+/// "no valid session" answers as 404s and reports authorization refusals.
 #[derive(Clone)]
-pub struct SessionAwareClient(pub reqwest::Client);
+pub struct SessionAwareClient<C = reqwest::Client> {
+    pub inner: C,
+    pub on_refused: Option<OnRefused>,
+}
+
+impl<C> SessionAwareClient<C> {
+    pub fn new(inner: C) -> Self {
+        Self {
+            inner,
+            on_refused: None,
+        }
+    }
+
+    /// Tells `on_refused` of each refusal.
+    pub fn on_refused(mut self, on_refused: OnRefused) -> Self {
+        self.on_refused = Some(on_refused);
+        self
+    }
+
+    fn noticed<T>(
+        &self,
+        result: Result<T, StreamableHttpError<reqwest::Error>>,
+    ) -> Result<T, StreamableHttpError<reqwest::Error>> {
+        if let (Err(error), Some(on_refused)) = (&result, &self.on_refused) {
+            match error {
+                StreamableHttpError::InsufficientScope(e) => {
+                    on_refused(e.www_authenticate_header.clone())
+                }
+                StreamableHttpError::AuthRequired(e) => {
+                    on_refused(e.www_authenticate_header.clone())
+                }
+                _ => {}
+            }
+        }
+        result
+    }
+}
 
 type PostResult = Result<StreamableHttpPostResponse, StreamableHttpError<reqwest::Error>>;
 
@@ -36,7 +80,10 @@ fn expired(session_id: &Option<Arc<str>>, result: PostResult) -> PostResult {
     }
 }
 
-impl StreamableHttpClient for SessionAwareClient {
+impl<C> StreamableHttpClient for SessionAwareClient<C>
+where
+    C: StreamableHttpClient<Error = reqwest::Error> + Sync,
+{
     type Error = reqwest::Error;
 
     async fn post_message(
@@ -48,7 +95,7 @@ impl StreamableHttpClient for SessionAwareClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> PostResult {
         let result = self
-            .0
+            .inner
             .post_message(
                 uri,
                 message,
@@ -70,7 +117,7 @@ impl StreamableHttpClient for SessionAwareClient {
         max_sse_event_size: usize,
     ) -> PostResult {
         let result = self
-            .0
+            .inner
             .post_message_with_max_sse_event_size(
                 uri,
                 message,
@@ -80,7 +127,7 @@ impl StreamableHttpClient for SessionAwareClient {
                 max_sse_event_size,
             )
             .await;
-        expired(&session_id, result)
+        self.noticed(expired(&session_id, result))
     }
 
     async fn delete_session(
@@ -90,7 +137,7 @@ impl StreamableHttpClient for SessionAwareClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), StreamableHttpError<Self::Error>> {
-        self.0
+        self.inner
             .delete_session(uri, session_id, auth_header, custom_headers)
             .await
     }
@@ -103,9 +150,11 @@ impl StreamableHttpClient for SessionAwareClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.0
+        let result = self
+            .inner
             .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await
+            .await;
+        self.noticed(result)
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -117,7 +166,8 @@ impl StreamableHttpClient for SessionAwareClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.0
+        let result = self
+            .inner
             .get_stream_with_max_sse_event_size(
                 uri,
                 session_id,
@@ -126,6 +176,7 @@ impl StreamableHttpClient for SessionAwareClient {
                 custom_headers,
                 max_sse_event_size,
             )
-            .await
+            .await;
+        self.noticed(result)
     }
 }

@@ -15,6 +15,6 @@ pub use http_client::SessionAwareClient;
 pub use relay::{relay, RelayError};
 pub use sse_client::SseClientTransport;
 pub use transport::{
-    describe_handshake_error, describe_transport_error, transport_failures, EitherTransport,
-    ObservedTransport,
+    auth_challenge, describe_handshake_error, describe_transport_error, innermost,
+    transport_failures, EitherTransport, ObservedTransport,
 };

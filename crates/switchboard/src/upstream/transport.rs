@@ -124,7 +124,8 @@ pub fn transport_failures(
     }
 }
 
-fn innermost(error: &DynamicTransportError) -> &(dyn std::error::Error + 'static) {
+/// The transport's own error inside rmcp's layers of wrapping.
+pub fn innermost(error: &DynamicTransportError) -> &(dyn std::error::Error + 'static) {
     let mut inner: &(dyn std::error::Error + 'static) = &*error.error;
     while let Some(wrapped) = inner.downcast_ref::<DynamicTransportError>() {
         inner = &*wrapped.error;
@@ -159,4 +160,17 @@ pub fn describe_transport_error(error: &DynamicTransportError) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The `WWW-Authenticate` challenge of a handshake a remote server refused for want of
+/// authorization (401, or 403 `insufficient_scope`).
+pub fn auth_challenge(error: &ClientInitializeError) -> Option<String> {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
+    transport_failures(error).into_iter().find_map(|e| {
+        match e.downcast_ref::<StreamableHttpError<reqwest::Error>>()? {
+            StreamableHttpError::AuthRequired(e) => Some(e.www_authenticate_header.clone()),
+            StreamableHttpError::InsufficientScope(e) => Some(e.www_authenticate_header.clone()),
+            _ => None,
+        }
+    })
 }

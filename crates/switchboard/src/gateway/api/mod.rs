@@ -1,6 +1,7 @@
 //! The REST API under `/api`. Reads come from the hub's slots; every change goes through the
 //! [`ConfigStore`](crate::store::ConfigStore), which writes servers.json and applies it.
 
+mod auth;
 mod catalog;
 mod clients;
 mod config;
@@ -26,6 +27,10 @@ pub fn routes() -> Router<AppState> {
                 .delete(servers::remove),
         )
         .route("/api/servers/{name}/restart", post(servers::restart))
+        .route(
+            "/api/servers/{name}/auth",
+            get(auth::progress).post(auth::begin).delete(auth::sign_out),
+        )
         .route("/api/servers/{name}/logs", get(logs::logs))
         .route("/api/servers/{name}/resources", get(catalog::resources))
         .route("/api/servers/{name}/prompts", get(catalog::prompts))
