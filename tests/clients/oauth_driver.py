@@ -5,6 +5,10 @@ the client: it writes a servers.json with one `url` entry for that server, start
 command that follows the authorization server's redirects back to the gateway), then lists
 and calls a tool through the gateway with the Python SDK, as an AI client would.
 
+With OAUTH_DRIVER_KEYCHAIN=1 (run inside tests/clients/in_keyring.sh) the tokens must land in
+the OS keychain and nowhere else: no secrets file, the access token in no file, log or API
+answer, and gone from the keychain after `switchboard auth s --logout`.
+
 Exit status 0 when the tool call went through; every wait is bounded."""
 
 import asyncio
@@ -68,6 +72,44 @@ def sign_in(binary, base, env):
                    timeout=120)
 
 
+def keychain_entries():
+    found = subprocess.run(["secret-tool", "search", "--all", "service", "switchboard"],
+                           capture_output=True, text=True, timeout=30)
+    return found.stdout + found.stderr
+
+
+def check_keychain(binary, base, env, work):
+    listing = keychain_entries()
+    if "oauth:s:" not in listing:
+        raise SystemExit(f"the tokens are not in the keychain:\n{listing}")
+    stored = json.loads(subprocess.run(
+        ["secret-tool", "lookup", "service", "switchboard", "username", next(
+            line.split("=", 1)[1].strip() for line in listing.splitlines()
+            if line.startswith("attribute.username") and "oauth:s:" in line)],
+        capture_output=True, text=True, timeout=30).stdout)
+    token = stored["token_response"]["access_token"]
+    where = get(base + "/api/config").get("secrets", {})
+    if where.get("store") != "keychain":
+        raise SystemExit(f"/api/config does not say the keychain holds the secrets: {where}")
+    if os.path.exists(os.path.join(work, "secrets.json")):
+        raise SystemExit("a secrets file was written although there is a keychain")
+    seen = [open(os.path.join(work, "stderr")).read(), open(os.path.join(work, "servers.json")).read()]
+    for path in ["/api/servers", "/api/servers/s", "/api/servers/s/logs", "/api/config"]:
+        seen.append(json.dumps(get(base + path)))
+    for root, _, files in os.walk(os.path.join(work, "data")):
+        seen.extend(open(os.path.join(root, f), errors="replace").read() for f in files)
+    if any(token in text for text in seen):
+        raise SystemExit("the access token leaked into a file, log or API answer")
+    subprocess.run([binary, "auth", "s", "--logout", "--url", base], env=env, check=True, timeout=60)
+    if "oauth:s:" in keychain_entries():
+        raise SystemExit("the tokens are still in the keychain after --logout")
+    log("keychain: tokens stored, never shown, removed by --logout")
+    report = os.environ.get("OAUTH_DRIVER_REPORT")
+    if report:
+        with open(report, "w") as f:
+            f.write("keychain ok\n")
+
+
 def main():
     server_url = sys.argv[-1]
     binary = os.environ["SWITCHBOARD_BIN"]
@@ -84,8 +126,11 @@ def main():
             os.environ["OAUTH_CLIENT_SECRET"] = context["client_secret"]
     with open(config, "w") as f:
         json.dump({"mcpServers": {"s": entry}}, f)
+    keychain = os.environ.get("OAUTH_DRIVER_KEYCHAIN") == "1"
     env = dict(os.environ, XDG_DATA_HOME=os.path.join(work, "data"),
-               XDG_RUNTIME_DIR=os.path.join(work, "run"), SWITCHBOARD_SECRETS="file")
+               XDG_RUNTIME_DIR=os.path.join(work, "run"))
+    if not keychain:
+        env["SWITCHBOARD_SECRETS"] = "file"
     serve = subprocess.Popen([binary, "serve", "--port", "0", "--config", config], env=env,
                              stdout=subprocess.PIPE, stderr=open(os.path.join(work, "stderr"), "w"),
                              text=True)
@@ -113,6 +158,8 @@ def main():
                 wait_state(base, {"needs-auth"}, 10)
             except SystemExit:
                 pass
+        if keychain:
+            check_keychain(binary, base, env, work)
     finally:
         serve.terminate()
         try:

@@ -25,9 +25,6 @@ use crate::supervisor::{user_path, Launcher};
 use crate::token::{self, TokenError};
 use crate::watch;
 
-/// Where secrets go when there is no keychain: beside servers.json, 0600.
-const SECRETS_FILE: &str = "secrets.json";
-
 /// How to start an [`App`].
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -134,8 +131,8 @@ impl App {
         let reaper = reaper.flatten();
         let events = EventBus::default();
         // The keychain is asked once whether it is there (a D-Bus round trip on Linux).
-        let fallback = options.config_file.with_file_name(SECRETS_FILE);
-        let secrets = tokio::task::spawn_blocking(move || SecretStore::open(fallback))
+        let config_file = options.config_file.clone();
+        let secrets = tokio::task::spawn_blocking(move || SecretStore::for_config(&config_file))
             .await
             .map_err(|e| StartError::Bind {
                 addr: addr.to_string(),

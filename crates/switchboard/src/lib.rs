@@ -45,6 +45,7 @@ pub use bridge::{run as run_stdio_bridge, BridgeError};
 pub use events::{Event, EventBus};
 pub use hub::Hub;
 pub use reaper::run_if_requested as run_reaper_if_requested;
+pub use secrets::{check_name as check_secret_name, SecretError, SecretStore};
 pub use slot::{ServerSlot, ServerState, ServerStatus, StrayStdout};
 pub use store::{ConfigStore, EditError};
 pub use telemetry::init as init_logging;

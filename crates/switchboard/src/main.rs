@@ -112,12 +112,28 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Keep a secret in the OS keychain for `${secret:NAME}` in servers.json (its env, args,
+    /// url or headers); servers get it when they next start.
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
     /// Show what a running Switchboard reports.
     Status {
         /// Gateway URL (default: from servers.json).
         #[arg(long)]
         url: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretAction {
+    /// Store the value read from stdin (one trailing newline dropped) as NAME.
+    Set { name: String },
+    /// The names of the stored secrets (never their values).
+    List,
+    /// Forget NAME.
+    Rm { name: String },
 }
 
 fn main() -> Result<()> {
@@ -173,6 +189,7 @@ fn main() -> Result<()> {
             dry_run,
             url,
         } => uninstall(client, project, dry_run, url, config),
+        Command::Secret { action } => secret(config, action),
         Command::Token => {
             let dirs = Dirs::resolve(config)?;
             let path = switchboard::token_file(&dirs.config_file);
@@ -181,6 +198,47 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `switchboard secret set|list|rm`: the keychain of this servers.json (or the 0600 file
+/// beside it where there is no keychain, which is said).
+fn secret(config_flag: Option<PathBuf>, action: SecretAction) -> Result<()> {
+    let dirs = Dirs::resolve(config_flag)?;
+    let store = switchboard::SecretStore::for_config(&dirs.config_file);
+    let place = match store.location() {
+        (_, Some(path)) => format!("the file {} (no OS keychain here)", path.display()),
+        _ => "the OS keychain".to_owned(),
+    };
+    match action {
+        SecretAction::Set { name } => {
+            switchboard::check_secret_name(&name).map_err(anyhow::Error::msg)?;
+            let mut value = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)
+                .context("cannot read the secret from stdin")?;
+            let value = value
+                .strip_suffix('\n')
+                .map(|v| v.strip_suffix('\r').unwrap_or(v))
+                .unwrap_or(&value);
+            if value.is_empty() {
+                bail!("no value on stdin: pipe it in, e.g. `printf %s \"$TOKEN\" | switchboard secret set {name}`");
+            }
+            store.set_named(&name, value)?;
+            eprintln!(
+                "stored {name} in {place}; servers whose entry says ${{secret:{name}}} get it when they next start (restart them to use it now)"
+            );
+        }
+        SecretAction::List => {
+            for name in store.names()? {
+                println!("{name}");
+            }
+            eprintln!("(kept in {place})");
+        }
+        SecretAction::Rm { name } => {
+            store.remove_named(&name)?;
+            eprintln!("forgot {name} (from {place})");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(

@@ -16,6 +16,8 @@ const SERVICE: &str = "switchboard";
 /// `SWITCHBOARD_SECRETS=file` keeps secrets in the file even where a keychain exists (for
 /// machines whose keychain prompts, and for tests).
 pub const BACKEND_ENV: &str = "SWITCHBOARD_SECRETS";
+/// How long the keychain may take to say it is there.
+const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why a secret could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +32,39 @@ pub enum SecretError {
     },
 }
 
+/// The fallback file's name, beside servers.json.
+pub const SECRETS_FILE: &str = "secrets.json";
+/// The list of the user's secret names (no values), beside servers.json: a keychain cannot be
+/// asked which entries it holds.
+const NAMES_FILE: &str = "secrets.names.json";
+
+/// The key of the user's secret `name` (`${secret:NAME}`, `switchboard secret set NAME`).
+pub fn user_key(name: &str) -> String {
+    format!("secret:{name}")
+}
+
+/// A secret's name must be short and plain: it is written in servers.json and on the
+/// command line.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "secret name {name:?} is not allowed: use letters, digits, '_', '-' and '.'"
+        ))
+    }
+}
+
 /// The store in use.
 pub struct SecretStore {
     backend: Backend,
+    /// The user's secret names (see [`NAMES_FILE`]); `None` for a store without one.
+    names_file: Option<PathBuf>,
     /// Serialises the file's read-modify-write.
     file_lock: Mutex<()>,
 }
@@ -63,16 +95,71 @@ impl SecretStore {
         };
         Self {
             backend,
+            names_file: None,
             file_lock: Mutex::new(()),
         }
+    }
+
+    /// The store of the servers.json at `config_file`: the keychain, or `secrets.json` beside
+    /// it; the user's secret names listed beside it too.
+    pub fn for_config(config_file: &Path) -> Self {
+        let mut store = Self::open(config_file.with_file_name(SECRETS_FILE));
+        store.names_file = Some(config_file.with_file_name(NAMES_FILE));
+        store
     }
 
     /// A store in the file `path` only.
     pub fn in_file(path: PathBuf) -> Self {
         Self {
+            names_file: Some(path.with_file_name(NAMES_FILE)),
             backend: Backend::File(path),
             file_lock: Mutex::new(()),
         }
+    }
+
+    /// Stores the user's secret `name` (and lists its name).
+    pub fn set_named(&self, name: &str, value: &str) -> Result<(), SecretError> {
+        self.set(&user_key(name), value)?;
+        self.edit_names(|names| {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+                names.sort();
+            }
+        })
+    }
+
+    /// Forgets the user's secret `name`.
+    pub fn remove_named(&self, name: &str) -> Result<(), SecretError> {
+        self.remove(&user_key(name))?;
+        self.edit_names(|names| names.retain(|n| n != name))
+    }
+
+    /// The user's secret names (never their values).
+    pub fn names(&self) -> Result<Vec<String>, SecretError> {
+        let Some(path) = &self.names_file else {
+            return Ok(Vec::new());
+        };
+        let text = crate::atomic_file::read_optional(path).map_err(|source| SecretError::File {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
+    }
+
+    fn edit_names(&self, edit: impl FnOnce(&mut Vec<String>)) -> Result<(), SecretError> {
+        let Some(path) = &self.names_file else {
+            return Ok(());
+        };
+        let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names = self.names()?;
+        edit(&mut names);
+        let text = serde_json::to_string_pretty(&names).unwrap_or_default();
+        crate::atomic_file::replace(path, &text).map_err(|source| SecretError::File {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Where secrets are, for `/api/config`: `("keychain", None)` or `("file", Some(path))`.
@@ -162,12 +249,25 @@ fn refused(key: &str, e: keyring::Error) -> SecretError {
 
 /// Whether the keychain can be asked at all: looking up an entry that does not exist answers
 /// "no entry" from a working keychain and a platform error from a missing one.
+/// A keychain that asks its user something (a locked keyring's prompt) may not answer at
+/// all: the probe gives up after [`PROBE_LIMIT`].
 fn keychain_answers() -> Result<(), String> {
-    let probe = keyring::Entry::new(SERVICE, "probe").map_err(|e| e.to_string())?;
-    match probe.get_password() {
-        Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let answer = keyring::Entry::new(SERVICE, "probe")
+            .and_then(|probe| probe.get_password())
+            .map(|_| ());
+        let _ = tx.send(match answer {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        });
+    });
+    rx.recv_timeout(PROBE_LIMIT).unwrap_or_else(|_| {
+        Err(format!(
+            "the keychain did not answer within {}s",
+            PROBE_LIMIT.as_secs()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -194,5 +294,21 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(store.location(), ("file", Some(path.as_path())));
+    }
+
+    #[test]
+    fn the_users_secrets_are_listed_by_name_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SecretStore::in_file(dir.path().join("secrets.json"));
+        store.set_named("GITHUB_TOKEN", "ghp_x").unwrap();
+        store.set_named("A", "1").unwrap();
+        store.set("oauth:s:https://x", "{}").unwrap();
+        assert_eq!(store.names().unwrap(), ["A", "GITHUB_TOKEN"]);
+        assert_eq!(store.get(&user_key("A")).unwrap().as_deref(), Some("1"));
+        store.remove_named("A").unwrap();
+        assert_eq!(store.names().unwrap(), ["GITHUB_TOKEN"]);
+        let names = std::fs::read_to_string(dir.path().join(NAMES_FILE)).unwrap();
+        assert!(!names.contains("ghp_x"));
+        assert!(check_name("bad name").is_err() && check_name("OK_1.x-y").is_ok());
     }
 }

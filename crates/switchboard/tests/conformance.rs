@@ -427,3 +427,68 @@ async fn every_required_auth_scenario_passes_with_switchboard_signing_in() {
     every_required_auth_scenario_passes("2025-11-25").await;
     every_required_auth_scenario_passes("2026-07-28").await;
 }
+
+/// OAuth tokens in a real OS keychain: a gnome-keyring-daemon (Secret Service, the Debian
+/// package) unlocked in a D-Bus session of the test's own (`tests/clients/in_keyring.sh`).
+/// The driver signs in for the kit's `auth/metadata-default` scenario, then checks that the
+/// tokens are in the keychain and nowhere else (no secrets file; the access token in no file,
+/// log or API answer) and that `switchboard auth s --logout` removes them.
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_tokens_live_in_the_os_keychain_and_nowhere_else() {
+    let kit = kit();
+    cache(&kit);
+    for tool in ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .status()
+                .is_ok_and(|s| s.success()),
+            "{tool} is missing: scripts/test installs dbus-daemon, gnome-keyring and libsecret-tools"
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("report");
+    let command = format!(
+        "dbus-run-session -- bash {} {} {}",
+        repo_root().join("tests/clients/in_keyring.sh").display(),
+        repo_root().join("tests/.venv-mcp1/bin/python").display(),
+        repo_root().join("tests/clients/oauth_driver.py").display(),
+    );
+    let (kit_run, dir, report_file) = (kit.join("run"), work.path().to_owned(), report.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .args(["300", "bash"])
+            .arg(kit_run)
+            .args([
+                "client",
+                "--command",
+                &command,
+                "--scenario",
+                "auth/metadata-default",
+            ])
+            .args(["--timeout", "120000"])
+            .env("SWITCHBOARD_BIN", env!("CARGO_BIN_EXE_switchboard"))
+            .env("OAUTH_DRIVER_KEYCHAIN", "1")
+            .env("OAUTH_DRIVER_REPORT", &report_file)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the conformance suite")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("OVERALL: PASSED"),
+        "the scenario passes:\n{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap_or_default(),
+        "keychain ok\n",
+        "the driver's keychain checks passed:\n{text}"
+    );
+}

@@ -284,6 +284,12 @@ async fn headers_reach_the_remote_server_expanded_and_their_values_are_never_sho
 
     let detail = sb.server("team").await;
     assert_eq!(detail["headerKeys"], json!(["Authorization", "X-Team"]));
+    let (_, config) = sb.get("/api/config").await;
+    let store = config["secrets"]["store"].as_str().unwrap_or_default();
+    assert!(
+        store == "keychain" || (store == "file" && config["secrets"]["path"].is_string()),
+        "where secrets are kept is said: {config}"
+    );
     let mut shown = Vec::new();
     for path in [
         "/api/servers",
@@ -299,6 +305,81 @@ async fn headers_reach_the_remote_server_expanded_and_their_values_are_never_sho
     for text in shown {
         assert!(!text.contains(SECRET), "the header's value leaked: {text}");
     }
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_stored_with_the_cli_reaches_the_server_when_it_starts_and_is_never_shown() {
+    const SECRET: &str = "ghp_secret_9f2c41d7e0";
+    let handler = HeaderEcho::default();
+    let (port, stop) = serve_in_process(handler).await;
+    let file_store = [("SWITCHBOARD_SECRETS", std::ffi::OsStr::new("file"))];
+    let sb = Switchboard::start_with_env(
+        json!({ "mcpServers": {
+            "team": {
+                "type": "http",
+                "url": format!("http://127.0.0.1:{port}/mcp"),
+                "headers": { "Authorization": "Bearer ${secret:TEAM_TOKEN}" },
+            },
+        }}),
+        &file_store,
+    );
+    // Not stored yet: the server does not start, and says what to do.
+    let failed = sb.wait_for("team", WAIT, |s| s["state"] == "failed").await;
+    assert!(
+        failed["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("switchboard secret set TEAM_TOKEN")),
+        "{failed:#}"
+    );
+    let config = sb.config.to_string_lossy().into_owned();
+    let cli = |args: &[&str]| {
+        let mut command = sb.command(&["--config", &config]);
+        command.args(args).envs(file_store);
+        command
+    };
+    let mut set = cli(&["secret", "set", "TEAM_TOKEN"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(set.stdin.take().unwrap(), "{SECRET}").unwrap();
+    let out = set.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = cli(&["secret", "list"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "TEAM_TOKEN\n");
+
+    let (status, _) = sb.send("POST", "/api/servers/team/restart", "").await;
+    assert_eq!(status, 202, "restart accepted");
+    sb.wait_running("team").await;
+    let client = connect(sb.mcp_url("team"), RecordingClient::default()).await;
+    let answer = client.call_tool(call("whoami", json!({}))).await.unwrap();
+    assert!(
+        text_of(&answer).contains(&format!("authorization=Bearer {SECRET}")),
+        "the trailing newline was dropped and the secret sent: {answer:?}"
+    );
+    client.cancel().await.unwrap();
+
+    let mut shown = vec![sb.stderr(), std::fs::read_to_string(&sb.config).unwrap()];
+    for path in [
+        "/api/servers",
+        "/api/servers/team",
+        "/api/servers/team/logs",
+        "/api/config",
+    ] {
+        shown.push(sb.get(path).await.1.to_string());
+    }
+    for text in shown {
+        assert!(!text.contains(SECRET), "the secret leaked: {text}");
+    }
+    let removed = cli(&["secret", "rm", "TEAM_TOKEN"]).output().unwrap();
+    assert!(removed.status.success());
+    assert_eq!(cli(&["secret", "list"]).output().unwrap().stdout, b"");
     stop.cancel();
 }
 

@@ -8,7 +8,7 @@ mod model;
 mod paths;
 
 pub(crate) use edit::Document;
-pub use expand::{expand, expand_with, ExpandError};
+pub use expand::{expand, expand_refs, expand_with, expand_with_secrets, secret_refs, ExpandError};
 pub use load::{check_server_name, load, parse, ConfigError, ServerNameError};
 pub use model::{
     GatewaySettings, Health, Launch, OAuthSettings, Remote, RemoteTransport, RestartPolicy,

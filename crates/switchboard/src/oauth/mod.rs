@@ -232,17 +232,10 @@ impl SignIns {
             .await
             .map_err(|(_, e)| failed(e))?;
         let auth_url = session.get_authorization_url().to_owned();
-        let state = reqwest::Url::parse(&auth_url)
-            .ok()
-            .and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "state")
-                    .map(|(_, v)| v.into_owned())
-            })
-            .ok_or_else(|| SignInError::Failed {
-                server: server.to_owned(),
-                message: "the authorization URL has no state".into(),
-            })?;
+        let state = state_of(&auth_url).ok_or_else(|| SignInError::Failed {
+            server: server.to_owned(),
+            message: "the authorization URL has no state".into(),
+        })?;
         let mut pending = lock(&self.pending);
         pending.retain(|_, p| p.since.elapsed() < PENDING_FOR);
         pending.insert(
@@ -344,6 +337,15 @@ impl SignIns {
     pub fn signed_in(&self, server: &str, url: &str) -> bool {
         matches!(self.secrets.get(&store::key(server, url)), Ok(Some(_)))
     }
+}
+
+/// The `state` parameter of an authorization URL: the sign-in's name.
+pub fn state_of(authorization_url: &str) -> Option<String> {
+    reqwest::Url::parse(authorization_url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+    })
 }
 
 /// A remote slot's URL as written and expanded.

@@ -20,7 +20,7 @@ use super::connector::{Connector, Link};
 use super::launcher::Launcher;
 use super::stdout::CheckedStdout;
 use super::{STARTED_NOTE, STOP_GRACE};
-use crate::config::{expand, ExpandError, ServerSpec};
+use crate::config::{expand_with_secrets, ExpandError, ServerSpec};
 use crate::slot::SlotWriter;
 
 /// How long a child whose stdout closed gets to be reaped, so its exit status can be told.
@@ -41,7 +41,9 @@ impl Connector for ChildConnector {
         slot: &SlotWriter,
         spec: &ServerSpec,
     ) -> Result<(Self::Transport, ChildLink), String> {
-        let resolved = resolve(spec, &self.launcher.base_path()).map_err(|e| e.to_string())?;
+        let secrets = self.launcher.secrets_for(spec).await?;
+        let resolved =
+            resolve(spec, &self.launcher.base_path(), &secrets).map_err(|e| e.to_string())?;
         let spawned = spawn(&resolved).map_err(|e| e.to_string())?;
         let pid = spawned.pid;
         slot.log().push(format!(
@@ -140,7 +142,12 @@ struct Resolved {
 
 /// Expands variables and resolves the program on the PATH the child will see: its own
 /// `env.PATH`, else `base_path` (which it is then given).
-fn resolve(spec: &ServerSpec, base_path: &std::ffi::OsStr) -> Result<Resolved, SpawnError> {
+fn resolve(
+    spec: &ServerSpec,
+    base_path: &std::ffi::OsStr,
+    secrets: &std::collections::BTreeMap<String, String>,
+) -> Result<Resolved, SpawnError> {
+    let expand = |value: &str| expand_with_secrets(value, secrets);
     let field = |name: String| {
         move |source| SpawnError::Expand {
             field: name,
@@ -362,13 +369,19 @@ mod tests {
 
     #[test]
     fn the_child_gets_the_base_path_unless_it_sets_its_own() {
-        let resolved = resolve(&spec("sh"), std::ffi::OsStr::new("/usr/bin:/bin")).unwrap();
+        let resolved = resolve(
+            &spec("sh"),
+            std::ffi::OsStr::new("/usr/bin:/bin"),
+            &Default::default(),
+        )
+        .unwrap();
         assert!(resolved
             .env
             .contains(&("PATH".to_owned(), "/usr/bin:/bin".to_owned())));
         let mut own = spec("sh");
         own.env.insert("PATH".into(), "/bin".into());
-        let resolved = resolve(&own, std::ffi::OsStr::new("/usr/bin")).unwrap();
+        let resolved =
+            resolve(&own, std::ffi::OsStr::new("/usr/bin"), &Default::default()).unwrap();
         let paths: Vec<_> = resolved.env.iter().filter(|(k, _)| k == "PATH").collect();
         assert_eq!(paths, [&("PATH".to_owned(), "/bin".to_owned())]);
     }
@@ -386,7 +399,12 @@ mod tests {
 
     #[test]
     fn missing_command_names_the_path_searched() {
-        let err = resolve(&spec("definitely-not-a-command-xyz"), &path()).unwrap_err();
+        let err = resolve(
+            &spec("definitely-not-a-command-xyz"),
+            &path(),
+            &Default::default(),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("definitely-not-a-command-xyz"), "{text}");
         assert!(text.contains("searched:"), "{text}");
@@ -394,7 +412,7 @@ mod tests {
 
     #[test]
     fn command_is_found_on_path() {
-        let resolved = resolve(&spec("sh"), &path()).unwrap();
+        let resolved = resolve(&spec("sh"), &path(), &Default::default()).unwrap();
         assert!(resolved.program.is_absolute());
     }
 
@@ -402,9 +420,13 @@ mod tests {
     fn unset_variable_names_the_field() {
         let mut s = spec("sh");
         s.args = vec!["ok".into(), "${env:SWITCHBOARD_TEST_UNSET_VAR}".into()];
-        let text = resolve(&s, &std::env::var_os("PATH").unwrap_or_default())
-            .unwrap_err()
-            .to_string();
+        let text = resolve(
+            &s,
+            &std::env::var_os("PATH").unwrap_or_default(),
+            &Default::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(text.starts_with("args[1]:"), "{text}");
         assert!(text.contains("SWITCHBOARD_TEST_UNSET_VAR"), "{text}");
     }
@@ -414,7 +436,11 @@ mod tests {
         let mut s = spec("sh");
         s.cwd = Some("/nonexistent/dir/for/switchboard".into());
         assert!(matches!(
-            resolve(&s, &std::env::var_os("PATH").unwrap_or_default()),
+            resolve(
+                &s,
+                &std::env::var_os("PATH").unwrap_or_default(),
+                &Default::default()
+            ),
             Err(SpawnError::NoCwd(_))
         ));
     }

@@ -40,15 +40,48 @@ impl Launcher {
         if url.port_or_known_default() != Some(own.port()) {
             return false;
         }
-        match url.host_str() {
-            Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-            Some(host) => host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback() || ip == own.ip() || own.ip().is_unspecified()),
-            None => false,
+        is_loopback(url)
+            || host_ip(url).is_some_and(|ip| ip == own.ip() || own.ip().is_unspecified())
+    }
+
+    /// The stored secrets `spec` refers to (`${secret:NAME}` in its command, args, env, cwd,
+    /// url or headers), read off the async workers (the keychain may be a D-Bus call). A
+    /// secret not stored is left out: expanding names it.
+    pub(super) async fn secrets_for(
+        &self,
+        spec: &crate::config::ServerSpec,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        let cwd = spec.cwd.as_ref().map(|c| c.to_string_lossy().into_owned());
+        let fields = [&spec.command]
+            .into_iter()
+            .chain(&spec.args)
+            .chain(spec.env.values())
+            .chain(cwd.as_ref())
+            .chain(&spec.url)
+            .chain(&spec.server_url)
+            .chain(spec.headers.values());
+        let names: Vec<String> = fields.flat_map(|f| crate::config::secret_refs(f)).collect();
+        if names.is_empty() {
+            return Ok(Default::default());
         }
+        let Some(sign_ins) = &self.sign_ins else {
+            return Err("this Switchboard has no secret store for ${secret:…}".into());
+        };
+        let store = Arc::clone(sign_ins.secrets());
+        tokio::task::spawn_blocking(move || {
+            let mut found = std::collections::BTreeMap::new();
+            for name in names {
+                let value = store
+                    .get(&crate::secrets::user_key(&name))
+                    .map_err(|e| e.to_string())?;
+                if let Some(value) = value {
+                    found.insert(name, value);
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     pub(super) fn watch(&self, pgid: u32) {
@@ -62,6 +95,23 @@ impl Launcher {
             reaper.forget(pgid);
         }
     }
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address.
+pub(super) fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        _ => host_ip(url).is_some_and(|ip| ip.is_loopback()),
+    }
+}
+
+/// The IP address `url` names, when it names one (`[::1]` included).
+fn host_ip(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    let host = url.host_str()?;
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// The PATH children should get. On macOS an app started from the Finder or at login gets a

@@ -18,9 +18,9 @@ use rmcp::transport::streamable_http_client::{
 use rmcp::transport::StreamableHttpClientTransport;
 
 use super::connector::{Connector, Link};
-use super::launcher::Launcher;
+use super::launcher::{is_loopback, Launcher};
 use super::STARTED_NOTE;
-use crate::config::{expand, RemoteTransport, ServerSpec};
+use crate::config::{expand_with_secrets, RemoteTransport, ServerSpec};
 use crate::slot::SlotWriter;
 use crate::upstream::{
     transport_failures, EitherTransport, SessionAwareClient, SseClientTransport,
@@ -101,6 +101,8 @@ impl Connector for RemoteConnector {
         } else {
             "serverUrl"
         };
+        let secrets = self.launcher.secrets_for(spec).await?;
+        let expand = |value: &str| expand_with_secrets(value, &secrets);
         let url = expand(remote.url).map_err(|e| format!("{key}: {e}"))?;
         let url = reqwest::Url::parse(&url)
             .ok()
@@ -290,19 +292,6 @@ fn refused_status(error: &ClientInitializeError) -> Option<u16> {
             _ => None,
         }
     })
-}
-
-/// Whether `url` names this machine (plain HTTP to it is fine).
-fn is_loopback(url: &reqwest::Url) -> bool {
-    match url.host_str() {
-        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
 }
 
 /// The transport's name on the API and the dashboard.

@@ -47,14 +47,7 @@ pub async fn begin(
 ) -> Result<Json<Value>, ApiError> {
     let (slot, sign_ins) = server_and_sign_ins(&state, &name)?;
     let authorization_url = sign_ins.begin_for(&slot).await.map_err(sign_in_error)?;
-    let id = reqwest::Url::parse(&authorization_url)
-        .ok()
-        .and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "state")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default();
+    let id = crate::oauth::state_of(&authorization_url).unwrap_or_default();
     Ok(Json(
         json!({ "authorizationUrl": authorization_url, "state": id }),
     ))

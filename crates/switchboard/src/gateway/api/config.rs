@@ -12,11 +12,19 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::gateway::AppState;
-use crate::store::ConfigStatus;
 
-/// `GET /api/config`
-pub async fn config(State(state): State<AppState>) -> Json<ConfigStatus> {
-    Json(state.store.status())
+/// `GET /api/config`: the file's status, and where secrets are kept (`secrets.store`:
+/// `"keychain"`, or `"file"` with its `path` where there is no keychain).
+pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let mut body = serde_json::to_value(state.store.status()).unwrap_or_default();
+    if let (Some(object), Some(sign_ins)) = (body.as_object_mut(), &state.sign_ins) {
+        let (store, path) = sign_ins.secrets().location();
+        object.insert(
+            "secrets".into(),
+            serde_json::json!({ "store": store, "path": path.map(|p| p.display().to_string()) }),
+        );
+    }
+    Json(body)
 }
 
 /// `GET /api/events`: every [`crate::events::Event`] as an SSE event named after its type,
