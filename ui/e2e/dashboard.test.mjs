@@ -2,8 +2,9 @@
 // servers (see harness.mjs). Screenshots go to test-artifacts/dashboard/.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, afterEach, before, describe, it } from "node:test";
-import { alive, clientTools, everything, launchBrowser, screenshot, startRemoteEverything, startSwitchboard, waitFor } from "./harness.mjs";
+import { alive, clientCall, clientTools, everything, launchBrowser, screenshot, startRemoteEverything, startSwitchboard, waitFor } from "./harness.mjs";
 
 const T = { timeout: 90_000 };
 
@@ -168,6 +169,54 @@ describe("the dashboard on a running gateway", () => {
     await page.getByRole("button", { name: "Remove SECRET_TOKEN" }).click();
     await page.getByRole("button", { name: "Save and restart" }).click();
     await waitFor("the variable to be gone", () => sb.readConfig().mcpServers.everything.env?.SECRET_TOKEN === undefined);
+  });
+
+  it("stores a new variable's value in the secret store, and servers.json gets only ${secret:NAME}", T, async () => {
+    const value = "e2e-stored-secret-7f3a9c";
+    const name = "EVERYTHING_API_KEY";
+    await sb.waitRunning("everything");
+    // No OS keychain here: secrets go to Switchboard's file, and the box starts unticked.
+    const secrets = await sb.api("/api/secrets");
+    assert.equal(secrets.status, 200);
+    assert.equal(secrets.body.store, "file");
+    assert.ok(!secrets.body.names.includes(name));
+    await page.getByRole("tab", { name: "Settings" }).click();
+    await page.getByRole("button", { name: "Add variable" }).click();
+    await page.locator("#env-new-key-0").fill("API_KEY");
+    await page.locator("#env-new-val-0").fill(value);
+    const box = page.getByRole("checkbox", { name: "Store in Switchboard's secrets file (no OS keychain here)" });
+    assert.equal(await box.getAttribute("id"), "env-new-store-0");
+    assert.equal(await box.isChecked(), false, "unticked by default without a keychain");
+    await box.check();
+    await page.getByText("servers.json gets ${secret:EVERYTHING_API_KEY}").waitFor();
+    await screenshot(page, "04b-settings-store-secret-light", { fullPage: true });
+    await page.getByRole("button", { name: "Save and restart" }).click();
+
+    await waitFor("the reference in servers.json", () => sb.readConfig().mcpServers.everything.env?.API_KEY === "${secret:EVERYTHING_API_KEY}");
+    await page.getByText(`${name} stored in Switchboard's secrets file`, { exact: false }).waitFor();
+    await page.locator("code.key", { hasText: "API_KEY" }).waitFor();
+    const listed = await sb.api("/api/secrets");
+    assert.ok(listed.body.names.includes(name), `GET /api/secrets lists ${name}: ${JSON.stringify(listed.body)}`);
+    // The server restarts with the secret resolved: its child has the value (a real MCP client
+    // asks it through the gateway; until the restart, the old child answers without it).
+    await waitFor("the restarted child to have API_KEY", async () => (await clientCall(`${sb.url}/servers/everything/mcp`, "get-env")).includes(value), 30_000, 500);
+    const running = await sb.waitRunning("everything");
+    pids.add(running.pid);
+    assert.equal(running.lastError, null);
+
+    // The value is in none of the page, the API's answers or servers.json.
+    assert.ok(!(await page.content()).includes(value), "the value never shows in the page");
+    for (const p of ["/api/secrets", "/api/servers", "/api/servers/everything", "/api/config"]) {
+      const r = await fetch(sb.url + p);
+      assert.ok(!(await r.text()).includes(value), `${p} does not answer the value`);
+    }
+    assert.ok(!readFileSync(sb.config, "utf8").includes(value), "servers.json does not hold the value");
+
+    // Removed again (the stored secret stays in the store).
+    await page.getByRole("button", { name: "Remove API_KEY" }).click();
+    await page.getByRole("button", { name: "Save and restart" }).click();
+    await waitFor("the variable to be gone", () => sb.readConfig().mcpServers.everything.env?.API_KEY === undefined);
+    assert.deepEqual(browser.errors, []);
   });
 
   it("restart changes the pid", T, async () => {

@@ -71,7 +71,9 @@ export async function startSwitchboard(file, { port = 0, dir, env = {} } = {}) {
   const config = path.join(dir, "servers.json");
   if (file !== undefined) writeFileSync(config, typeof file === "string" ? file : JSON.stringify(file, null, 2));
   const child = spawn(BIN, ["serve", "--config", config, "--port", String(port)], {
-    env: { ...process.env, XDG_DATA_HOME: path.join(dir, "data"), RUST_LOG: "info", ...env },
+    // Secrets (`${secret:…}`, sign-in tokens) in a file beside servers.json, never in the
+    // keychain of the machine running the tests.
+    env: { ...process.env, XDG_DATA_HOME: path.join(dir, "data"), RUST_LOG: "info", SWITCHBOARD_SECRETS: "file", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(child);
@@ -289,6 +291,28 @@ export function clientTools(url) {
         }
         if (!result.ok) return reject(new Error(`ts_client failed: ${JSON.stringify(result.error)}`));
         resolve(result.tools);
+      },
+    );
+  });
+}
+
+/** What a real MCP client (the TypeScript SDK) gets calling `tool` on `url`: the result's text. */
+export function clientCall(url, tool, args = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [TS_CLIENT, "--url", url, "--transport", "streamable", "--scenario", "call", "--extra", JSON.stringify({ tool, arguments: args }), "--timeout", "30"],
+      { timeout: 45_000 },
+      (error, stdout, stderr) => {
+        const last = stdout.trim().split("\n").pop() ?? "";
+        let result;
+        try {
+          result = JSON.parse(last);
+        } catch {
+          return reject(new Error(`ts_client printed no result (${error?.message ?? "no error"}):\n${stdout}\n${stderr}`));
+        }
+        if (!result.ok) return reject(new Error(`ts_client failed: ${JSON.stringify(result.error)}`));
+        resolve(result.text ?? "");
       },
     );
   });

@@ -67,6 +67,10 @@ enum Command {
         /// Show the change to servers.json without writing it.
         #[arg(long)]
         dry_run: bool,
+        /// Keep the plain-text secrets found (API keys, tokens, Authorization headers) in the
+        /// OS keychain, leaving `${secret:NAME}` in servers.json.
+        #[arg(long)]
+        move_secrets: bool,
     },
     /// Point a client at Switchboard: one `switchboard` entry for every server, or one entry
     /// per server.
@@ -166,7 +170,8 @@ fn main() -> Result<()> {
             client,
             project,
             dry_run,
-        } => import(client, project, dry_run, config),
+            move_secrets,
+        } => import(client, project, dry_run, move_secrets, config),
         Command::Install {
             client,
             server,
@@ -568,14 +573,18 @@ fn import(
     client: ClientKind,
     project: Option<PathBuf>,
     dry_run: bool,
+    move_secrets: bool,
     config: Option<PathBuf>,
 ) -> Result<()> {
     let places = places(project)?;
     let path = clients::location(client, &places)?;
     let dirs = Dirs::resolve(config.clone())?;
     let gateway = target(config, None)?;
-    let clients::PlannedImport { change, plan } =
-        clients::plan_import(client, &path, &gateway, &dirs.config_file)?;
+    let clients::PlannedImport {
+        change,
+        plan,
+        moved_secrets,
+    } = clients::plan_import(client, &path, &gateway, &dirs.config_file, move_secrets)?;
     for (from, to) in &plan.imported {
         println!("import {from} as {to}");
     }
@@ -583,8 +592,33 @@ fn import(
         println!("skip {name}: {why}");
     }
     print!("{}", change.diff);
+    for found in &plan.plaintext_secrets {
+        let verb = if move_secrets { "moves" } else { "found" };
+        println!(
+            "{verb} a plain-text secret: {}.{} of {} (as ${{secret:{}}})",
+            found.field, found.key, found.server, found.secret
+        );
+    }
+    if !move_secrets && !plan.plaintext_secrets.is_empty() {
+        println!(
+            "run again with --move-secrets to keep them in the OS keychain, not in servers.json"
+        );
+    }
     if dry_run || plan.imported.is_empty() {
         return Ok(());
+    }
+    // The secrets go to the keychain first: a file that refers to a secret not stored would
+    // fail those servers.
+    if !moved_secrets.is_empty() {
+        let store = switchboard::SecretStore::for_config(&dirs.config_file);
+        for (name, value) in &moved_secrets {
+            store.set_named(name, value)?;
+        }
+        let place = match store.location() {
+            (_, Some(path)) => format!("the file {}", path.display()),
+            _ => "the OS keychain".to_owned(),
+        };
+        println!("kept {} secret(s) in {place}", moved_secrets.len());
     }
     if let Some(backup) = change.write()? {
         println!("previous version kept as {}", backup.display());

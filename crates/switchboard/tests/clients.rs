@@ -215,6 +215,85 @@ fn import_copies_stdio_servers_without_overwriting_and_dry_run_writes_nothing() 
     assert!(home.path("servers.json").exists());
 }
 
+#[test]
+fn import_brings_remote_entries_and_offers_to_move_plain_text_secrets_to_the_keychain() {
+    const TOKEN: &str = "ghp_plaintext_0a1b2c";
+    let home = Home::new();
+    home.write(
+        ".cursor/mcp.json",
+        &json!({ "mcpServers": {
+            "github": {
+                "url": "https://api.example.test/mcp",
+                "headers": { "Authorization": format!("Bearer {TOKEN}"), "X-Team": "web" },
+            },
+            "search": {
+                "command": "npx",
+                "args": ["-y", "search-mcp"],
+                "env": { "SEARCH_API_KEY": "sk-search-1", "REGION": "eu" },
+            },
+            "loop": { "url": "http://127.0.0.1:7427/mcp" },
+        }})
+        .to_string(),
+    );
+    let preview = home.run(&["import", "cursor", "--dry-run"]);
+    assert!(preview.contains("import github as github"), "{preview}");
+    assert!(
+        preview.contains("skip loop: already goes through Switchboard"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("found a plain-text secret: headers.Authorization of github (as ${secret:GITHUB_AUTHORIZATION})")
+            && preview.contains("env.SEARCH_API_KEY of search")
+            && !preview.contains("REGION of"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("--move-secrets"),
+        "the offer is made: {preview}"
+    );
+
+    let moved = home
+        .command(&["import", "cursor", "--move-secrets"])
+        .env("SWITCHBOARD_SECRETS", "file")
+        .output()
+        .unwrap();
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let servers = home.json("servers.json");
+    let github = &servers["mcpServers"]["github"];
+    assert_eq!(
+        github["url"], "https://api.example.test/mcp",
+        "brought over unchanged"
+    );
+    assert_eq!(
+        github["headers"]["Authorization"],
+        "${secret:GITHUB_AUTHORIZATION}"
+    );
+    assert_eq!(github["headers"]["X-Team"], "web");
+    assert_eq!(
+        servers["mcpServers"]["search"]["env"]["SEARCH_API_KEY"],
+        "${secret:SEARCH_SEARCH_API_KEY}"
+    );
+    assert!(!home.read("servers.json").contains(TOKEN));
+    let listed = home
+        .command(&["secret", "list"])
+        .env("SWITCHBOARD_SECRETS", "file")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "GITHUB_AUTHORIZATION\nSEARCH_SEARCH_API_KEY\n"
+    );
+    let stored: Value = serde_json::from_str(&home.read("secrets.json")).unwrap();
+    assert_eq!(
+        stored["secret:GITHUB_AUTHORIZATION"],
+        format!("Bearer {TOKEN}")
+    );
+}
+
 /// servers.json with a syntax error, as an editor may leave it while the user types.
 const BROKEN_SERVERS_JSON: &str = "{ \"mcpServers\": { \"a\": , } }\n";
 

@@ -468,6 +468,14 @@ async fn a_2025_session_hears_a_2026_servers_resource_updates_logs_and_sampling_
         .await
         .expect("chatty");
     hear(&recorder, &said).await;
+    // And they are kept in the server's log, as its own lines.
+    let (_, logs) = sb.get("/api/servers/mrtr/logs").await;
+    assert!(
+        logs["lines"]
+            .as_array()
+            .is_some_and(|lines| lines.iter().any(|l| l["line"] == "[info] chatty says hi")),
+        "{logs:#}"
+    );
     client
         .call_tool(call("touch", json!({})))
         .await

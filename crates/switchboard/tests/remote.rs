@@ -380,6 +380,24 @@ async fn a_secret_stored_with_the_cli_reaches_the_server_when_it_starts_and_is_n
     let removed = cli(&["secret", "rm", "TEAM_TOKEN"]).output().unwrap();
     assert!(removed.status.success());
     assert_eq!(cli(&["secret", "list"]).output().unwrap().stdout, b"");
+
+    // The dashboard's way: stored through the API, by name; the value is never answered.
+    let body = json!({ "value": SECRET }).to_string();
+    let (status, _) = sb.send("PUT", "/api/secrets/TEAM_TOKEN", body).await;
+    assert_eq!(status, 204);
+    let (_, listed) = sb.get("/api/secrets").await;
+    assert_eq!(listed["names"], json!(["TEAM_TOKEN"]), "{listed}");
+    assert!(!listed.to_string().contains(SECRET));
+    let (status, refused) = sb
+        .send("PUT", "/api/secrets/bad%20name", "{\"value\":\"x\"}")
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, _) = sb.send("POST", "/api/servers/team/restart", "").await;
+    assert_eq!(status, 202);
+    sb.wait_running("team").await;
+    let (status, _) = sb.send("DELETE", "/api/secrets/TEAM_TOKEN", "").await;
+    assert_eq!(status, 204);
+    assert_eq!(sb.get("/api/secrets").await.1["names"], json!([]));
     stop.cancel();
 }
 

@@ -1,7 +1,7 @@
 // The REST API, typed. Every failure becomes an ApiError with the gateway's code and message
 // (or a plain explanation when the gateway could not be reached).
 
-import type { ClientChange, ConfigStatus, DetectedClient, Prompt, Resource, ResourceTemplate, ServerDetail, ServerEntry, ServerSummary } from "./types";
+import type { ClientChange, ConfigStatus, DetectedClient, Prompt, Resource, ResourceTemplate, SecretsInfo, ServerDetail, ServerEntry, ServerSummary } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -61,5 +61,9 @@ export const api = {
   /** install, uninstall or import; `dryRun: true` only plans it and answers the diff. */
   client: (client: string, action: "install" | "uninstall" | "import", body: Record<string, unknown>) =>
     request<ClientChange>("POST", `/api/clients/${enc(client)}/${action}`, body),
+  /** The secret store and the names in it (never a value). */
+  secrets: () => request<SecretsInfo>("GET", "/api/secrets"),
+  /** Stores a value for `${secret:NAME}` (204). */
+  putSecret: (name: string, value: string) => request<null>("PUT", `/api/secrets/${enc(name)}`, { value }),
   logsUrl: (name: string, tail: number) => `/api/servers/${enc(name)}/logs?follow=1&tail=${tail}`,
 };

@@ -5,8 +5,9 @@ import { api, ApiError } from "./api";
 import { exposes, setExposed, toolsPatch } from "./filter";
 import { browserDeps, LiveConnection, type LiveStatus } from "./live";
 import { beginSignIn, settleSignIns, stillWaiting, type PendingSignIn } from "./remote";
+import { runSteps, type Step } from "./secrets";
 import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
-import type { DetectedClient, LiveEvent, ServerDetail, ServerEntry, ToolRules } from "./types";
+import type { DetectedClient, LiveEvent, SecretsInfo, ServerDetail, ServerEntry, ToolRules } from "./types";
 
 export interface Toast {
   id: number;
@@ -46,6 +47,9 @@ class Dashboard {
   clientsLoading = $state(false);
   /** The project folder the Clients page works on, or null for the user's own files. */
   clientsProject = $state<string | null>(null);
+
+  /** `GET /api/secrets` (where typed values can be stored); null until known, or when the gateway keeps none. */
+  secrets = $state.raw<SecretsInfo | null>(null);
 
   private connection: LiveConnection | null = null;
   private clientsOpen = false;
@@ -276,15 +280,67 @@ class Dashboard {
     }
   }
 
-  async add(name: string, entry: ServerEntry): Promise<ApiError | null> {
+  /** Reads where secrets are stored (the settings tab and the add dialog ask when opened). */
+  async fetchSecrets(): Promise<void> {
     try {
-      await api.put(name, entry);
+      this.secrets = await api.secrets();
+    } catch {
+      this.secrets = null; // no store: values are written as typed, as before
+    }
+  }
+
+  private secretsPlace(): string {
+    return this.secrets?.store === "file" ? "Switchboard's secrets file" : "the keychain";
+  }
+
+  /**
+   * Runs a save's requests (`settingsSteps`): values stored first, then the patch, then a
+   * restart if asked. A value not stored writes nothing; every failure is a toast.
+   */
+  async save(name: string, steps: readonly Step[], success?: string): Promise<boolean> {
+    const result = await runSteps(steps, {
+      putSecret: (secret, value) => api.putSecret(secret, value),
+      write: (body) => api.patch(name, body),
+      restart: () => api.restart(name),
+    });
+    if (result.done.some((s) => s.kind === "secret")) void this.fetchSecrets();
+    if (result.written) {
+      this.setDetail(result.written as ServerDetail);
+      this.request({ ...NO_EFFECTS, list: true });
+    }
+    const failed = result.failed;
+    if (failed === null) {
+      const stored = steps.flatMap((s) => (s.kind === "secret" ? [s.name] : []));
+      if (success) this.toast("info", stored.length > 0 ? `${success} (${stored.join(", ")} stored in ${this.secretsPlace()})` : success);
+      return true;
+    }
+    if (failed.step.kind === "secret") this.fail(`Could not store ${failed.step.name} in ${this.secretsPlace()}, so nothing was saved`, failed.error);
+    else if (failed.step.kind === "write") this.fail(`Could not change ${name}`, failed.error);
+    else {
+      // Written: the form is done; only the restart is left to do.
+      this.fail(`Saved, but could not restart ${name} (restart it to use the new value)`, failed.error);
+      return true;
+    }
+    return false;
+  }
+
+  /** Adds a server with `addSteps`' requests: values stored first; answers the first error. */
+  async add(name: string, steps: readonly Step[]): Promise<ApiError | null> {
+    const result = await runSteps(steps, {
+      putSecret: (secret, value) => api.putSecret(secret, value),
+      write: (body) => api.put(name, body as ServerEntry),
+      restart: () => api.restart(name),
+    });
+    if (result.done.some((s) => s.kind === "secret")) void this.fetchSecrets();
+    const failed = result.failed;
+    if (failed === null) {
       await this.fetchList(); // so its page has its row at once
       this.toast("info", `${name} added`);
       return null;
-    } catch (e) {
-      return e instanceof ApiError ? e : new ApiError(0, "error", String(e));
     }
+    const e = failed.error instanceof ApiError ? failed.error : new ApiError(0, "error", String(failed.error));
+    if (failed.step.kind === "secret") return new ApiError(e.status, e.code, `Could not store ${failed.step.name} in ${this.secretsPlace()}, so nothing was added: ${e.message}`);
+    return e;
   }
 
   async remove(name: string): Promise<boolean> {

@@ -154,6 +154,17 @@ export interface ServerEntry {
   [key: string]: unknown;
 }
 
+/** Where `PUT /api/secrets/{name}` keeps a value: the OS keychain, or (none here) a 0600 file. */
+export type SecretStoreKind = "keychain" | "file";
+
+/** `GET /api/secrets`: the user's secrets for `${secret:NAME}`, by name only (a value is never answered). */
+export interface SecretsInfo {
+  store: SecretStoreKind;
+  /** The file, for the "file" store; null for the keychain. */
+  path: string | null;
+  names: string[];
+}
+
 /** How a client reaches one of the servers in its own file (`GET /api/clients`). */
 export type Reach = "switchboard" | "direct" | "http" | "unknown";
 

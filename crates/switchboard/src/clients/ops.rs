@@ -358,6 +358,109 @@ pub struct ImportPlan {
     pub imported: Vec<(String, String)>,
     /// (name in the client, why not)
     pub skipped: Vec<(String, String)>,
+    /// Plain-text values of imported entries that look like secrets (an env variable named
+    /// like a key or token, an `Authorization` header…), by where they are; never the value.
+    pub plaintext_secrets: Vec<PlaintextSecret>,
+}
+
+/// A value an import found written out that looks like a secret.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaintextSecret {
+    /// The server's name in servers.json.
+    pub server: String,
+    /// `env` or `headers`.
+    pub field: &'static str,
+    pub key: String,
+    /// The name it gets in the keychain when moved (`${secret:NAME}`).
+    pub secret: String,
+}
+
+/// Whether an env variable or header of this name usually holds a secret.
+fn looks_secret(field: &str, key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    if field == "headers" {
+        return matches!(
+            key.as_str(),
+            "authorization" | "cookie" | "x-api-key" | "api-key"
+        ) || key.ends_with("-token")
+            || key.ends_with("-key");
+    }
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "api_key",
+        "apikey",
+        "credential",
+        "private_key",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+        || key.ends_with("_key")
+        || key.ends_with("_pat")
+}
+
+/// The keychain name of `server`'s `key`: `SERVER_KEY`, upper-cased, made a valid name.
+fn secret_name(server: &str, key: &str) -> String {
+    format!("{server}_{key}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The plain-text secrets of the entry `ours` imported as `server`.
+fn plaintext_secrets(server: &str, ours: &Value) -> Vec<PlaintextSecret> {
+    let mut found = Vec::new();
+    for field in ["env", "headers"] {
+        for (key, value) in ours
+            .get(field)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let plain = value
+                .as_str()
+                .is_some_and(|v| !v.is_empty() && !v.contains("${"));
+            if plain && looks_secret(field, key) {
+                found.push(PlaintextSecret {
+                    server: server.to_owned(),
+                    field,
+                    key: key.clone(),
+                    secret: secret_name(server, key),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Moves the plain-text secrets `plan` found out of the entries in `root` (servers.json):
+/// each value becomes `${secret:NAME}`; answers (NAME, value) for the caller to store in the
+/// keychain before it writes the file.
+pub fn move_secrets(plan: &ImportPlan, root: &mut Map<String, Value>) -> Vec<(String, String)> {
+    let mut moved = Vec::new();
+    for found in &plan.plaintext_secrets {
+        let slot = root
+            .get_mut("mcpServers")
+            .and_then(|s| s.get_mut(&found.server))
+            .and_then(|e| e.get_mut(found.field))
+            .and_then(|f| f.get_mut(&found.key));
+        if let Some(value) = slot {
+            if let Some(text) = value.as_str() {
+                moved.push((found.secret.clone(), text.to_owned()));
+                *value = Value::String(format!("${{secret:{}}}", found.secret));
+            }
+        }
+    }
+    moved
 }
 
 /// Adds the client's servers at `path` (programs and remote URLs; not those that already go
@@ -384,6 +487,7 @@ pub fn import_into(
     let mut plan = ImportPlan {
         imported: Vec::new(),
         skipped: Vec::new(),
+        plaintext_secrets: Vec::new(),
     };
     for (name, entry) in file.servers() {
         if gateway.owns(&entry) {
@@ -422,6 +526,8 @@ pub fn import_into(
             continue;
         }
         let target = free_name(servers, &base, kind);
+        plan.plaintext_secrets
+            .extend(plaintext_secrets(&target, &ours));
         servers.insert(target.clone(), ours);
         plan.imported.push((name, target));
     }
@@ -473,6 +579,9 @@ fn remote_entry(entry: &Value) -> Result<Map<String, Value>, String> {
 pub struct PlannedImport {
     pub change: Change,
     pub plan: ImportPlan,
+    /// With `move_secrets`: (NAME, value) of each secret moved out of the file, to store in
+    /// the keychain before the change is written.
+    pub moved_secrets: Vec<(String, String)>,
 }
 
 /// Plans importing the stdio servers of the client file at `client_file` into `config_file`:
@@ -484,6 +593,7 @@ pub fn plan_import(
     client_file: &Path,
     gateway: &GatewayTarget,
     config_file: &Path,
+    move_secrets: bool,
 ) -> Result<PlannedImport, ClientError> {
     let broken = ClientError::ServersJsonBroken;
     let before = atomic_file::read_optional(config_file).map_err(|e| {
@@ -498,6 +608,11 @@ pub fn plan_import(
     // Only the entries the import adds are written: the rest of the file stays as it is.
     let mut doc = crate::config::Document::open(config_file, before.as_deref()).map_err(broken)?;
     let plan = import_into(kind, client_file, gateway, &mut doc.root)?;
+    let moved_secrets = if move_secrets {
+        self::move_secrets(&plan, &mut doc.root)
+    } else {
+        Vec::new()
+    };
     let after = doc.text();
     crate::config::parse(config_file, &after).map_err(|e| {
         ClientError::Invalid(format!(
@@ -508,6 +623,7 @@ pub fn plan_import(
     Ok(PlannedImport {
         change: Change::new(config_file, before, after),
         plan,
+        moved_secrets,
     })
 }
 
@@ -849,7 +965,8 @@ mod tests {
         };
         let config = dir.path().join("servers.json");
         let refused = |why: &str| {
-            let error = plan_import(ClientKind::Cursor, &client, &gateway, &config).unwrap_err();
+            let error =
+                plan_import(ClientKind::Cursor, &client, &gateway, &config, false).unwrap_err();
             let message = error.to_string();
             assert!(
                 matches!(error, ClientError::ServersJsonBroken(_)),
@@ -872,7 +989,7 @@ mod tests {
 
         // No servers.json yet is no error: the import starts one.
         std::fs::remove_dir(&config).unwrap();
-        let planned = plan_import(ClientKind::Cursor, &client, &gateway, &config).unwrap();
+        let planned = plan_import(ClientKind::Cursor, &client, &gateway, &config, false).unwrap();
         assert_eq!(planned.plan.imported, vec![("time".into(), "time".into())]);
         assert!(planned.change.before.is_none());
         assert!(crate::config::parse(&config, &planned.change.after).is_ok());

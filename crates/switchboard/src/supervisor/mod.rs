@@ -283,6 +283,7 @@ impl<C: Connector> Task<C> {
             self.slot.name().to_owned(),
             Arc::clone(self.slot.sessions()),
             signals_tx,
+            Arc::clone(self.slot.log()),
         );
         let transport = ObservedTransport::new(transport, Arc::clone(self.slot.sessions()));
         let stop = self.stop.clone();

@@ -49,6 +49,9 @@ pub struct UpstreamClient {
     server: String,
     sessions: Arc<SessionRegistry>,
     signals: mpsc::UnboundedSender<CatalogPart>,
+    /// The server's log: its `notifications/message` are kept there too (for a remote server
+    /// they are all the log there is beside Switchboard's own notes).
+    log: Arc<crate::logs::ServerLog>,
 }
 
 impl UpstreamClient {
@@ -56,11 +59,13 @@ impl UpstreamClient {
         server: String,
         sessions: Arc<SessionRegistry>,
         signals: mpsc::UnboundedSender<CatalogPart>,
+        log: Arc<crate::logs::ServerLog>,
     ) -> Self {
         Self {
             server,
             sessions,
             signals,
+            log,
         }
     }
 
@@ -145,8 +150,24 @@ impl UpstreamClient {
                 let _ = self.signals.send(CatalogPart::Prompts);
                 self.broadcast_list_changed(notification);
             }
-            ServerNotification::LoggingMessageNotification(_) => {
-                post_all(self.sessions.everyone(), notification)
+            ServerNotification::LoggingMessageNotification(n) => {
+                let p = &n.params;
+                let data = match &p.data {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                let logger = p
+                    .logger
+                    .as_deref()
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default();
+                let level = serde_json::to_value(p.level).unwrap_or_default();
+                let level = level.as_str().unwrap_or("log");
+                self.log.push(format!("[{level}{logger}] {data}"));
+                post_all(
+                    self.sessions.everyone(),
+                    ServerNotification::LoggingMessageNotification(n),
+                )
             }
             ServerNotification::CancelledNotification(n) => {
                 // The child gave up on a request it made to us; the client's answer will be

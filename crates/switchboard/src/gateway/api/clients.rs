@@ -222,8 +222,9 @@ pub async fn import(
     let gateway = target(&state)?;
     // The plan on the file as it is now, for the diff (and the dry run); the same planner as
     // the CLI's, so a broken servers.json is refused here too.
-    let clients::PlannedImport { change, plan } =
-        clients::plan_import(kind, &path, &gateway, state.store.path()).map_err(client_error)?;
+    let clients::PlannedImport { change, plan, .. } =
+        clients::plan_import(kind, &path, &gateway, state.store.path(), false)
+            .map_err(client_error)?;
     if !options.dry_run {
         change
             .check_preview(options.expect.as_deref())

@@ -6,6 +6,7 @@ mod catalog;
 mod clients;
 mod config;
 mod logs;
+mod secrets;
 mod servers;
 
 use axum::routing::{get, post};
@@ -39,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/clients/{client}/uninstall", post(clients::uninstall))
         .route("/api/clients/{client}/import", post(clients::import))
         .route("/api/config", get(config::config))
+        .route("/api/secrets", get(secrets::list))
+        .route(
+            "/api/secrets/{name}",
+            axum::routing::put(secrets::put).delete(secrets::remove),
+        )
         .route("/api/events", get(config::events))
 }
 
