@@ -104,7 +104,7 @@ fn harness() -> &'static Harness {
             let events = EventBus::default();
             let launcher = Arc::new(Launcher {
                 search_path: Some(empty_path.into_os_string()),
-                reaper: None,
+                ..Launcher::default()
             });
             let hub = Hub::new(events.clone(), None, launcher);
             let store = ConfigStore::new(config_path.clone(), Arc::clone(&hub), events);
