@@ -69,6 +69,9 @@ pub struct SecretStore {
     file_lock: Mutex<()>,
 }
 
+/// The secrets file's contents: key → value.
+type Secrets = BTreeMap<String, String>;
+
 enum Backend {
     Keychain,
     File(PathBuf),
@@ -136,30 +139,17 @@ impl SecretStore {
 
     /// The user's secret names (never their values).
     pub fn names(&self) -> Result<Vec<String>, SecretError> {
-        let Some(path) = &self.names_file else {
-            return Ok(Vec::new());
-        };
-        let text = crate::atomic_file::read_optional(path).map_err(|source| SecretError::File {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok(text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default())
+        match &self.names_file {
+            Some(path) => read_json(path),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn edit_names(&self, edit: impl FnOnce(&mut Vec<String>)) -> Result<(), SecretError> {
-        let Some(path) = &self.names_file else {
-            return Ok(());
-        };
-        let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut names = self.names()?;
-        edit(&mut names);
-        let text = serde_json::to_string_pretty(&names).unwrap_or_default();
-        crate::atomic_file::replace(path, &text).map_err(|source| SecretError::File {
-            path: path.to_owned(),
-            source,
-        })
+        match &self.names_file {
+            Some(path) => self.edit_json(path, edit),
+            None => Ok(()),
+        }
     }
 
     /// Where secrets are, for `/api/config`: `("keychain", None)` or `("file", Some(path))`.
@@ -177,14 +167,14 @@ impl SecretStore {
                 Err(keyring::Error::NoEntry) => Ok(None),
                 Err(e) => Err(refused(key, e)),
             },
-            Backend::File(path) => Ok(self.read_file(path)?.remove(key)),
+            Backend::File(path) => Ok(read_json::<Secrets>(path)?.remove(key)),
         }
     }
 
     pub fn set(&self, key: &str, value: &str) -> Result<(), SecretError> {
         match &self.backend {
             Backend::Keychain => entry(key)?.set_password(value).map_err(|e| refused(key, e)),
-            Backend::File(path) => self.edit_file(path, |all| {
+            Backend::File(path) => self.edit_json(path, |all: &mut Secrets| {
                 all.insert(key.to_owned(), value.to_owned());
             }),
         }
@@ -197,31 +187,22 @@ impl SecretStore {
                 Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
                 Err(e) => Err(refused(key, e)),
             },
-            Backend::File(path) => self.edit_file(path, |all| {
+            Backend::File(path) => self.edit_json(path, |all: &mut Secrets| {
                 all.remove(key);
             }),
         }
     }
 
-    fn read_file(&self, path: &Path) -> Result<BTreeMap<String, String>, SecretError> {
-        let text = crate::atomic_file::read_optional(path).map_err(|source| SecretError::File {
-            path: path.to_owned(),
-            source,
-        })?;
-        Ok(text
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default())
-    }
-
-    fn edit_file(
-        &self,
-        path: &Path,
-        edit: impl FnOnce(&mut BTreeMap<String, String>),
-    ) -> Result<(), SecretError> {
+    /// Reads, changes and writes back one of our JSON files (the secrets file, the names
+    /// list), serialised by the store's lock, leaving it readable only by the user.
+    fn edit_json<T>(&self, path: &Path, edit: impl FnOnce(&mut T)) -> Result<(), SecretError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Default,
+    {
         let _guard = self.file_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut all = self.read_file(path)?;
-        edit(&mut all);
-        let text = serde_json::to_string_pretty(&all).unwrap_or_default();
+        let mut value: T = read_json(path)?;
+        edit(&mut value);
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
         let io = |source| SecretError::File {
             path: path.to_owned(),
             source,
@@ -234,6 +215,17 @@ impl SecretStore {
         }
         Ok(())
     }
+}
+
+/// One of our JSON files, or its default when it does not exist (or is not ours to read).
+fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T, SecretError> {
+    let text = crate::atomic_file::read_optional(path).map_err(|source| SecretError::File {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
 }
 
 fn entry(key: &str) -> Result<keyring::Entry, SecretError> {

@@ -332,11 +332,6 @@ impl SignIns {
             _ => Vec::new(),
         }
     }
-
-    /// Whether tokens are stored for `server` at `url`.
-    pub fn signed_in(&self, server: &str, url: &str) -> bool {
-        matches!(self.secrets.get(&store::key(server, url)), Ok(Some(_)))
-    }
 }
 
 /// The `state` parameter of an authorization URL: the sign-in's name.
