@@ -158,7 +158,9 @@ impl Mark {
 
     /// Live processes whose environment carries this mark, this process excluded (so a
     /// harness that runs under its own mark never finds or kills itself). Processes whose
-    /// environment cannot be read (another user's) are skipped: they cannot be ours.
+    /// environment cannot be read (another user's) are skipped: they cannot be ours. A process
+    /// in the middle of its exec reads an empty environment for a moment and is not seen yet:
+    /// a sweep belongs after the processes it looks for had time to start (or to stop).
     pub fn processes(&self) -> io::Result<Vec<u32>> {
         let needle = format!("{}={}", self.var, self.value);
         let me = std::process::id();
@@ -274,7 +276,15 @@ mod tests {
             .arg("30")
             .spawn()
             .expect("spawn sleep");
-        let found = mark.processes().expect("scan");
+        // `spawn` returns once the child's exec has begun, but the kernel fills in the new
+        // image's environment (what /proc/<pid>/environ reads) a moment later: until then the
+        // file reads empty. So the scan is retried, bounded, until the child is seen.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut found = mark.processes().expect("scan");
+        while found.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            found = mark.processes().expect("scan");
+        }
         assert_eq!(found, vec![marked.id()]);
         assert_eq!(mark.kill_all().expect("scan"), vec![marked.id()]);
         assert!(wait_exit(&mut marked, Duration::from_secs(5)).is_some());
