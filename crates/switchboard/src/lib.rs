@@ -7,7 +7,8 @@
 //!
 //! 1. leaves: `config` (over `jsonc`), `filter`, `logs`, `events`, `atomic_file`, `token`,
 //!    `reaper`, `telemetry`, `secrets` (keychain or its 0600 file);
-//! 2. `routing` (who gets what a server sends) below `slot` (one server's shared state);
+//! 2. `routing` (who gets what a server sends) and `lane` (a child's stdio for requests
+//!    forwarded as bytes) below `slot` (one server's shared state);
 //! 3. `upstream` (Switchboard as a client of a server), `oauth` (signing in to remote
 //!    servers) and `supervisor` (a server's life);
 //! 4. `hub` (the set of servers), then `store` and `watch` (servers.json, applied to the hub);
@@ -26,6 +27,7 @@ mod gateway;
 mod hub;
 pub mod instance_record;
 mod jsonc;
+mod lane;
 mod logs;
 mod oauth;
 mod proxy;

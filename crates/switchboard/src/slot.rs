@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::config::ServerSpec;
 use crate::filter::ToolFilter;
+use crate::lane::RawLane;
 use crate::logs::ServerLog;
 use crate::routing::SessionRegistry;
 
@@ -110,6 +111,8 @@ impl ServerStatus {
 pub struct Upstream {
     pub peer: Peer<RoleClient>,
     pub info: Arc<ServerPeerInfo>,
+    /// The same connection's lane for requests forwarded as bytes (a child's stdio has one).
+    pub lane: Option<Arc<RawLane>>,
 }
 
 impl Upstream {

@@ -4,6 +4,7 @@
 mod api;
 mod dashboard;
 mod error;
+mod fast;
 pub mod guard;
 mod login;
 mod oauth_callback;

@@ -19,7 +19,7 @@ use super::sse::ViewQuery;
 use super::{AppState, SessionLimits};
 use crate::events::EventBus;
 use crate::hub::Hub;
-use crate::proxy::{AggregateProxy, ServerProxy, View};
+use crate::proxy::{aggregate_route, AggregateProxy, ServerProxy, View};
 use crate::slot::ServerSlot;
 
 type Service = StreamableHttpService<ServerProxy, LocalSessionManager>;
@@ -166,6 +166,11 @@ pub async fn handle(
     let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
         return ApiError::unknown_server(&name).into_response();
     };
+    let request = match super::fast::try_call(request, |tool| Some((Arc::clone(&slot), tool))).await
+    {
+        Ok(answered) => return answered,
+        Err(request) => request,
+    };
     let service = state
         .streamable
         .get(&name, &slot, &retired, state.limits, state.hub.events());
@@ -182,6 +187,12 @@ pub async fn handle_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
+    let request =
+        match super::fast::try_call(request, |tool| aggregate_route(&state.hub, &view, tool)).await
+        {
+            Ok(answered) => return answered,
+            Err(request) => request,
+        };
     match state.streamable.aggregate(&state.hub, view, state.limits) {
         Ok(service) => call(service, request).await,
         Err(e) => e.into_response(),

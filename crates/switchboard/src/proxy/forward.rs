@@ -137,7 +137,7 @@ fn mark_complete(result: &mut ServerResult) {
     }
 }
 
-fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
+pub(super) fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
     match error {
         // The child's own JSON-RPC error is the most precise answer: keep its code and data,
         // and say whose it is.

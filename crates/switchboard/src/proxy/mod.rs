@@ -1,11 +1,13 @@
 //! The MCP proxy, towards clients: one handler ([`Endpoint`]) for every downstream session,
 //! whose [`endpoint::Routing`] says where its requests go: to one server ([`OneServer`]) or
 //! across many by `server__name` ([`Aggregate`]). It forwards to the slots' upstream
-//! connections (see `upstream` for the other side).
+//! connections (see `upstream` for the other side). Beside it, [`FastCall`]: a stateless
+//! `tools/call` that needs nothing of a session, forwarded as bytes to a child's lane.
 
 mod aggregate;
 mod changes;
 mod endpoint;
+mod fast;
 mod forward;
 mod inputs;
 mod names;
@@ -15,6 +17,7 @@ mod watch;
 
 pub use aggregate::Aggregate;
 pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};
+pub use fast::{aggregate_route, CallHeaders, FastCall};
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
 pub use forward::reread;

@@ -21,6 +21,7 @@ use super::launcher::Launcher;
 use super::stdout::CheckedStdout;
 use super::{STARTED_NOTE, STOP_GRACE};
 use crate::config::{expand_with_secrets, ExpandError, ServerSpec};
+use crate::lane::{LaneReader, LaneWriter, RawLane};
 use crate::slot::SlotWriter;
 
 /// How long a child whose stdout closed gets to be reaped, so its exit status can be told.
@@ -33,7 +34,8 @@ pub struct ChildConnector {
 }
 
 impl Connector for ChildConnector {
-    type Transport = AsyncRwTransport<RoleClient, CheckedStdout<ChildStdout>, ChildStdin>;
+    type Transport =
+        AsyncRwTransport<RoleClient, LaneReader<CheckedStdout<ChildStdout>>, LaneWriter>;
     type Link = ChildLink;
 
     async fn connect(
@@ -55,11 +57,14 @@ impl Connector for ChildConnector {
         slot.update_status(|s| s.pid = Some(pid));
         self.launcher.watch(pid);
         let stdout = CheckedStdout::new(spawned.stdout, slot.clone());
-        let transport = AsyncRwTransport::new(stdout, spawned.stdin);
+        // rmcp and the raw lane share the pipes (see `crate::lane`).
+        let lane = RawLane::new(spawned.stdin);
+        let transport = AsyncRwTransport::new(lane.reader(stdout), lane.writer());
         let link = ChildLink {
             child: spawned.child,
             pid,
             launcher: Arc::clone(&self.launcher),
+            lane,
         };
         Ok((transport, link))
     }
@@ -70,11 +75,16 @@ pub struct ChildLink {
     child: Box<dyn ChildWrapper>,
     pid: u32,
     launcher: Arc<Launcher>,
+    lane: Arc<RawLane>,
 }
 
 impl Link for ChildLink {
     fn pid(&self) -> Option<u32> {
         Some(self.pid)
+    }
+
+    fn raw_lane(&self) -> Option<Arc<RawLane>> {
+        Some(Arc::clone(&self.lane))
     }
 
     async fn ended(&mut self) -> String {

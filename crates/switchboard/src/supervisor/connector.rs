@@ -7,6 +7,7 @@
 //! so an entry edited from one kind to the other is restarted by the same supervisor.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use rmcp::service::ClientInitializeError;
 use rmcp::transport::Transport;
@@ -15,6 +16,7 @@ use rmcp::RoleClient;
 use super::child::{ChildConnector, ChildLink};
 use super::remote::{RemoteConnector, RemoteLink};
 use crate::config::ServerSpec;
+use crate::lane::RawLane;
 use crate::slot::SlotWriter;
 use crate::upstream::EitherTransport;
 
@@ -61,6 +63,12 @@ pub trait Connector: Send + Sync + 'static {
 pub trait Link: Send + 'static {
     /// The process that serves, when it is ours.
     fn pid(&self) -> Option<u32>;
+
+    /// The lane for requests forwarded as bytes (`crate::lane::RawLane`), when the connection
+    /// has one (a child's stdio does).
+    fn raw_lane(&self) -> Option<Arc<RawLane>> {
+        None
+    }
 
     /// Resolves when the far end ends on its own while the connection may still look open
     /// (a launcher such as `sh -c` or npx dies and leaves its own child holding the pipes),
@@ -139,6 +147,13 @@ impl<A: Link, B: Link> Link for EitherLink<A, B> {
         match self {
             Self::Left(a) => a.pid(),
             Self::Right(b) => b.pid(),
+        }
+    }
+
+    fn raw_lane(&self) -> Option<Arc<RawLane>> {
+        match self {
+            Self::Left(a) => a.raw_lane(),
+            Self::Right(b) => b.raw_lane(),
         }
     }
 

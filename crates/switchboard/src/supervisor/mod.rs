@@ -381,6 +381,7 @@ impl<C: Connector> Task<C> {
         let upstream = Upstream {
             peer: peer.clone(),
             info,
+            lane: link.raw_lane(),
         };
         // A stateless server (2026-07-28 on) has no ping and tells of list changes only on a
         // `subscriptions/listen` stream.

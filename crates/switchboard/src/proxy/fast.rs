@@ -1,0 +1,420 @@
+//! The fast path: a `tools/call` forwarded as bytes when nothing in it needs the full proxy.
+//!
+//! Most calls are a name, arguments and an answer. For those, turning the caller's JSON into
+//! rmcp's models, through rmcp's per-request tasks, into the child's request and back again
+//! costs the gateway several times what the server itself spends (BENCHMARKS.md). Here only
+//! the envelope is read (`serde_json::value::RawValue`: the arguments and the result are
+//! never parsed), the request is written to the child through its [`RawLane`] under an id of
+//! the lane's, and the answer line is passed back with the caller's id, marked as a complete
+//! result, from the same task that read the request.
+//!
+//! A call takes this path only when the full proxy would do nothing more for it, and it is
+//! checked before anything is sent (otherwise the caller's request goes the usual way,
+//! untouched, and gets the usual answers, errors included):
+//! - it is a 2026-07-28 stateless request (`Mcp-Method`, `Mcp-Name` and
+//!   `MCP-Protocol-Version` present once and agreeing with the body, no `Mcp-Param-*`) to a
+//!   server's endpoint, or to the aggregate or a view of it for a `server__tool` it shows;
+//! - it asks for no progress and no log messages (`progressToken`, `logLevel`), carries no
+//!   retry (`requestState`, `inputResponses`) and nothing else beside `name`, `arguments`
+//!   and `_meta`;
+//! - its caller takes no requests (no sampling, elicitation or roots among its capabilities),
+//!   so nothing the server might ask during the call could be routed to it;
+//! - the server is running, is a child (it has a lane), speaks an `initialize` era (a 2026
+//!   server would need Switchboard's own lifecycle on the request), and its filter exposes
+//!   the tool.
+//!
+//! Timeouts, cancellation (the caller gone: `notifications/cancelled` upstream) and the error
+//! texts are those of the full path.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, ProtocolVersion};
+use rmcp::ServiceError;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::forward::upstream_error;
+use super::names::{split_qualified, View};
+use crate::hub::Hub;
+use crate::lane::{LaneError, RawLane};
+use crate::routing::ClientFeature;
+use crate::slot::ServerSlot;
+
+/// What the request's HTTP headers said, each present exactly once (checked by the gateway).
+pub struct CallHeaders<'a> {
+    /// `MCP-Protocol-Version`.
+    pub version: &'a str,
+    /// `Mcp-Name`.
+    pub name: &'a str,
+}
+
+/// The `_meta` keys of 2026-07-28's per-request lifecycle: about the caller's exchange with
+/// Switchboard, so not passed to a server that negotiated `initialize`.
+const LIFECYCLE: [&str; 3] = [
+    "io.modelcontextprotocol/protocolVersion",
+    "io.modelcontextprotocol/clientInfo",
+    "io.modelcontextprotocol/clientCapabilities",
+];
+const PROTOCOL_VERSION: &str = LIFECYCLE[0];
+const CLIENT_CAPABILITIES: &str = LIFECYCLE[2];
+/// `_meta` keys that need the full proxy (progress routing, log messages on the call).
+const NEEDS_FULL_PATH: [&str; 2] = ["progressToken", "io.modelcontextprotocol/logLevel"];
+/// Where a 2026 server names itself on a result (dropped, as the full path does).
+const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// A `tools/call` that may take the fast path, read from its body.
+pub struct FastCall<'a> {
+    id: &'a RawValue,
+    slot: Arc<ServerSlot>,
+    lane: Arc<RawLane>,
+    /// The params as the server gets them (the caller's `_meta` without the lifecycle).
+    params: Vec<u8>,
+}
+
+impl<'a> FastCall<'a> {
+    /// The call in `body`, if it qualifies (see the module documentation). `route` gives the
+    /// server that answers for a tool name at the endpoint and the tool's name there.
+    pub fn read(
+        body: &'a [u8],
+        headers: &CallHeaders<'_>,
+        route: impl FnOnce(&str) -> Option<(Arc<ServerSlot>, &str)>,
+    ) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Request<'a> {
+            jsonrpc: Cow<'a, str>,
+            #[serde(borrow)]
+            id: &'a RawValue,
+            method: Cow<'a, str>,
+            #[serde(borrow)]
+            params: &'a RawValue,
+        }
+        let request: Request<'a> = serde_json::from_slice(body).ok()?;
+        if request.jsonrpc != "2.0" || request.method != "tools/call" || !is_id(request.id) {
+            return None;
+        }
+        let params = Fields::parse(request.params)?;
+        let mut name = None;
+        let mut arguments = None;
+        let mut meta = None;
+        for (key, value) in &params.0 {
+            match key.as_ref() {
+                "name" => name = Some(Cow::<str>::deserialize(*value).ok()?),
+                "arguments" => arguments = Some(*value),
+                "_meta" => meta = Some(Fields::parse(value)?),
+                _ => return None, // a retry's state, a task, or something newer: the full path
+            }
+        }
+        let (name, meta) = (name?, meta?);
+        if name != headers.name {
+            return None;
+        }
+        let mut version = None;
+        let mut capabilities = None;
+        for (key, value) in &meta.0 {
+            match key.as_ref() {
+                PROTOCOL_VERSION => version = Some(Cow::<str>::deserialize(*value).ok()?),
+                CLIENT_CAPABILITIES => {
+                    capabilities =
+                        Some(serde_json::from_str::<ClientCapabilities>(value.get()).ok()?)
+                }
+                key if NEEDS_FULL_PATH.contains(&key) => return None,
+                _ => {}
+            }
+        }
+        let (version, capabilities) = (version?, capabilities?);
+        let stateless = ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .any(|known| known.as_str() == version && !known.has_initialize());
+        if version != headers.version || !stateless || asks_anything(&capabilities) {
+            return None;
+        }
+        let (slot, tool) = route(&name)?;
+        let upstream = slot.upstream()?;
+        let lane = upstream.lane.filter(|lane| !lane.is_closed())?;
+        if !upstream.info.protocol_version.has_initialize() {
+            return None;
+        }
+        if !slot.settings().filter.exposes(tool) {
+            return None; // refused by the full path, in its words
+        }
+        let mut forwarded = Vec::with_capacity(request.params.get().len());
+        forwarded.extend_from_slice(b"{\"name\":");
+        serde_json::to_writer(&mut forwarded, tool).ok()?;
+        if let Some(arguments) = arguments {
+            forwarded.extend_from_slice(b",\"arguments\":");
+            forwarded.extend_from_slice(arguments.get().as_bytes());
+        }
+        let kept: Vec<_> = meta
+            .0
+            .iter()
+            .filter(|(key, _)| !LIFECYCLE.contains(&key.as_ref()))
+            .collect();
+        if !kept.is_empty() {
+            forwarded.extend_from_slice(b",\"_meta\":");
+            write_object(&mut forwarded, kept.into_iter().map(|(k, v)| (k, *v)));
+        }
+        forwarded.push(b'}');
+        Some(Self {
+            id: request.id,
+            slot,
+            lane,
+            params: forwarded,
+        })
+    }
+
+    /// Sends the call to the server's child and answers the JSON-RPC response for the caller.
+    pub async fn send(self) -> Vec<u8> {
+        let server = self.slot.name();
+        let timeout = self.slot.settings().spec.timeouts.tool_call();
+        let call = self.lane.call("tools/call", &self.params);
+        let answer = tokio::time::timeout(timeout, call).await;
+        match answer {
+            Ok(Ok(line)) => self.answer(server, &line),
+            Ok(Err(LaneError::Closed)) => {
+                self.error(upstream_error(server, ServiceError::TransportClosed))
+            }
+            Ok(Err(LaneError::Write(e))) => self.error(ErrorData::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!("server '{server}' could not be sent the request: {e}"),
+                None,
+            )),
+            Err(_) => self.error(timed_out(server, timeout)),
+        }
+    }
+
+    /// The caller's response made of the server's answer `line`.
+    fn answer(&self, server: &str, line: &[u8]) -> Vec<u8> {
+        #[derive(Deserialize)]
+        struct Reply<'a> {
+            #[serde(borrow)]
+            result: Option<&'a RawValue>,
+            error: Option<ErrorData>,
+        }
+        match serde_json::from_slice::<Reply>(line) {
+            Ok(Reply {
+                result: Some(result),
+                error: None,
+            }) => match complete(result) {
+                Some(result) => self.envelope(b"result", &result),
+                None => self.error(wrong_shape(server)),
+            },
+            Ok(Reply {
+                error: Some(error), ..
+            }) => self.error(upstream_error(server, ServiceError::McpError(error))),
+            _ => self.error(wrong_shape(server)),
+        }
+    }
+
+    fn error(&self, error: ErrorData) -> Vec<u8> {
+        let error = serde_json::to_vec(&error).unwrap_or_else(|_| b"{}".to_vec());
+        self.envelope(b"error", &error)
+    }
+
+    fn envelope(&self, kind: &[u8], value: &[u8]) -> Vec<u8> {
+        let id = self.id.get().as_bytes();
+        let mut out = Vec::with_capacity(value.len() + id.len() + 32);
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        out.extend_from_slice(id);
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(kind);
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value);
+        out.push(b'}');
+        out
+    }
+}
+
+/// The routing of the aggregate endpoint (or its `view`) for [`FastCall::read`]: `server__tool`
+/// to that server, when the view includes it.
+pub fn aggregate_route<'n>(
+    hub: &Hub,
+    view: &View,
+    qualified: &'n str,
+) -> Option<(Arc<ServerSlot>, &'n str)> {
+    let (server, tool) = split_qualified(qualified)?;
+    let slot = hub.slot(server).filter(|_| view.includes(server))?;
+    Some((slot, tool))
+}
+
+/// A JSON-RPC request id: a number or a string (not null, not a structure).
+fn is_id(id: &RawValue) -> bool {
+    let text = id.get().as_bytes();
+    matches!(text.first(), Some(b'"' | b'-' | b'0'..=b'9'))
+}
+
+/// Whether a caller with `caps` takes requests a server may send during a call.
+fn asks_anything(caps: &ClientCapabilities) -> bool {
+    [
+        ClientFeature::Sampling,
+        ClientFeature::Elicitation,
+        ClientFeature::Roots,
+    ]
+    .into_iter()
+    .any(|feature| feature.offered_by(caps))
+}
+
+fn timed_out(server: &str, timeout: Duration) -> ErrorData {
+    upstream_error(server, ServiceError::Timeout { timeout })
+}
+
+fn wrong_shape(server: &str) -> ErrorData {
+    ErrorData::internal_error(
+        format!("server '{server}' sent a result of the wrong shape: not a JSON-RPC response"),
+        None,
+    )
+}
+
+/// A server's result as the caller gets it: `resultType: "complete"` added when it does not
+/// say (a 2025-era server never does), the server's own name taken out of its `_meta`. The
+/// rest is written as it came. `None` when the result is not an object.
+fn complete(result: &RawValue) -> Option<Vec<u8>> {
+    let fields = Fields::parse(result)?;
+    let mut out = Vec::with_capacity(result.get().len() + 32);
+    let has_type = fields.0.iter().any(|(k, _)| k == "resultType");
+    let mut rewritten_meta = None;
+    for (key, value) in &fields.0 {
+        if key == "_meta" {
+            let meta = Fields::parse(value)?;
+            if meta.0.iter().any(|(k, _)| k == SERVER_INFO) {
+                let mut object = Vec::new();
+                let rest: Vec<_> = meta.0.iter().filter(|(k, _)| k != SERVER_INFO).collect();
+                if !rest.is_empty() {
+                    write_object(&mut object, rest.into_iter().map(|(k, v)| (k, *v)));
+                }
+                rewritten_meta = Some(object);
+            }
+        }
+    }
+    let first = (!has_type).then_some(("resultType", "\"complete\""));
+    let entries = fields.0.iter().filter_map(|(key, value)| {
+        if key != "_meta" {
+            return Some((key, value.get()));
+        }
+        match &rewritten_meta {
+            None => Some((key, value.get())),
+            Some(object) if object.is_empty() => None,
+            // Written by us from valid JSON: UTF-8.
+            Some(object) => Some((key, std::str::from_utf8(object).unwrap_or("{}"))),
+        }
+    });
+    out.push(b'{');
+    let mut comma = false;
+    if let Some((key, value)) = first {
+        write_entry(&mut out, key, value);
+        comma = true;
+    }
+    for (key, value) in entries {
+        if comma {
+            out.push(b',');
+        }
+        write_entry(&mut out, key, value);
+        comma = true;
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+fn write_entry(out: &mut Vec<u8>, key: &str, value: &str) {
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.push(b':');
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// Writes a JSON object of `entries` (values written as they are).
+fn write_object<'k>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = (&'k Cow<'k, str>, &'k RawValue)>,
+) {
+    out.push(b'{');
+    let mut comma = false;
+    for (key, value) in entries {
+        if comma {
+            out.push(b',');
+        }
+        write_entry(out, key, value.get());
+        comma = true;
+    }
+    out.push(b'}');
+}
+
+/// The members of a JSON object in their order, values unparsed.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Fields<'a> {
+    fn parse(value: &'a RawValue) -> Option<Self> {
+        let mut de = serde_json::Deserializer::from_str(value.get());
+        Fields::deserialize(&mut de).ok()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Members<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
+                #[derive(Deserialize)]
+                struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+                let mut members = Vec::new();
+                while let Some(Key(key)) = map.next_key()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    members.push((key, value));
+                }
+                Ok(Fields(members))
+            }
+        }
+        deserializer.deserialize_map(Members(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    fn json(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_result_is_marked_complete_and_loses_the_server_name_and_nothing_else() {
+        let result = raw(
+            r#"{"content":[{"type":"text","text":"hi \"there\""}],"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"x"},"k":1},"isError":false}"#,
+        );
+        assert_eq!(
+            json(&complete(&result).unwrap()),
+            serde_json::json!({
+                "resultType": "complete",
+                "content": [{"type": "text", "text": "hi \"there\""}],
+                "_meta": {"k": 1},
+                "isError": false,
+            })
+        );
+        let only_name =
+            raw(r#"{"_meta":{"io.modelcontextprotocol/serverInfo":{}},"resultType":"complete"}"#);
+        assert_eq!(
+            json(&complete(&only_name).unwrap()),
+            serde_json::json!({"resultType": "complete"})
+        );
+        assert!(complete(&raw("[1]")).is_none(), "a result is an object");
+    }
+
+    #[test]
+    fn object_members_keep_their_order_and_escaped_keys() {
+        let object = raw(r#"{"b":1,"a\u0041":[2,{"x":3}],"c":"s"}"#);
+        let fields = Fields::parse(&object).unwrap();
+        let keys: Vec<&str> = fields.0.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["b", "aA", "c"]);
+        assert_eq!(fields.0[1].1.get(), r#"[2,{"x":3}]"#);
+    }
+}

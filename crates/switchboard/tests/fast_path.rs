@@ -1,0 +1,243 @@
+//! The fast path (`proxy::fast`): a 2026-07-28 stateless `tools/call` forwarded as bytes
+//! answers what the full path answers, and keeps its timeouts, cancellation and errors.
+//!
+//! The requests are written by hand (a 2026 client's headers and `_meta`) so each test can
+//! choose which path a call takes; the TypeScript SDK 2.x test in `sdk_clients.rs` takes the
+//! same path with a real client. The fast path answers `application/json`, the full path
+//! (rmcp's service) an SSE stream: that is how a test tells which one answered.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{everything, repo_root, signal, Switchboard};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A tool call as a 2026-07-28 client sends it, with `meta` added to its `_meta`.
+fn call(id: u64, tool: &str, arguments: Value, meta: Value) -> Value {
+    let mut full = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": { "name": "fast-path-test", "version": "1" },
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    for (key, value) in meta.as_object().into_iter().flatten() {
+        full[key] = value.clone();
+    }
+    json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": { "name": tool, "arguments": arguments, "_meta": full },
+    })
+}
+
+/// Which path answered, and the JSON-RPC response.
+#[derive(Debug, PartialEq)]
+enum Path {
+    Fast,
+    Full,
+}
+
+fn post(url: &str, body: &Value) -> reqwest::RequestBuilder {
+    let tool = body["params"]["name"].as_str().unwrap_or_default();
+    reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .json(body)
+        .timeout(WAIT)
+}
+
+async fn send(url: &str, body: &Value) -> (Path, Value) {
+    let response = post(url, body).send().await.expect("POST");
+    assert_eq!(response.status(), 200);
+    let sse = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let text = response.text().await.expect("body");
+    if !sse {
+        return (Path::Fast, serde_json::from_str(&text).expect("JSON"));
+    }
+    let reply = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|m| m.get("id") == body.get("id"))
+        .unwrap_or_else(|| panic!("no response in the stream: {text}"));
+    (Path::Full, reply)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_call_takes_the_fast_path_and_answers_what_the_full_path_answers() {
+    let sb = Switchboard::start(json!({ "every": everything() }));
+    sb.wait_running("every").await;
+    let calls = [
+        ("echo", json!({ "message": "fast \"quoted\" ünïcode" })),
+        ("get-tiny-image", json!({})),
+        ("get-structured-content", json!({ "location": "New York" })),
+        ("no-such-tool", json!({})),
+        // The server asks its client for sampling mid-call; this caller takes no requests,
+        // so on either path the server hears that nobody can answer.
+        ("trigger-sampling-request", json!({ "prompt": "hi" })),
+    ];
+    for (n, (tool, arguments)) in calls.into_iter().enumerate() {
+        let id = n as u64;
+        let (path, fast) = send(
+            &sb.mcp_url("every"),
+            &call(id, tool, arguments.clone(), json!({})),
+        )
+        .await;
+        assert_eq!(path, Path::Fast, "{tool}: {fast}");
+        // A caller that wants progress, or that takes the server's requests, needs the full
+        // proxy: the same call then goes through rmcp.
+        let wants_progress = call(id, tool, arguments.clone(), json!({ "progressToken": "p" }));
+        let (path, with_progress) = send(&sb.mcp_url("every"), &wants_progress).await;
+        assert_eq!(path, Path::Full, "{tool}");
+        let asks = json!({ "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} } });
+        let (path, takes_requests) =
+            send(&sb.mcp_url("every"), &call(id, tool, arguments, asks)).await;
+        assert_eq!(path, Path::Full, "{tool}");
+        assert_eq!(
+            fast, with_progress,
+            "{tool}: the fast path answers the same"
+        );
+        assert_eq!(fast, takes_requests, "{tool}");
+        assert_eq!(fast["result"]["resultType"], "complete", "{fast}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aggregate_and_its_views_take_the_fast_path_for_the_tools_they_show() {
+    let mut hidden = everything();
+    hidden["tools"] = json!({ "deny": ["get-env"] });
+    let sb = Switchboard::start(json!({ "every": everything(), "other": hidden }));
+    sb.wait_running("every").await;
+    sb.wait_running("other").await;
+    let aggregate = format!("{}/mcp", sb.url);
+    let echo = |tool: &str| call(1, tool, json!({ "message": "through /mcp" }), json!({}));
+    for url in [aggregate.clone(), format!("{aggregate}?servers=every")] {
+        let (path, reply) = send(&url, &echo("every__echo")).await;
+        assert_eq!(path, Path::Fast, "{url}: {reply}");
+        assert!(reply.to_string().contains("through /mcp"), "{url}: {reply}");
+    }
+    // A server the view leaves out, a tool its filter hides, a name that is no server's:
+    // the full path answers each, in its words.
+    for (url, tool) in [
+        (format!("{aggregate}?servers=every"), "other__echo"),
+        (aggregate.clone(), "other__get-env"),
+        (aggregate.clone(), "nobody__echo"),
+    ] {
+        let (path, reply) = send(&url, &echo(tool)).await;
+        assert_eq!(path, Path::Full, "{url} {tool}: {reply}");
+        assert!(
+            reply.get("error").is_some() || reply["result"]["isError"] == true,
+            "{url} {tool}: {reply}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_the_filter_hides_is_refused_in_the_full_paths_words() {
+    let mut server = everything();
+    server["tools"] = json!({ "deny": ["get-env"] });
+    let sb = Switchboard::start(json!({ "every": server }));
+    sb.wait_running("every").await;
+    let (_, reply) = send(
+        &sb.mcp_url("every"),
+        &call(7, "get-env", json!({}), json!({})),
+    )
+    .await;
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not exposed") && message.contains("every"),
+        "{reply}"
+    );
+}
+
+/// `tests/servers/cancel_probe.py`: a Python SDK 1.x server whose `wait` tool logs when it
+/// starts and when it is cancelled.
+fn probe(extra: Value) -> Value {
+    let mut probe = json!({
+        "command": repo_root().join("tests/.venv-mcp1/bin/python").to_string_lossy(),
+        "args": [repo_root().join("tests/servers/cancel_probe.py").to_string_lossy()],
+    });
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        probe[key] = value.clone();
+    }
+    probe
+}
+
+async fn wait_for_log(sb: &Switchboard, name: &str, needle: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, logs) = sb.get(&format!("/api/servers/{name}/logs")).await;
+        if logs.to_string().contains(needle) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{needle:?} not logged: {logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fast_call_whose_client_goes_away_is_cancelled_at_the_server() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let request = post(
+        &sb.mcp_url("probe"),
+        &call(1, "wait", json!({ "seconds": 30 }), json!({})),
+    )
+    .send();
+    let call = tokio::spawn(request);
+    wait_for_log(&sb, "probe", "started wait").await;
+    call.abort(); // the client hangs up
+    wait_for_log(&sb, "probe", "cancelled wait").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fast_call_past_its_timeout_fails_naming_the_setting_and_is_cancelled() {
+    let timeouts = json!({ "timeouts": { "toolCallSecs": 1 } });
+    let sb = Switchboard::start(json!({ "probe": probe(timeouts) }));
+    sb.wait_running("probe").await;
+    let (path, reply) = send(
+        &sb.mcp_url("probe"),
+        &call(2, "wait", json!({ "seconds": 30 }), json!({})),
+    )
+    .await;
+    assert_eq!(path, Path::Fast);
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("'probe' did not answer within 1s") && message.contains("timeouts"),
+        "{reply}"
+    );
+    wait_for_log(&sb, "probe", "cancelled wait").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fast_call_to_a_server_that_dies_fails_at_once_and_says_so() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    let pid = sb.pid_of("probe").await;
+    let pending = tokio::spawn({
+        let request = post(
+            &sb.mcp_url("probe"),
+            &call(3, "wait", json!({ "seconds": 60 }), json!({})),
+        );
+        async move { request.send().await.expect("POST").json::<Value>().await }
+    });
+    wait_for_log(&sb, "probe", "started wait").await;
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
+    let reply = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("answered at once, not after the call's timeout")
+        .expect("task")
+        .expect("JSON");
+    let message = reply["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("'probe' closed its connection"), "{reply}");
+}
