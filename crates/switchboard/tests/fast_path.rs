@@ -1,5 +1,6 @@
-//! The fast path (`proxy::fast`): a 2026-07-28 stateless `tools/call` forwarded as bytes
-//! answers what the full path answers, and keeps its timeouts, cancellation and errors.
+//! The fast path (`proxy::fast`): a 2026-07-28 stateless `tools/call`, or one in a 2025-era
+//! session whose client takes no requests, forwarded as bytes, answers what the full path
+//! answers, and keeps its timeouts, cancellation, errors and sessions.
 //!
 //! The requests are written by hand (a 2026 client's headers and `_meta`) so each test can
 //! choose which path a call takes; the TypeScript SDK 2.x test in `sdk_clients.rs` takes the
@@ -51,7 +52,11 @@ fn post(url: &str, body: &Value) -> reqwest::RequestBuilder {
 }
 
 async fn send(url: &str, body: &Value) -> (Path, Value) {
-    let response = post(url, body).send().await.expect("POST");
+    reply_to(post(url, body).send().await.expect("POST"), body).await
+}
+
+/// Which path answered `body`'s request with `response`, and the JSON-RPC response.
+async fn reply_to(response: reqwest::Response, body: &Value) -> (Path, Value) {
     assert_eq!(response.status(), 200);
     let sse = response
         .headers()
@@ -240,4 +245,209 @@ async fn a_fast_call_to_a_server_that_dies_fails_at_once_and_says_so() {
         .expect("JSON");
     let message = reply["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("'probe' closed its connection"), "{reply}");
+}
+
+/// A 2025-era Streamable HTTP session opened by hand (`initialize`, then `initialized`).
+struct Session {
+    url: String,
+    id: String,
+}
+
+impl Session {
+    async fn open(url: String, capabilities: Value) -> Self {
+        let initialize = json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": capabilities,
+                "clientInfo": { "name": "fast-path-test", "version": "1" },
+            },
+        });
+        let response = Self::request(&url, None)
+            .json(&initialize)
+            .send()
+            .await
+            .expect("POST");
+        let id = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session id")
+            .to_owned();
+        let (_, reply) = reply_to(response, &initialize).await;
+        assert!(reply.get("result").is_some(), "{reply}");
+        let session = Self { url, id };
+        let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+        let response = session.post(&initialized).send().await.expect("POST");
+        assert!(response.status().is_success(), "{}", response.status());
+        session
+    }
+
+    fn request(url: &str, session: Option<&str>) -> reqwest::RequestBuilder {
+        let request = reqwest::Client::new()
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .timeout(WAIT);
+        match session {
+            Some(id) => request.header("mcp-session-id", id),
+            None => request,
+        }
+    }
+
+    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
+        Self::request(&self.url, Some(&self.id)).json(body)
+    }
+
+    async fn send(&self, body: &Value) -> (Path, Value) {
+        reply_to(self.post(body).send().await.expect("POST"), body).await
+    }
+}
+
+/// A `tools/call` as a 2025-era client sends it in its session.
+fn session_call(id: u64, tool: &str, arguments: Value, meta: Option<Value>) -> Value {
+    let mut params = json!({ "name": tool, "arguments": arguments });
+    if let Some(meta) = meta {
+        params["_meta"] = meta;
+    }
+    json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_whose_client_takes_no_requests_takes_the_fast_path_with_the_same_answers() {
+    let sb = Switchboard::start(json!({ "every": everything() }));
+    sb.wait_running("every").await;
+    let plain = Session::open(sb.mcp_url("every"), json!({})).await;
+    let sampling = Session::open(sb.mcp_url("every"), json!({ "sampling": {} })).await;
+    let aggregate = Session::open(format!("{}/mcp", sb.url), json!({})).await;
+    let calls = [
+        ("echo", json!({ "message": "fast \"quoted\" ünïcode" })),
+        ("get-tiny-image", json!({})),
+        ("get-structured-content", json!({ "location": "New York" })),
+        ("no-such-tool", json!({})),
+    ];
+    for (n, (tool, arguments)) in calls.into_iter().enumerate() {
+        let id = n as u64 + 1;
+        let (path, fast) = plain
+            .send(&session_call(id, tool, arguments.clone(), None))
+            .await;
+        assert_eq!(path, Path::Fast, "{tool}: {fast}");
+        // Progress, and a client that takes requests, need the full path.
+        let progress = Some(json!({ "progressToken": "p" }));
+        let (path, with_progress) = plain
+            .send(&session_call(id, tool, arguments.clone(), progress))
+            .await;
+        assert_eq!(path, Path::Full, "{tool}");
+        let (path, takes_requests) = sampling
+            .send(&session_call(id, tool, arguments.clone(), None))
+            .await;
+        assert_eq!(path, Path::Full, "{tool}");
+        assert_eq!(
+            fast, with_progress,
+            "{tool}: the fast path answers the same"
+        );
+        assert_eq!(fast, takes_requests, "{tool}");
+        let qualified = format!("every__{tool}");
+        let (path, through_aggregate) = aggregate
+            .send(&session_call(id, &qualified, arguments, None))
+            .await;
+        assert_eq!(path, Path::Fast, "{qualified}: {through_aggregate}");
+        if tool != "no-such-tool" {
+            assert_eq!(fast, through_aggregate, "{qualified}");
+        }
+    }
+    // A session the server never opened is refused as ever (rmcp's 404), not served.
+    let stranger = Session {
+        url: sb.mcp_url("every"),
+        id: "no-such-session".into(),
+    };
+    let response = stranger
+        .post(&session_call(9, "echo", json!({ "message": "x" }), None))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 404);
+    // A closed session is forgotten: its calls are refused too.
+    let closed = reqwest::Client::new()
+        .delete(sb.mcp_url("every"))
+        .header("mcp-session-id", &plain.id)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(closed.status().is_success(), "{}", closed.status());
+    let response = plain
+        .post(&session_call(10, "echo", json!({ "message": "x" }), None))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fast_session_call_the_client_cancels_is_cancelled_at_the_server() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let session = Session::open(sb.mcp_url("probe"), json!({})).await;
+    let body = session_call(5, "wait", json!({ "seconds": 30 }), None);
+    let pending = tokio::spawn(session.post(&body).send());
+    wait_for_log(&sb, "probe", "started wait").await;
+    let cancel = json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": { "requestId": 5, "reason": "the user pressed stop" },
+    });
+    let response = session.post(&cancel).send().await.expect("POST");
+    assert!(response.status().is_success(), "{}", response.status());
+    wait_for_log(&sb, "probe", "cancelled wait").await;
+    let response = tokio::time::timeout(WAIT, pending)
+        .await
+        .expect("the call ends when cancelled")
+        .expect("task")
+        .expect("POST");
+    let (path, reply) = reply_to(response, &body).await;
+    assert_eq!(path, Path::Fast);
+    assert_eq!(reply["error"]["code"], -32800, "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_used_only_through_the_fast_path_does_not_expire_while_in_use() {
+    let sb = Switchboard::start_with_file(json!({
+        "mcpServers": { "every": everything() },
+        "gateway": { "sessionIdleSecs": 2 },
+    }));
+    sb.wait_running("every").await;
+    let session = Session::open(sb.mcp_url("every"), json!({})).await;
+    // Calls for three times the idle limit, each well inside it.
+    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    let mut id = 1;
+    while tokio::time::Instant::now() < until {
+        let (path, reply) = session
+            .send(&session_call(
+                id,
+                "echo",
+                json!({ "message": "still here" }),
+                None,
+            ))
+            .await;
+        assert_eq!(path, Path::Fast, "{reply}");
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // rmcp's own session is still there: a request only it answers succeeds.
+    let list = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/list" });
+    let (path, reply) = session.send(&list).await;
+    assert_eq!(path, Path::Full);
+    assert!(reply["result"]["tools"].is_array(), "{reply}");
+    // Left alone, it expires as before, and a call is then refused.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let response = session
+        .post(&session_call(
+            id + 1,
+            "echo",
+            json!({ "message": "gone" }),
+            None,
+        ))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 404);
 }

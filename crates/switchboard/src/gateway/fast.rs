@@ -1,36 +1,51 @@
-//! The HTTP side of the fast path (`proxy::FastCall`): a stateless `tools/call` POST answered
-//! without rmcp's Streamable HTTP service, when its headers say it may be one.
+//! The HTTP side of the fast path (`proxy::FastCall`): a `tools/call` POST answered without
+//! rmcp's Streamable HTTP service, when its headers say it may be one and its body and the
+//! server's state then agree.
 //!
+//! Two kinds of request may take it: a 2026-07-28 stateless one (`Mcp-Method: tools/call`,
+//! no session), and one in a 2025-era session whose client takes no requests
+//! ([`FastSessions`], learnt from the session's `initialize` by [`opening`] and [`closing`]).
 //! The headers are looked at first, so every other request reaches rmcp untouched. A request
 //! whose headers qualify has its body read here; when the body or the server's state then
 //! turns out to need the full path, the request goes on to rmcp rebuilt from the same bytes.
-//! What rmcp would refuse (a missing `Accept` type, a header that contradicts the body) is
-//! never taken, so the refusals stay rmcp's.
-
-use std::sync::Arc;
+//! What rmcp would refuse (a missing `Accept` type, a header that contradicts the body, a
+//! session it does not have) is never taken, so the refusals stay rmcp's.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::fast_sessions::FastSessions;
 use super::guard::MAX_BODY_BYTES;
-use crate::proxy::{CallHeaders, FastCall};
-use crate::slot::ServerSlot;
+use crate::proxy::{cancelled_request, initialize_takes_requests, Caller, FastCall, Route};
 
-/// Answers `request` on the fast path, or gives it back for rmcp. `route` is the endpoint's
-/// routing of a tool name (see [`FastCall::read`]).
+const SESSION_ID: &str = "mcp-session-id";
+
+/// Answers `request` on the fast path, or gives it back for rmcp. `sessions` are the
+/// endpoint's; `route` is its routing of a tool name (see [`FastCall::read`]).
 pub async fn try_call(
     request: Request,
-    route: impl FnOnce(&str) -> Option<(Arc<ServerSlot>, &str)>,
+    sessions: &FastSessions,
+    route: Route<'_>,
 ) -> Result<Response, Request> {
-    if !qualifies(&request) {
+    if !posts_json(&request) {
         return Err(request);
     }
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(e) => return Ok(unreadable_body(&e.to_string())),
+    let headers = request.headers();
+    if single(headers, SESSION_ID).is_some() && !headers.contains_key("mcp-method") {
+        in_session(request, sessions, route).await
+    } else if stateless_call(headers) {
+        stateless(request, route).await
+    } else {
+        Err(request)
+    }
+}
+
+async fn stateless(request: Request, route: Route<'_>) -> Result<Response, Request> {
+    let (parts, body) = match read(request).await {
+        Ok(read) => read,
+        Err(answer) => return Ok(answer),
     };
     let headers = &parts.headers;
     let (Some(version), Some(name)) = (
@@ -39,32 +54,117 @@ pub async fn try_call(
     ) else {
         return Err(Request::from_parts(parts, Body::from(body)));
     };
-    let expected = CallHeaders { version, name };
-    let Some(call) = FastCall::read(&body, &expected, route) else {
+    let Some(call) = FastCall::read(&body, &Caller::Stateless { version, name }, &route) else {
         return Err(Request::from_parts(parts, Body::from(body)));
     };
-    let answer = call.send().await;
-    Ok((
+    Ok(json(call.send().await))
+}
+
+async fn in_session(
+    request: Request,
+    sessions: &FastSessions,
+    route: Route<'_>,
+) -> Result<Response, Request> {
+    let Some(id) = single(request.headers(), SESSION_ID).map(str::to_owned) else {
+        return Err(request);
+    };
+    let Some(session) = sessions.get(&id) else {
+        return Err(request); // a client that takes requests, or a session rmcp answers for
+    };
+    let (parts, body) = match read(request).await {
+        Ok(read) => read,
+        Err(answer) => return Ok(answer),
+    };
+    if let Some(cancelled) = cancelled_request(&body) {
+        // rmcp hears it too (for calls it forwarded itself).
+        session.cancel(cancelled.trim());
+        return Err(Request::from_parts(parts, Body::from(body)));
+    }
+    let Some(call) = FastCall::read(&body, &Caller::Session, &route) else {
+        return Err(Request::from_parts(parts, Body::from(body)));
+    };
+    if !sessions.in_use(&id, &session).await {
+        drop(call);
+        return Err(Request::from_parts(parts, Body::from(body)));
+    }
+    let flight = session.begin(call.id_text().trim());
+    let answer = tokio::select! {
+        answer = call.send() => answer,
+        () = flight.token.cancelled() => call.cancelled(),
+    };
+    Ok(json(answer))
+}
+
+/// For a request that may open a session (a POST without one): its body read, and whether
+/// it is an `initialize` from a client that takes no requests, so the session it opens may
+/// take the fast path (see [`opened`]).
+pub async fn opening(request: Request) -> Result<(Request, bool), Response> {
+    let headers = request.headers();
+    if request.method() != Method::POST
+        || headers.contains_key(SESSION_ID)
+        || headers.contains_key("mcp-method")
+    {
+        return Ok((request, false));
+    }
+    let (parts, body) = read(request).await?;
+    let eligible = initialize_takes_requests(&body) == Some(false);
+    Ok((Request::from_parts(parts, Body::from(body)), eligible))
+}
+
+/// After rmcp answered an `initialize` that [`opening`] found eligible: the session it
+/// opened is remembered.
+pub fn opened(sessions: &FastSessions, response: &Response) {
+    if response.status().is_success() {
+        if let Some(id) = single(response.headers(), SESSION_ID) {
+            sessions.opened(id);
+        }
+    }
+}
+
+/// After rmcp answered a `DELETE` of a session: the session is forgotten.
+pub fn closing(sessions: &FastSessions, request_headers: &HeaderMap, response: &Response) {
+    if response.status().is_success() {
+        if let Some(id) = single(request_headers, SESSION_ID) {
+            sessions.closed(id);
+        }
+    }
+}
+
+/// The body of `request`, or the answer to one that could not be read.
+async fn read(request: Request) -> Result<(http::request::Parts, Bytes), Response> {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => Ok((parts, body)),
+        Err(e) => Err(unreadable_body(&e.to_string())),
+    }
+}
+
+fn json(answer: Vec<u8>) -> Response {
+    (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
         Bytes::from(answer),
     )
-        .into_response())
+        .into_response()
 }
 
-/// Whether the headers are those of a stateless `tools/call` rmcp would accept: a JSON POST
-/// without a session, accepting both JSON and SSE, with its `Mcp-Method`, `Mcp-Name` and
-/// `MCP-Protocol-Version` each given once and no `Mcp-Param-*` (rmcp checks those against
-/// the tool's schema).
-fn qualifies(request: &Request) -> bool {
+/// Whether the request is a JSON POST that rmcp would accept: `Accept` naming both JSON and
+/// SSE.
+fn posts_json(request: &Request) -> bool {
     let headers = request.headers();
     request.method() == Method::POST
-        && !headers.contains_key("mcp-session-id")
-        && single(headers, "mcp-method") == Some("tools/call")
         && essence(headers.get(header::CONTENT_TYPE)).is_some_and(is_json)
         && accepts_json_and_sse(headers)
+}
+
+/// Whether the headers are those of a stateless `tools/call`: no session, `Mcp-Method`,
+/// `Mcp-Name` and `MCP-Protocol-Version` each given once, and no `Mcp-Param-*` (rmcp checks
+/// those against the tool's schema).
+fn stateless_call(headers: &HeaderMap) -> bool {
+    !headers.contains_key(SESSION_ID)
+        && single(headers, "mcp-method") == Some("tools/call")
         && !headers
             .keys()
             .any(|name| name.as_str().starts_with("mcp-param-"))
@@ -128,6 +228,10 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.body(Body::empty()).unwrap()
+    }
+
+    fn qualifies(request: &Request) -> bool {
+        posts_json(request) && stateless_call(request.headers())
     }
 
     const GOOD: [(&str, &str); 5] = [

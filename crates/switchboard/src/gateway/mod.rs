@@ -5,6 +5,7 @@ mod api;
 mod dashboard;
 mod error;
 mod fast;
+mod fast_sessions;
 pub mod guard;
 mod login;
 mod oauth_callback;

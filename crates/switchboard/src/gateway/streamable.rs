@@ -15,11 +15,12 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::error::ApiError;
+use super::fast_sessions::FastSessions;
 use super::sse::ViewQuery;
 use super::{AppState, SessionLimits};
 use crate::events::EventBus;
 use crate::hub::Hub;
-use crate::proxy::{aggregate_route, AggregateProxy, ServerProxy, View};
+use crate::proxy::{AggregateProxy, Route, ServerProxy, View};
 use crate::slot::ServerSlot;
 
 type Service = StreamableHttpService<ServerProxy, LocalSessionManager>;
@@ -32,14 +33,24 @@ pub const MAX_VIEWS: usize = 64;
 /// Per-server Streamable HTTP services, and one per view of the aggregate in use.
 #[derive(Default)]
 pub struct StreamableServices {
-    services: Mutex<HashMap<String, (Weak<ServerSlot>, Service)>>,
+    services: Mutex<HashMap<String, ServerService>>,
     aggregate: Mutex<HashMap<String, ViewService>>,
 }
 
-/// The service of one aggregate view, and its sessions (to tell an unused view).
+/// The service of one server, while its slot is the same one, with what the fast path
+/// knows of its sessions.
+struct ServerService {
+    slot: Weak<ServerSlot>,
+    service: Service,
+    fast: Arc<FastSessions>,
+}
+
+/// The service of one aggregate view, its sessions (to tell an unused view), and what the
+/// fast path knows of them.
 struct ViewService {
     service: AggregateService,
     sessions: Arc<LocalSessionManager>,
+    fast: Arc<FastSessions>,
 }
 
 impl ViewService {
@@ -75,17 +86,19 @@ impl StreamableServices {
         retired: &CancellationToken,
         limits: SessionLimits,
         events: &EventBus,
-    ) -> Service {
+    ) -> (Service, Arc<FastSessions>) {
         let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((weak, service)) = services.get(name) {
-            if weak.as_ptr() == Arc::as_ptr(slot) {
-                return service.clone();
+        if let Some(existing) = services.get(name) {
+            if existing.slot.as_ptr() == Arc::as_ptr(slot) {
+                return (existing.service.clone(), Arc::clone(&existing.fast));
             }
         }
         // Entries of removed servers go when another is made.
-        services.retain(|_, (weak, _)| weak.strong_count() > 0);
+        services.retain(|_, existing| existing.slot.strong_count() > 0);
         let for_factory = Arc::clone(slot);
         let events = events.clone();
+        let sessions = session_manager(limits);
+        let fast = Arc::new(FastSessions::new(Arc::clone(&sessions), limits.idle));
         let service = StreamableHttpService::new(
             move || {
                 Ok(ServerProxy::for_server(
@@ -94,11 +107,16 @@ impl StreamableServices {
                     events.clone(),
                 ))
             },
-            session_manager(limits),
+            sessions,
             config(retired.child_token()),
         );
-        services.insert(name.to_owned(), (Arc::downgrade(slot), service.clone()));
-        service
+        let entry = ServerService {
+            slot: Arc::downgrade(slot),
+            service: service.clone(),
+            fast: Arc::clone(&fast),
+        };
+        services.insert(name.to_owned(), entry);
+        (service, fast)
     }
 
     /// The service of `view`, made on first use. Views nobody uses are dropped when a new
@@ -106,13 +124,13 @@ impl StreamableServices {
     fn aggregate(
         &self,
         hub: &Arc<Hub>,
-        view: View,
+        view: &View,
         limits: SessionLimits,
-    ) -> Result<AggregateService, ApiError> {
+    ) -> Result<(AggregateService, Arc<FastSessions>), ApiError> {
         let mut services = self.aggregate.lock().unwrap_or_else(|p| p.into_inner());
         let key = view.key();
         if let Some(existing) = services.get(&key) {
-            return Ok(existing.service.clone());
+            return Ok((existing.service.clone(), Arc::clone(&existing.fast)));
         }
         services.retain(|_, v| !v.unused());
         if services.len() >= MAX_VIEWS {
@@ -126,7 +144,9 @@ impl StreamableServices {
             ));
         }
         let sessions = session_manager(limits);
+        let fast = Arc::new(FastSessions::new(Arc::clone(&sessions), limits.idle));
         let hub_for_factory = Arc::clone(hub);
+        let view = view.clone();
         let service = StreamableHttpService::new(
             move || {
                 Ok(AggregateProxy::for_view(
@@ -142,9 +162,10 @@ impl StreamableServices {
             ViewService {
                 service: service.clone(),
                 sessions,
+                fast: Arc::clone(&fast),
             },
         );
-        Ok(service)
+        Ok((service, fast))
     }
 
     /// Aggregate views kept now.
@@ -166,15 +187,15 @@ pub async fn handle(
     let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
         return ApiError::unknown_server(&name).into_response();
     };
-    let request = match super::fast::try_call(request, |tool| Some((Arc::clone(&slot), tool))).await
-    {
+    let (service, fast) =
+        state
+            .streamable
+            .get(&name, &slot, &retired, state.limits, state.hub.events());
+    let request = match super::fast::try_call(request, &fast, Route::Server(&slot)).await {
         Ok(answered) => return answered,
         Err(request) => request,
     };
-    let service = state
-        .streamable
-        .get(&name, &slot, &retired, state.limits, state.hub.events());
-    call(service, request).await
+    call(service, &fast, request).await
 }
 
 /// `/mcp[?servers=a,b]` (any method): the aggregate endpoint.
@@ -187,21 +208,24 @@ pub async fn handle_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
-    let request =
-        match super::fast::try_call(request, |tool| aggregate_route(&state.hub, &view, tool)).await
-        {
-            Ok(answered) => return answered,
-            Err(request) => request,
-        };
-    match state.streamable.aggregate(&state.hub, view, state.limits) {
-        Ok(service) => call(service, request).await,
-        Err(e) => e.into_response(),
-    }
+    let (service, fast) = match state.streamable.aggregate(&state.hub, &view, state.limits) {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    let route = Route::Aggregate {
+        hub: &state.hub,
+        view: &view,
+    };
+    let request = match super::fast::try_call(request, &fast, route).await {
+        Ok(answered) => return answered,
+        Err(request) => request,
+    };
+    call(service, &fast, request).await
 }
 
 /// Runs an rmcp service, turns its plain-text refusals into JSON-RPC errors, and answers a
-/// successful session DELETE with 200.
-async fn call<S, B>(service: S, request: Request) -> Response
+/// successful session DELETE with 200. Tells `fast` of the sessions opened and closed.
+async fn call<S, B>(service: S, fast: &FastSessions, request: Request) -> Response
 where
     S: tower::Service<Request, Response = http::Response<B>, Error = std::convert::Infallible>,
     B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
@@ -212,12 +236,20 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let is_delete = request.method() == Method::DELETE;
+    let (request, eligible) = match super::fast::opening(request).await {
+        Ok(opening) => opening,
+        Err(answer) => return answer,
+    };
+    let deleted = (request.method() == Method::DELETE).then(|| request.headers().clone());
     let mut response = match service.oneshot(request).await {
         Ok(response) => response.map(axum::body::Body::new),
         Err(never) => match never {},
     };
-    if is_delete {
+    if eligible {
+        super::fast::opened(fast, &response);
+    }
+    if let Some(headers) = deleted {
+        super::fast::closing(fast, &headers, &response);
         session_closed_ok(&mut response);
     }
     jsonrpc_refusal(response, sent_json).await
@@ -282,7 +314,7 @@ mod tests {
     }
 
     /// Opens a session on `service` with a real `initialize` POST.
-    async fn open_session(service: AggregateService) {
+    async fn open_session((service, fast): (AggregateService, Arc<FastSessions>)) {
         let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
         let request = http::Request::post("/mcp")
             .header(header::HOST, "127.0.0.1")
@@ -290,7 +322,7 @@ mod tests {
             .header(header::ACCEPT, "application/json, text/event-stream")
             .body(axum::body::Body::from(body))
             .unwrap();
-        let response = call(service, request).await;
+        let response = call(service, &fast, request).await;
         let status = response.status();
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
@@ -303,19 +335,19 @@ mod tests {
         let hub = Hub::new(EventBus::default(), None, Arc::new(Launcher::default()));
         let services = StreamableServices::default();
         for n in 0..1000 {
-            services.aggregate(&hub, view(n), LIMITS).unwrap();
+            services.aggregate(&hub, &view(n), LIMITS).unwrap();
         }
         assert_eq!(services.views(), 1, "views without sessions do not pile up");
 
         for n in 0..MAX_VIEWS {
-            let service = services.aggregate(&hub, view(n), LIMITS).unwrap();
+            let service = services.aggregate(&hub, &view(n), LIMITS).unwrap();
             open_session(service).await;
         }
         assert_eq!(services.views(), MAX_VIEWS, "views in use are kept");
-        let again = services.aggregate(&hub, view(3), LIMITS);
+        let again = services.aggregate(&hub, &view(3), LIMITS);
         assert!(again.is_ok(), "a view in use is served");
         let refused = services
-            .aggregate(&hub, view(MAX_VIEWS), LIMITS)
+            .aggregate(&hub, &view(MAX_VIEWS), LIMITS)
             .err()
             .expect("one view too many is refused");
         let response = refused.into_response();

@@ -12,13 +12,15 @@
 //! checked before anything is sent (otherwise the caller's request goes the usual way,
 //! untouched, and gets the usual answers, errors included):
 //! - it is a 2026-07-28 stateless request (`Mcp-Method`, `Mcp-Name` and
-//!   `MCP-Protocol-Version` present once and agreeing with the body, no `Mcp-Param-*`) to a
-//!   server's endpoint, or to the aggregate or a view of it for a `server__tool` it shows;
+//!   `MCP-Protocol-Version` present once and agreeing with the body, no `Mcp-Param-*`), or a
+//!   request in a 2025-era Streamable HTTP session, to a server's endpoint, or to the
+//!   aggregate or a view of it for a `server__tool` it shows;
 //! - it asks for no progress and no log messages (`progressToken`, `logLevel`), carries no
 //!   retry (`requestState`, `inputResponses`) and nothing else beside `name`, `arguments`
 //!   and `_meta`;
-//! - its caller takes no requests (no sampling, elicitation or roots among its capabilities),
-//!   so nothing the server might ask during the call could be routed to it;
+//! - its caller takes no requests (no sampling, elicitation or roots among the capabilities
+//!   of its `_meta`, or of its session's `initialize`), so nothing the server might ask
+//!   during the call could be routed to it;
 //! - the server is running, is a child (it has a lane), speaks an `initialize` era (a 2026
 //!   server would need Switchboard's own lifecycle on the request), and its filter exposes
 //!   the tool.
@@ -44,12 +46,14 @@ use crate::lane::{LaneError, RawLane};
 use crate::routing::ClientFeature;
 use crate::slot::ServerSlot;
 
-/// What the request's HTTP headers said, each present exactly once (checked by the gateway).
-pub struct CallHeaders<'a> {
-    /// `MCP-Protocol-Version`.
-    pub version: &'a str,
-    /// `Mcp-Name`.
-    pub name: &'a str,
+/// Who sends a call, as far as the fast path needs to know.
+pub enum Caller<'a> {
+    /// A 2026-07-28 stateless request, with what its HTTP headers said (each present exactly
+    /// once, checked by the gateway): `MCP-Protocol-Version` and `Mcp-Name`.
+    Stateless { version: &'a str, name: &'a str },
+    /// A request in a 2025-era session whose client takes no requests (the gateway knows
+    /// this from the session's `initialize`).
+    Session,
 }
 
 /// The `_meta` keys of 2026-07-28's per-request lifecycle: about the caller's exchange with
@@ -69,6 +73,8 @@ const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 /// A `tools/call` that may take the fast path, read from its body.
 pub struct FastCall<'a> {
     id: &'a RawValue,
+    /// A 2026 caller's result is marked complete; a 2025 caller's passes as it came.
+    stateless: bool,
     slot: Arc<ServerSlot>,
     lane: Arc<RawLane>,
     /// The params as the server gets them (the caller's `_meta` without the lifecycle).
@@ -76,13 +82,9 @@ pub struct FastCall<'a> {
 }
 
 impl<'a> FastCall<'a> {
-    /// The call in `body`, if it qualifies (see the module documentation). `route` gives the
-    /// server that answers for a tool name at the endpoint and the tool's name there.
-    pub fn read(
-        body: &'a [u8],
-        headers: &CallHeaders<'_>,
-        route: impl FnOnce(&str) -> Option<(Arc<ServerSlot>, &str)>,
-    ) -> Option<Self> {
+    /// The call in `body`, if it qualifies (see the module documentation). `route` is the
+    /// endpoint's.
+    pub fn read(body: &'a [u8], caller: &Caller<'_>, route: &Route<'_>) -> Option<Self> {
         #[derive(Deserialize)]
         struct Request<'a> {
             jsonrpc: Cow<'a, str>,
@@ -108,10 +110,8 @@ impl<'a> FastCall<'a> {
                 _ => return None, // a retry's state, a task, or something newer: the full path
             }
         }
-        let (name, meta) = (name?, meta?);
-        if name != headers.name {
-            return None;
-        }
+        let name = name?;
+        let meta = meta.unwrap_or(Fields(Vec::new()));
         let mut version = None;
         let mut capabilities = None;
         for (key, value) in &meta.0 {
@@ -125,14 +125,28 @@ impl<'a> FastCall<'a> {
                 _ => {}
             }
         }
-        let (version, capabilities) = (version?, capabilities?);
-        let stateless = ProtocolVersion::KNOWN_VERSIONS
-            .iter()
-            .any(|known| known.as_str() == version && !known.has_initialize());
-        if version != headers.version || !stateless || asks_anything(&capabilities) {
-            return None;
+        match caller {
+            Caller::Stateless {
+                version: header_version,
+                name: header_name,
+            } => {
+                let (version, capabilities) = (version?, capabilities?);
+                let stateless = ProtocolVersion::KNOWN_VERSIONS
+                    .iter()
+                    .any(|known| known.as_str() == version && !known.has_initialize());
+                if name != *header_name
+                    || version != *header_version
+                    || !stateless
+                    || asks_anything(&capabilities)
+                {
+                    return None;
+                }
+            }
+            // A session's lifecycle is its `initialize`; one in `_meta` is something newer.
+            Caller::Session if version.is_some() || capabilities.is_some() => return None,
+            Caller::Session => {}
         }
-        let (slot, tool) = route(&name)?;
+        let (slot, tool) = route.resolve(&name)?;
         let upstream = slot.upstream()?;
         let lane = upstream.lane.filter(|lane| !lane.is_closed())?;
         if !upstream.info.protocol_version.has_initialize() {
@@ -160,14 +174,29 @@ impl<'a> FastCall<'a> {
         forwarded.push(b'}');
         Some(Self {
             id: request.id,
+            stateless: matches!(caller, Caller::Stateless { .. }),
             slot,
             lane,
             params: forwarded,
         })
     }
 
+    /// The caller's request id as written (to match a later `notifications/cancelled`).
+    pub fn id_text(&self) -> &str {
+        self.id.get()
+    }
+
+    /// The answer to a call its caller cancelled before the server answered.
+    pub fn cancelled(&self) -> Vec<u8> {
+        self.error(ErrorData::new(
+            ErrorCode(REQUEST_CANCELLED),
+            "the request was cancelled by the client",
+            None,
+        ))
+    }
+
     /// Sends the call to the server's child and answers the JSON-RPC response for the caller.
-    pub async fn send(self) -> Vec<u8> {
+    pub async fn send(&self) -> Vec<u8> {
         let server = self.slot.name();
         let timeout = self.slot.settings().spec.timeouts.tool_call();
         let call = self.lane.call("tools/call", &self.params);
@@ -195,6 +224,10 @@ impl<'a> FastCall<'a> {
             error: Option<ErrorData>,
         }
         match serde_json::from_slice::<Reply>(line) {
+            Ok(Reply {
+                result: Some(result),
+                error: None,
+            }) if !self.stateless => self.envelope(b"result", result.get().as_bytes()),
             Ok(Reply {
                 result: Some(result),
                 error: None,
@@ -228,16 +261,65 @@ impl<'a> FastCall<'a> {
     }
 }
 
-/// The routing of the aggregate endpoint (or its `view`) for [`FastCall::read`]: `server__tool`
-/// to that server, when the view includes it.
-pub fn aggregate_route<'n>(
-    hub: &Hub,
-    view: &View,
-    qualified: &'n str,
-) -> Option<(Arc<ServerSlot>, &'n str)> {
-    let (server, tool) = split_qualified(qualified)?;
-    let slot = hub.slot(server).filter(|_| view.includes(server))?;
-    Some((slot, tool))
+/// The error code of a call answered after its caller cancelled it (the code LSP gives it;
+/// the caller has already stopped waiting, so it is for logs).
+const REQUEST_CANCELLED: i32 = -32800;
+
+/// The `requestId` of a `notifications/cancelled` in `body`, as written, or `None` when the
+/// body is something else.
+pub fn cancelled_request(body: &[u8]) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct Notification<'a> {
+        method: Cow<'a, str>,
+        #[serde(borrow)]
+        params: Params<'a>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Params<'a> {
+        #[serde(borrow)]
+        request_id: &'a RawValue,
+    }
+    let notification: Notification = serde_json::from_slice(body).ok()?;
+    (notification.method == "notifications/cancelled").then(|| notification.params.request_id.get())
+}
+
+/// For a body that is an `initialize` request: whether its client takes requests a server
+/// may send during a call (sampling, elicitation, roots). `None` for any other body.
+pub fn initialize_takes_requests(body: &[u8]) -> Option<bool> {
+    #[derive(Deserialize)]
+    struct Initialize<'a> {
+        #[serde(borrow)]
+        method: Cow<'a, str>,
+        params: Params,
+    }
+    #[derive(Deserialize)]
+    struct Params {
+        capabilities: ClientCapabilities,
+    }
+    let request: Initialize = serde_json::from_slice(body).ok()?;
+    (request.method == "initialize").then(|| asks_anything(&request.params.capabilities))
+}
+
+/// Which server answers for a tool name at an endpoint, and the tool's name there.
+pub enum Route<'a> {
+    /// `/servers/{name}/mcp`: every tool is that server's.
+    Server(&'a Arc<ServerSlot>),
+    /// The aggregate endpoint or one of its views: `server__tool`, for a server it shows.
+    Aggregate { hub: &'a Hub, view: &'a View },
+}
+
+impl Route<'_> {
+    fn resolve<'n>(&self, tool: &'n str) -> Option<(Arc<ServerSlot>, &'n str)> {
+        match self {
+            Self::Server(slot) => Some((Arc::clone(slot), tool)),
+            Self::Aggregate { hub, view } => {
+                let (server, tool) = split_qualified(tool)?;
+                let slot = hub.slot(server).filter(|_| view.includes(server))?;
+                Some((slot, tool))
+            }
+        }
+    }
 }
 
 /// A JSON-RPC request id: a number or a string (not null, not a structure).
