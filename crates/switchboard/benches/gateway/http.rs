@@ -145,6 +145,11 @@ impl PlainHttpClient {
         Err(format!("{method}: no response in the body: {body}"))
     }
 
+    /// Closes the session, if the client has one (`DELETE`).
+    pub(crate) async fn close(&self) {
+        close_session(&self.http, &self.url, self.session.as_deref()).await;
+    }
+
     pub(crate) async fn echo(&self) -> BenchResult<()> {
         let (result, _) = self
             .exchange(
@@ -157,5 +162,17 @@ impl PlainHttpClient {
             return Err(format!("unexpected echo result: {text}"));
         }
         Ok(())
+    }
+}
+
+/// `DELETE`s session `session` at `url`, so the gateway does not keep it until it idles out.
+pub(crate) async fn close_session(http: &reqwest::Client, url: &str, session: Option<&str>) {
+    if let Some(session) = session {
+        let _ = http
+            .delete(url)
+            .header("mcp-session-id", session)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await;
     }
 }

@@ -11,7 +11,7 @@ use rmcp::service::Peer;
 use rmcp::RoleClient;
 
 use crate::client::{close_all, connect_many, echo_rmcp, CALL_LIMIT};
-use crate::http::PlainHttpClient;
+use crate::http::{close_session, PlainHttpClient};
 use crate::procs::CpuSnapshot;
 use crate::report::Report;
 use crate::settings::Settings;
@@ -59,15 +59,7 @@ impl Echoer<'_> {
 pub(crate) async fn plain_latency(url: &str, s: &Settings) -> BenchResult<Stats> {
     let client = PlainHttpClient::connect(url).await?;
     let result = latency(Echoer::Plain(&client), s).await;
-    if let Some(session) = &client.session {
-        let _ = client
-            .http
-            .delete(url)
-            .header("mcp-session-id", session)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-    }
+    client.close().await;
     result
 }
 
@@ -229,19 +221,43 @@ pub(crate) async fn throughput_levels(
     }
 }
 
-/// Throughput of 2026-07-28 stateless calls at each level: every client its own keep-alive
-/// connection, no session.
-pub(crate) async fn stateless_throughput_levels(
+/// Throughput of the bench's keep-alive client at each level: every client its own
+/// connection, and its own session unless `stateless` (2026-07-28: no session).
+pub(crate) async fn plain_throughput_levels(
     name: &str,
     url: &str,
+    stateless: bool,
     gateway: Option<u32>,
     s: &Settings,
     r: &mut Report,
 ) {
     for &level in &s.levels {
-        let callers = (0..level)
-            .map(|_| Caller::Plain(PlainHttpClient::stateless(url)))
-            .collect();
-        r.throughput(name, level, throughput(callers, gateway, s).await);
+        let mut callers = Vec::with_capacity(level);
+        let mut sessions = Vec::new();
+        let mut failed = None;
+        for _ in 0..level {
+            if stateless {
+                callers.push(Caller::Plain(PlainHttpClient::stateless(url)));
+                continue;
+            }
+            match PlainHttpClient::connect(url).await {
+                Ok(client) => {
+                    sessions.push((client.http.clone(), client.session.clone()));
+                    callers.push(Caller::Plain(client));
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let result = match failed {
+            Some(e) => Err(e),
+            None => throughput(callers, gateway, s).await,
+        };
+        for (http, session) in &sessions {
+            close_session(http, url, session.as_deref()).await;
+        }
+        r.throughput(name, level, result);
     }
 }

@@ -15,8 +15,7 @@ use serde_json::{json, Value};
 
 use crate::client::{close_all, connect_http};
 use crate::measure::{
-    latency, plain_latency, stateless_latency, stateless_throughput_levels, throughput_levels,
-    Echoer,
+    latency, plain_latency, plain_throughput_levels, stateless_latency, throughput_levels, Echoer,
 };
 use crate::procs::{alive, children_rss, cmdline, mark, memory_kib, Proc, Processes, MARK_VAR};
 use crate::report::{mib, Report};
@@ -203,9 +202,19 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
         || at_max = Some(memory_kib(pid)),
     )
     .await;
-    stateless_throughput_levels(
+    plain_throughput_levels(
+        "Switchboard, Streamable HTTP, keep-alive client",
+        &mcp,
+        false,
+        Some(pid),
+        s,
+        r,
+    )
+    .await;
+    plain_throughput_levels(
         "Switchboard, Streamable HTTP 2026-07-28 (stateless)",
         &mcp,
+        true,
         Some(pid),
         s,
         r,
