@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{everything, repo_root, signal, Switchboard};
+use support::{cancel_probe, everything, signal, Switchboard};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -163,32 +163,13 @@ async fn a_tool_the_filter_hides_is_refused_in_the_full_paths_words() {
     );
 }
 
-/// `tests/servers/cancel_probe.py`: a Python SDK 1.x server whose `wait` tool logs when it
-/// starts and when it is cancelled.
+/// The cancel probe (`support::cancel_probe`) with `extra` keys in its entry.
 fn probe(extra: Value) -> Value {
-    let mut probe = json!({
-        "command": repo_root().join("tests/.venv-mcp1/bin/python").to_string_lossy(),
-        "args": [repo_root().join("tests/servers/cancel_probe.py").to_string_lossy()],
-    });
+    let mut probe = cancel_probe();
     for (key, value) in extra.as_object().into_iter().flatten() {
         probe[key] = value.clone();
     }
     probe
-}
-
-async fn wait_for_log(sb: &Switchboard, name: &str, needle: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, logs) = sb.get(&format!("/api/servers/{name}/logs")).await;
-        if logs.to_string().contains(needle) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{needle:?} not logged: {logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -201,9 +182,9 @@ async fn a_fast_call_whose_client_goes_away_is_cancelled_at_the_server() {
     )
     .send();
     let call = tokio::spawn(request);
-    wait_for_log(&sb, "probe", "started wait").await;
+    sb.wait_for_log("probe", "started wait").await;
     call.abort(); // the client hangs up
-    wait_for_log(&sb, "probe", "cancelled wait").await;
+    sb.wait_for_log("probe", "cancelled wait").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -222,7 +203,7 @@ async fn a_fast_call_past_its_timeout_fails_naming_the_setting_and_is_cancelled(
         message.contains("'probe' did not answer within 1s") && message.contains("timeouts"),
         "{reply}"
     );
-    wait_for_log(&sb, "probe", "cancelled wait").await;
+    sb.wait_for_log("probe", "cancelled wait").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,7 +217,7 @@ async fn a_fast_call_to_a_server_that_dies_fails_at_once_and_says_so() {
         );
         async move { request.send().await.expect("POST").json::<Value>().await }
     });
-    wait_for_log(&sb, "probe", "started wait").await;
+    sb.wait_for_log("probe", "started wait").await;
     signal(pid, nix::sys::signal::Signal::SIGKILL);
     let reply = tokio::time::timeout(Duration::from_secs(10), pending)
         .await
@@ -390,14 +371,14 @@ async fn a_fast_session_call_the_client_cancels_is_cancelled_at_the_server() {
     let session = Session::open(sb.mcp_url("probe"), json!({})).await;
     let body = session_call(5, "wait", json!({ "seconds": 30 }), None);
     let pending = tokio::spawn(session.post(&body).send());
-    wait_for_log(&sb, "probe", "started wait").await;
+    sb.wait_for_log("probe", "started wait").await;
     let cancel = json!({
         "jsonrpc": "2.0", "method": "notifications/cancelled",
         "params": { "requestId": 5, "reason": "the user pressed stop" },
     });
     let response = session.post(&cancel).send().await.expect("POST");
     assert!(response.status().is_success(), "{}", response.status());
-    wait_for_log(&sb, "probe", "cancelled wait").await;
+    sb.wait_for_log("probe", "cancelled wait").await;
     let response = tokio::time::timeout(WAIT, pending)
         .await
         .expect("the call ends when cancelled")

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use support::client::{call, connect, text_of, RecordingClient, Seen};
-use support::{everything, repo_root, signal, Switchboard};
+use support::{cancel_probe, everything, repo_root, signal, Switchboard};
 use switchboard_test_procs::{alive, pids, stat, Stat};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -221,7 +221,7 @@ async fn stray_stdout_lines_are_skipped_and_counted_and_a_call_in_progress_compl
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         std::fs::write(&go, "").unwrap();
-        wait_for_log(&sb, "noisy", "STRAY debugging line").await;
+        sb.wait_for_log("noisy", "STRAY debugging line").await;
     };
     let (result, ()) = tokio::join!(long, poke);
     let result = result.expect("the call in progress completes");
@@ -348,33 +348,11 @@ async fn calls_fail_fast_with_a_clear_error_while_a_server_restarts() {
     client.cancel().await.ok();
 }
 
-fn probe() -> Value {
-    json!({
-        "command": repo_root().join("tests/.venv-mcp1/bin/python").to_string_lossy(),
-        "args": [repo_root().join("tests/servers/cancel_probe.py").to_string_lossy()],
-    })
-}
-
-async fn wait_for_log(sb: &Switchboard, name: &str, needle: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, logs) = sb.get(&format!("/api/servers/{name}/logs")).await;
-        if logs.to_string().contains(needle) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{needle:?} not logged: {logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A legacy SSE client that closes its stream mid-call: the child hears
 /// `notifications/cancelled` for the call.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_disconnects_mid_call_cancels_the_call_upstream() {
-    let sb = Switchboard::start(json!({ "probe": probe() }));
+    let sb = Switchboard::start(json!({ "probe": cancel_probe() }));
     sb.wait_running("probe").await;
     let http = reqwest::Client::new();
     let stream = http.get(sb.sse_url("probe")).send().await.unwrap();
@@ -402,9 +380,9 @@ async fn a_client_that_disconnects_mid_call_cancels_the_call_upstream() {
     post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"vanishing","version":"1"}}})).await;
     post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
     post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"wait","arguments":{"seconds":30}}})).await;
-    wait_for_log(&sb, "probe", "started wait").await;
+    sb.wait_for_log("probe", "started wait").await;
     drop(body); // the client goes away
-    wait_for_log(&sb, "probe", "cancelled wait").await;
+    sb.wait_for_log("probe", "cancelled wait").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

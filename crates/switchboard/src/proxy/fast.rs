@@ -5,8 +5,8 @@
 //! costs the gateway several times what the server itself spends (BENCHMARKS.md). Here only
 //! the envelope is read (`serde_json::value::RawValue`: the arguments and the result are
 //! never parsed), the request is written to the child through its [`RawLane`] under an id of
-//! the lane's, and the answer line is passed back with the caller's id, marked as a complete
-//! result, from the same task that read the request.
+//! the lane's, and the answer line is passed back with the caller's id (a 2026 caller's
+//! result marked complete), from the same task that read the request.
 //!
 //! A call takes this path only when the full proxy would do nothing more for it, and it is
 //! checked before anything is sent (otherwise the caller's request goes the usual way,

@@ -54,6 +54,15 @@ pub fn mrtr_server() -> Value {
     })
 }
 
+/// `tests/servers/cancel_probe.py`: a Python SDK 1.x server whose `wait` tool logs when it
+/// starts and when it is cancelled.
+pub fn cancel_probe() -> Value {
+    json!({
+        "command": installed("tests/.venv-mcp1/bin/python").to_string_lossy(),
+        "args": [installed("tests/servers/cancel_probe.py").to_string_lossy()],
+    })
+}
+
 /// `@modelcontextprotocol/server-everything`'s entry point, for its HTTP modes.
 pub fn everything_script() -> PathBuf {
     installed("tests/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
@@ -309,6 +318,19 @@ impl Switchboard {
                     self.stderr()
                 );
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls the log of server `name` until it contains `needle`, for at most 30 s.
+    pub async fn wait_for_log(&self, name: &str, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, logs) = self.get(&format!("/api/servers/{name}/logs")).await;
+            if logs.to_string().contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{needle:?} not logged: {logs}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
