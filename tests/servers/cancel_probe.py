@@ -2,21 +2,23 @@
 call is cancelled, which only a `notifications/cancelled` from the client can cause.
 
 Tools:
-  wait(seconds): sleeps, then answers "waited"; prints "cancelled wait" to stderr if cancelled.
+  wait(seconds): sleeps, then answers "waited"; prints "started wait SECONDS (request ID)" to
+  stderr when it begins (the JSON-RPC id it was sent under, which tells Switchboard's fast path,
+  whose ids are strings "sbl~N", from rmcp's numbers) and "cancelled wait" if cancelled.
 """
 
 import sys
 
 import anyio
-from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp import Context, FastMCP
 
 server = FastMCP("cancel-probe")
 
 
 @server.tool()
-async def wait(seconds: float) -> str:
+async def wait(seconds: float, ctx: Context) -> str:
     """Sleep for `seconds`, then answer."""
-    print(f"started wait {seconds}", file=sys.stderr, flush=True)
+    print(f"started wait {seconds} (request {ctx.request_id})", file=sys.stderr, flush=True)
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():

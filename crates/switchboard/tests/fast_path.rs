@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use support::{cancel_probe, everything, signal, Switchboard};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// What the cancel probe logs when a call reaches it on the fast path (its request id is the
+/// lane's, `"sbl~N"`; rmcp's are numbers).
+const FAST_START: &str = "(request sbl~";
 
 /// A tool call as a 2026-07-28 client sends it, with `meta` added to its `_meta`.
 fn call(id: u64, tool: &str, arguments: Value, meta: Value) -> Value {
@@ -182,7 +185,7 @@ async fn a_fast_call_whose_client_goes_away_is_cancelled_at_the_server() {
     )
     .send();
     let call = tokio::spawn(request);
-    sb.wait_for_log("probe", "started wait").await;
+    sb.wait_for_log("probe", FAST_START).await;
     call.abort(); // the client hangs up
     sb.wait_for_log("probe", "cancelled wait").await;
 }
@@ -217,7 +220,7 @@ async fn a_fast_call_to_a_server_that_dies_fails_at_once_and_says_so() {
         );
         async move { request.send().await.expect("POST").json::<Value>().await }
     });
-    sb.wait_for_log("probe", "started wait").await;
+    sb.wait_for_log("probe", FAST_START).await;
     signal(pid, nix::sys::signal::Signal::SIGKILL);
     let reply = tokio::time::timeout(Duration::from_secs(10), pending)
         .await
@@ -371,7 +374,7 @@ async fn a_fast_session_call_the_client_cancels_is_cancelled_at_the_server() {
     let session = Session::open(sb.mcp_url("probe"), json!({})).await;
     let body = session_call(5, "wait", json!({ "seconds": 30 }), None);
     let pending = tokio::spawn(session.post(&body).send());
-    sb.wait_for_log("probe", "started wait").await;
+    sb.wait_for_log("probe", FAST_START).await;
     let cancel = json!({
         "jsonrpc": "2.0", "method": "notifications/cancelled",
         "params": { "requestId": 5, "reason": "the user pressed stop" },
@@ -431,4 +434,166 @@ async fn a_session_used_only_through_the_fast_path_does_not_expire_while_in_use(
         .await
         .expect("POST");
     assert_eq!(response.status(), 404);
+}
+
+/// A legacy HTTP+SSE session opened by hand: the stream's messages, and where to POST.
+struct LegacySession {
+    http: reqwest::Client,
+    post_url: String,
+    messages: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl LegacySession {
+    async fn open(sb: &Switchboard, server: &str, capabilities: Value) -> Self {
+        use futures::StreamExt;
+        let http = reqwest::Client::new();
+        let response = http.get(sb.sse_url(server)).send().await.expect("GET");
+        let mut body = response.bytes_stream();
+        let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
+        let (endpoint_tx, endpoint) = tokio::sync::oneshot::channel();
+        let reader = tokio::spawn(async move {
+            let mut endpoint_tx = Some(endpoint_tx);
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
+                        continue;
+                    };
+                    match endpoint_tx.take() {
+                        Some(endpoint) => {
+                            let _ = endpoint.send(data.trim().to_owned());
+                        }
+                        None => {
+                            if let Ok(message) = serde_json::from_str(data.trim()) {
+                                let _ = tx.send(message);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        let endpoint = tokio::time::timeout(WAIT, endpoint)
+            .await
+            .expect("the endpoint event")
+            .expect("the stream");
+        let mut session = Self {
+            http,
+            post_url: format!("{}{endpoint}", sb.url),
+            messages,
+            reader,
+        };
+        session
+            .post(json!({
+                "jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {
+                    "protocolVersion": "2024-11-05",
+                    "capabilities": capabilities,
+                    "clientInfo": { "name": "fast-path-test", "version": "1" },
+                },
+            }))
+            .await;
+        session.answer_to(0).await;
+        session
+            .post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .await;
+        session
+    }
+
+    async fn post(&self, message: Value) {
+        let response = self
+            .http
+            .post(&self.post_url)
+            .json(&message)
+            .timeout(WAIT)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 202);
+    }
+
+    /// The response to request `id` on the stream.
+    async fn answer_to(&mut self, id: u64) -> Value {
+        let wait = async {
+            loop {
+                let message = self.messages.recv().await.expect("the stream is open");
+                if message["id"] == id && message.get("method").is_none() {
+                    return message;
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait).await.expect("an answer")
+    }
+}
+
+impl Drop for LegacySession {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_sse_session_whose_client_takes_no_requests_takes_the_fast_path() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let wait =
+        |id: u64, seconds: f64| session_call(id, "wait", json!({ "seconds": seconds }), None);
+
+    // Answered on the stream, sent to the server under the lane's id.
+    let mut plain = LegacySession::open(&sb, "probe", json!({})).await;
+    plain.post(wait(1, 0.01)).await;
+    let answer = plain.answer_to(1).await;
+    assert_eq!(answer["result"]["content"][0]["text"], "waited", "{answer}");
+    sb.wait_for_log("probe", "started wait 0.01 (request sbl~")
+        .await;
+
+    // Cancelled by the client: the server hears it, the stream says so.
+    plain.post(wait(2, 30.0)).await;
+    sb.wait_for_log("probe", "started wait 30.0 (request sbl~")
+        .await;
+    plain
+        .post(json!({
+            "jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": { "requestId": 2, "reason": "stop" },
+        }))
+        .await;
+    sb.wait_for_log("probe", "cancelled wait").await;
+    assert_eq!(plain.answer_to(2).await["error"]["code"], -32800);
+
+    // A client that takes requests: the full path, rmcp's numeric id.
+    let mut sampling = LegacySession::open(&sb, "probe", json!({ "sampling": {} })).await;
+    sampling.post(wait(3, 0.02)).await;
+    let answer = sampling.answer_to(3).await;
+    assert_eq!(answer["result"]["content"][0]["text"], "waited", "{answer}");
+    let (_, logs) = sb.get("/api/servers/probe/logs").await;
+    let line = logs
+        .to_string()
+        .split("started wait 0.02")
+        .nth(1)
+        .map(|rest| rest.chars().take(20).collect::<String>())
+        .unwrap_or_default();
+    assert!(
+        line.starts_with(" (request ") && !line.contains("sbl~"),
+        "{line:?}"
+    );
+
+    // The client goes away mid-call: the server hears of it.
+    plain.post(wait(4, 30.0)).await;
+    sb.wait_for_log("probe", "started wait 30.0 (request sbl~1")
+        .await;
+    drop(plain);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, logs) = sb.get("/api/servers/probe/logs").await;
+        if logs.to_string().matches("cancelled wait").count() >= 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not cancelled: {logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -84,7 +84,6 @@ async fn in_session(
         return Err(Request::from_parts(parts, Body::from(body)));
     };
     if !sessions.in_use(&id, &session).await {
-        drop(call);
         return Err(Request::from_parts(parts, Body::from(body)));
     }
     let flight = session.begin(call.id_text().trim());

@@ -32,7 +32,8 @@ pub struct FastSessions {
     sessions: Mutex<HashMap<Arc<str>, Arc<FastSession>>>,
 }
 
-/// One session that may take the fast path.
+/// One session that may take the fast path (a Streamable HTTP one here, or a legacy SSE one,
+/// which `gateway::sse` keeps itself).
 pub struct FastSession {
     touched: Mutex<Instant>,
     in_flight: Mutex<HashMap<String, CancellationToken>>,
@@ -61,11 +62,7 @@ impl FastSessions {
                 sessions.retain(|id, _| open.contains_key(id));
             }
         }
-        let session = FastSession {
-            touched: Mutex::new(Instant::now()),
-            in_flight: Mutex::new(HashMap::new()),
-        };
-        sessions.insert(Arc::from(id), Arc::new(session));
+        sessions.insert(Arc::from(id), FastSession::new());
     }
 
     /// The session was closed (or rmcp no longer has it).
@@ -109,6 +106,13 @@ impl FastSessions {
 }
 
 impl FastSession {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            touched: Mutex::new(Instant::now()),
+            in_flight: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// Records a call in flight under the caller's request id; the token is cancelled by the
     /// caller's `notifications/cancelled` (or the session's end). Dropping the guard forgets it.
     pub fn begin(self: &Arc<Self>, request_id: &str) -> InFlight {

@@ -4,11 +4,13 @@
 //! where to POST, then every message to the client is an SSE `message` event.
 //! `POST .../messages?sessionId=` delivers one JSON-RPC message and answers 202. Each session
 //! is an rmcp server (a [`ServerProxy`]) over a pair of bounded channels, so a client that does
-//! not read its stream slows only its own session.
+//! not read its stream slows only its own session. A `tools/call` from a session whose client
+//! takes no requests may take the fast path (`proxy::FastCall`): it is answered on the stream
+//! by a task of its own, and rmcp never sees it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -17,7 +19,9 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, JsonRpcRequest, ServerJsonRpcMessage,
+};
 use rmcp::service::ServiceExt;
 use rmcp::ServerHandler;
 use serde::Deserialize;
@@ -25,8 +29,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::ApiError;
+use super::fast_sessions::FastSession;
 use super::AppState;
-use crate::proxy::{AggregateProxy, ServerProxy, View};
+use crate::proxy::{
+    cancelled_request, takes_requests, AggregateProxy, Caller, FastCall, Route, ServerProxy, View,
+};
 
 /// Messages buffered per direction and session before the sender waits.
 const CHANNEL_CAPACITY: usize = 64;
@@ -35,28 +42,33 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Open legacy sessions: id -> where its POSTed messages go.
 #[derive(Default)]
 pub struct SseSessions {
-    map: Mutex<HashMap<String, SseSession>>,
+    map: Mutex<HashMap<String, Arc<SseSession>>>,
 }
 
 struct SseSession {
     server: String,
+    /// Where the session's calls go: the server's name, or the aggregate's view.
+    view: Option<View>,
     inbound: mpsc::Sender<ClientJsonRpcMessage>,
+    /// The stream (each message as JSON text), for answers the fast path writes itself.
+    outbound: futures::channel::mpsc::Sender<String>,
+    /// Set once the client's `initialize` showed it takes no requests.
+    fast: OnceLock<Arc<FastSession>>,
+    /// Cancelled when the session ends.
+    ended: CancellationToken,
 }
 
 impl SseSessions {
     fn insert(&self, id: String, session: SseSession) {
-        self.lock().insert(id, session);
+        self.lock().insert(id, Arc::new(session));
     }
 
     fn remove(&self, id: &str) {
         self.lock().remove(id);
     }
 
-    fn inbound(&self, id: &str, server: &str) -> Option<mpsc::Sender<ClientJsonRpcMessage>> {
-        self.lock()
-            .get(id)
-            .filter(|s| s.server == server)
-            .map(|s| s.inbound.clone())
+    fn get(&self, id: &str, server: &str) -> Option<Arc<SseSession>> {
+        self.lock().get(id).filter(|s| s.server == server).cloned()
     }
 
     /// Open legacy sessions (the fuzz target checks that none is left behind).
@@ -70,7 +82,7 @@ impl SseSessions {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SseSession>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SseSession>>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -84,7 +96,7 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
         &state,
         ServerProxy::for_server(slot, state.limits.per_server, state.hub.events().clone()),
         retired,
-        name.clone(),
+        (name.clone(), None),
         &format!("/servers/{name}/messages"),
     )
 }
@@ -98,37 +110,46 @@ pub async fn open_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
-    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view);
+    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view.clone());
     let retired = state.hub.stopping();
-    open_session(&state, proxy, retired, AGGREGATE.into(), "/messages")
+    open_session(
+        &state,
+        proxy,
+        retired,
+        (AGGREGATE.into(), Some(view)),
+        "/messages",
+    )
 }
 
 /// The owner recorded for aggregate sessions (server names cannot contain `*`).
 const AGGREGATE: &str = "*";
 
-/// Opens a session served by `handler`; POSTs must come to `messages_path` and name `owner`.
+/// Opens a session served by `handler`; POSTs must come to `messages_path` and name `owner`
+/// (a server's name, or the aggregate with its view).
 fn open_session<H: ServerHandler>(
     state: &AppState,
     handler: H,
     retired: CancellationToken,
-    owner: String,
+    (owner, view): (String, Option<View>),
     messages_path: &str,
 ) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (in_tx, in_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
-    let (out_tx, out_rx) =
-        futures::channel::mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_CAPACITY);
+    let (out_tx, out_rx) = futures::channel::mpsc::channel::<String>(CHANNEL_CAPACITY);
+    // The session lives until the client goes away (its stream is dropped), the server entry
+    // is removed, or Switchboard stops.
+    let session_ct = retired.child_token();
     state.sse.insert(
         id.clone(),
         SseSession {
             server: owner,
+            view,
             inbound: in_tx,
+            outbound: out_tx.clone(),
+            fast: OnceLock::new(),
+            ended: session_ct.clone(),
         },
     );
-
-    // The session lives until the client goes away (its stream is dropped), the server entry
-    // is removed, or Switchboard stops.
-    let session_ct = retired.child_token();
     let closed = CancellationToken::new();
     {
         let sessions = Arc::clone(&state.sse);
@@ -136,7 +157,9 @@ fn open_session<H: ServerHandler>(
         let ct = session_ct.clone();
         let closed = closed.clone();
         tokio::spawn(async move {
-            let sink = out_tx.sink_map_err(std::io::Error::other);
+            let sink = out_tx
+                .sink_map_err(std::io::Error::other)
+                .with(|m| futures::future::ready(Ok::<_, std::io::Error>(to_json(&m))));
             let stream = tokio_stream::wrappers::ReceiverStream::new(in_rx);
             match handler.serve_with_ct((sink, stream), ct.clone()).await {
                 Ok(running) => {
@@ -157,13 +180,9 @@ fn open_session<H: ServerHandler>(
     });
     let guard = session_ct.drop_guard();
     let messages = out_rx
-        .map(move |msg| {
+        .map(move |json| {
             let _keep = &guard; // dropping the stream (client gone) cancels the session
-            let event = Event::default().event("message");
-            Ok(match serde_json::to_string(&msg) {
-                Ok(json) => event.data(json),
-                Err(e) => event.data(format!("{{\"error\":\"unserialisable message: {e}\"}}")),
-            })
+            Ok(Event::default().event("message").data(json))
         })
         .take_until(closed.cancelled_owned());
     Sse::new(first.chain(messages))
@@ -209,7 +228,7 @@ async fn deliver(
         ))
         .into_response();
     };
-    let Some(inbound) = state.sse.inbound(&id, owner) else {
+    let Some(session) = state.sse.get(&id, owner) else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_session",
@@ -217,6 +236,14 @@ async fn deliver(
         )
         .into_response();
     };
+    if let Some(fast) = session.fast.get() {
+        if let Some(cancelled) = cancelled_request(body) {
+            fast.cancel(cancelled.trim()); // and rmcp hears it too, for its own calls
+        } else if let Some(call) = fast_call(state, &session, body) {
+            answer_on_stream(call, Arc::clone(fast), &session);
+            return (StatusCode::ACCEPTED, "Accepted").into_response();
+        }
+    }
     let message: ClientJsonRpcMessage = match serde_json::from_slice(body) {
         Ok(m) => m,
         Err(e) => {
@@ -224,7 +251,16 @@ async fn deliver(
                 .into_response()
         }
     };
-    if inbound.send(message).await.is_err() {
+    if let JsonRpcMessage::Request(JsonRpcRequest {
+        request: ClientRequest::InitializeRequest(initialize),
+        ..
+    }) = &message
+    {
+        if !takes_requests(&initialize.params.capabilities) {
+            let _ = session.fast.set(FastSession::new());
+        }
+    }
+    if session.inbound.send(message).await.is_err() {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_session",
@@ -233,6 +269,50 @@ async fn deliver(
         .into_response();
     }
     (StatusCode::ACCEPTED, "Accepted").into_response()
+}
+
+/// The call in `body`, if it may take the fast path in `session`.
+fn fast_call(state: &AppState, session: &SseSession, body: &[u8]) -> Option<FastCall> {
+    match &session.view {
+        Some(view) => {
+            let route = Route::Aggregate {
+                hub: &state.hub,
+                view,
+            };
+            FastCall::read(body, &Caller::Session, &route)
+        }
+        None => {
+            let slot = state.hub.slot(&session.server)?;
+            FastCall::read(body, &Caller::Session, &Route::Server(&slot))
+        }
+    }
+}
+
+/// Sends `call` to its server and its answer on the session's stream, from a task of its own
+/// (the POST has its 202 already). The caller's `notifications/cancelled` or the session's
+/// end stops it, and the server is told.
+fn answer_on_stream(call: FastCall, fast: Arc<FastSession>, session: &SseSession) {
+    let mut outbound = session.outbound.clone();
+    let ended = session.ended.clone();
+    tokio::spawn(async move {
+        let flight = fast.begin(call.id_text().trim());
+        let answer = tokio::select! {
+            answer = call.send() => answer,
+            () = flight.token.cancelled() => call.cancelled(),
+            () = ended.cancelled() => return,
+        };
+        drop(flight);
+        // Made by serde from valid JSON: UTF-8.
+        let answer = String::from_utf8(answer)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let _ = outbound.send(answer).await;
+    });
+}
+
+/// One of rmcp's messages as the stream carries it.
+fn to_json(message: &ServerJsonRpcMessage) -> String {
+    serde_json::to_string(message)
+        .unwrap_or_else(|e| format!("{{\"error\":\"unserialisable message: {e}\"}}"))
 }
 
 /// `?servers=a,b` on the aggregate endpoints.

@@ -71,8 +71,9 @@ const NEEDS_FULL_PATH: [&str; 2] = ["progressToken", "io.modelcontextprotocol/lo
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 /// A `tools/call` that may take the fast path, read from its body.
-pub struct FastCall<'a> {
-    id: &'a RawValue,
+pub struct FastCall {
+    /// The caller's id, as written.
+    id: Box<RawValue>,
     /// A 2026 caller's result is marked complete; a 2025 caller's passes as it came.
     stateless: bool,
     slot: Arc<ServerSlot>,
@@ -81,10 +82,10 @@ pub struct FastCall<'a> {
     params: Vec<u8>,
 }
 
-impl<'a> FastCall<'a> {
+impl FastCall {
     /// The call in `body`, if it qualifies (see the module documentation). `route` is the
     /// endpoint's.
-    pub fn read(body: &'a [u8], caller: &Caller<'_>, route: &Route<'_>) -> Option<Self> {
+    pub fn read(body: &[u8], caller: &Caller<'_>, route: &Route<'_>) -> Option<Self> {
         #[derive(Deserialize)]
         struct Request<'a> {
             jsonrpc: Cow<'a, str>,
@@ -94,7 +95,7 @@ impl<'a> FastCall<'a> {
             #[serde(borrow)]
             params: &'a RawValue,
         }
-        let request: Request<'a> = serde_json::from_slice(body).ok()?;
+        let request: Request = serde_json::from_slice(body).ok()?;
         if request.jsonrpc != "2.0" || request.method != "tools/call" || !is_id(request.id) {
             return None;
         }
@@ -137,7 +138,7 @@ impl<'a> FastCall<'a> {
                 if name != *header_name
                     || version != *header_version
                     || !stateless
-                    || asks_anything(&capabilities)
+                    || takes_requests(&capabilities)
                 {
                     return None;
                 }
@@ -173,7 +174,7 @@ impl<'a> FastCall<'a> {
         }
         forwarded.push(b'}');
         Some(Self {
-            id: request.id,
+            id: request.id.to_owned(),
             stateless: matches!(caller, Caller::Stateless { .. }),
             slot,
             lane,
@@ -298,7 +299,7 @@ pub fn initialize_takes_requests(body: &[u8]) -> Option<bool> {
         capabilities: ClientCapabilities,
     }
     let request: Initialize = serde_json::from_slice(body).ok()?;
-    (request.method == "initialize").then(|| asks_anything(&request.params.capabilities))
+    (request.method == "initialize").then(|| takes_requests(&request.params.capabilities))
 }
 
 /// Which server answers for a tool name at an endpoint, and the tool's name there.
@@ -328,8 +329,9 @@ fn is_id(id: &RawValue) -> bool {
     matches!(text.first(), Some(b'"' | b'-' | b'0'..=b'9'))
 }
 
-/// Whether a caller with `caps` takes requests a server may send during a call.
-fn asks_anything(caps: &ClientCapabilities) -> bool {
+/// Whether a client with `caps` takes requests a server may send during a call (sampling,
+/// elicitation, roots): then its calls need the full proxy.
+pub fn takes_requests(caps: &ClientCapabilities) -> bool {
     [
         ClientFeature::Sampling,
         ClientFeature::Elicitation,
