@@ -5,6 +5,8 @@ Tools:
   wait(seconds): sleeps, then answers "waited"; prints "started wait SECONDS (request ID)" to
   stderr when it begins (the JSON-RPC id it was sent under, which tells Switchboard's fast path,
   whose ids are strings "sbl~N", from rmcp's numbers) and "cancelled wait" if cancelled.
+  steps(count): reports progress 1..count of count (when asked for progress), then answers
+  "COUNT steps"; prints "started steps COUNT (request ID)" to stderr.
 """
 
 import sys
@@ -25,6 +27,15 @@ async def wait(seconds: float, ctx: Context) -> str:
         print("cancelled wait", file=sys.stderr, flush=True)
         raise
     return "waited"
+
+
+@server.tool()
+async def steps(count: int, ctx: Context) -> str:
+    """Report progress `count` times, then answer."""
+    print(f"started steps {count} (request {ctx.request_id})", file=sys.stderr, flush=True)
+    for step in range(1, count + 1):
+        await ctx.report_progress(step, count)
+    return f"{count} steps"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@
 //!   line that answers one of the lane's ids (strings starting with [`LANE_ID_PREFIX`];
 //!   rmcp's ids are numbers) goes to its caller; every other byte passes to rmcp unchanged.
 //!
+//! A call may ask for progress: it is sent with the lane's id as its progress token, and the
+//! child's `notifications/progress` lines carrying that token go to the call's progress
+//! channel (in the order read, all of them before the answer), never to rmcp.
+//!
 //! A call whose caller goes away (the HTTP client disconnected, the timeout passed) is
 //! cancelled upstream with `notifications/cancelled`, as rmcp does for its own. When the
 //! child's stdout ends or its stdin is closed, every call waiting on the lane fails at once.
@@ -26,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// How the lane's request ids begin (`"sbl~17"`): strings, so they never meet rmcp's numbers.
 pub const LANE_ID_PREFIX: &str = "sbl~";
@@ -49,10 +53,16 @@ pub enum LaneError {
     Write(#[source] io::Error),
 }
 
+/// A call waiting for its answer, and where its progress goes.
+struct Pending {
+    answer: oneshot::Sender<Vec<u8>>,
+    progress: Option<mpsc::UnboundedSender<Vec<u8>>>,
+}
+
 /// The lane of one child connection (see the module documentation).
 pub struct RawLane {
     stdin: tokio::sync::Mutex<Option<Writer>>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>,
+    pending: Mutex<HashMap<u64, Pending>>,
     next_id: AtomicU64,
     closed: AtomicBool,
 }
@@ -103,12 +113,35 @@ impl RawLane {
     /// answer: the child's whole response line. Dropped before the answer (its caller gone,
     /// its timeout passed), the call is cancelled upstream.
     pub async fn call(self: &Arc<Self>, method: &str, params: &[u8]) -> Result<Vec<u8>, LaneError> {
+        let id = self.next_id();
+        self.call_as(id, method, params, None).await
+    }
+
+    /// An id for [`RawLane::call_as`], and the progress token that goes with it
+    /// ([`RawLane::token`]), for a caller that must write the token into its params first.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The lane's request id and progress token for `id`, as a JSON string.
+    pub fn token(id: u64) -> String {
+        format!("\"{LANE_ID_PREFIX}{id}\"")
+    }
+
+    /// [`RawLane::call`] under `id` (from [`RawLane::next_id`]); with `progress`, the child's
+    /// progress notifications for token `id` are sent there.
+    pub async fn call_as(
+        self: &Arc<Self>,
+        id: u64,
+        method: &str,
+        params: &[u8],
+        progress: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    ) -> Result<Vec<u8>, LaneError> {
         if self.is_closed() {
             return Err(LaneError::Closed);
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answer, answered) = oneshot::channel();
-        self.lock_pending().insert(id, answer);
+        self.lock_pending().insert(id, Pending { answer, progress });
         let mut call = LaneCall {
             lane: Arc::clone(self),
             id,
@@ -143,12 +176,12 @@ impl RawLane {
         writer.flush().await.map_err(LaneError::Write)
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Vec<u8>>>> {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes `line` if it answers one of the lane's calls (handing it to the caller, or
-    /// dropping it when the caller has gone); leaves every other line to rmcp.
+    /// Takes `line` if it answers one of the lane's calls, or is progress for one (handing it
+    /// to the caller, or dropping it when the caller has gone); leaves every other line to rmcp.
     fn claim(&self, line: &[u8]) -> bool {
         if memchr::memmem::find(line, QUOTED_PREFIX).is_none() {
             return false;
@@ -157,20 +190,42 @@ impl RawLane {
         struct Envelope<'a> {
             #[serde(borrow)]
             id: Option<std::borrow::Cow<'a, str>>,
-            method: Option<serde::de::IgnoredAny>,
+            #[serde(borrow)]
+            method: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            params: Option<TokenParams<'a>>,
         }
-        let Ok(Envelope {
-            id: Some(id),
-            method: None,
-        }) = serde_json::from_slice(line)
-        else {
-            return false; // a request or notification of the server's, or an id of rmcp's
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct TokenParams<'a> {
+            #[serde(borrow)]
+            progress_token: Option<std::borrow::Cow<'a, str>>,
+        }
+        // Anything that does not read so (an id of rmcp's, a request of the server's) is rmcp's.
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(line) else {
+            return false;
+        };
+        let (id, is_answer) = match (&envelope.id, &envelope.method, &envelope.params) {
+            (Some(id), None, _) => (id, true),
+            (
+                None,
+                Some(method),
+                Some(TokenParams {
+                    progress_token: Some(token),
+                }),
+            ) if method == "notifications/progress" => (token, false),
+            _ => return false,
         };
         let Some(id) = id.strip_prefix(LANE_ID_PREFIX).and_then(|n| n.parse().ok()) else {
             return false;
         };
-        if let Some(caller) = self.lock_pending().remove(&id) {
-            let _ = caller.send(line.to_vec());
+        let mut pending = self.lock_pending();
+        if is_answer {
+            if let Some(call) = pending.remove(&id) {
+                let _ = call.answer.send(line.to_vec());
+            }
+        } else if let Some(progress) = pending.get(&id).and_then(|c| c.progress.as_ref()) {
+            let _ = progress.send(line.to_vec());
         }
         true
     }
@@ -434,6 +489,38 @@ mod tests {
         assert_eq!(passed, format!("{theirs}{{\"tail\":1}}\n"));
         let reply = call.await.unwrap().unwrap();
         assert_eq!(reply, answer.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn a_calls_progress_goes_to_it_in_order_and_other_progress_to_rmcp() {
+        let (lane, mut child_in, mut child_out, mut reader) = lane();
+        let (progress, mut heard) = mpsc::unbounded_channel();
+        let id = lane.next_id();
+        let call = tokio::spawn({
+            let lane = Arc::clone(&lane);
+            async move { lane.call_as(id, "tools/call", b"{}", Some(progress)).await }
+        });
+        let mut request = String::new();
+        child_in.read_line(&mut request).await.unwrap();
+        let ours = |n: u32| {
+            format!("{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{{\"progressToken\":{},\"progress\":{n}}}}}\n", RawLane::token(id))
+        };
+        let theirs = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":5,\"progress\":1}}\n";
+        let answer = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{{}}}}\n",
+            RawLane::token(id)
+        );
+        for line in [ours(1), theirs.to_owned(), ours(2), answer.clone()] {
+            child_out.write_all(line.as_bytes()).await.unwrap();
+        }
+        drop(child_out);
+        let mut passed = String::new();
+        reader.read_to_string(&mut passed).await.unwrap();
+        assert_eq!(passed, theirs, "rmcp gets only what is not the lane's");
+        assert_eq!(call.await.unwrap().unwrap(), answer.as_bytes());
+        assert_eq!(heard.recv().await.unwrap(), ours(1).as_bytes());
+        assert_eq!(heard.recv().await.unwrap(), ours(2).as_bytes());
+        assert!(heard.recv().await.is_none(), "nothing after the answer");
     }
 
     #[tokio::test]

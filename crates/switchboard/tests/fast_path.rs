@@ -35,7 +35,8 @@ fn call(id: u64, tool: &str, arguments: Value, meta: Value) -> Value {
     })
 }
 
-/// Which path answered, and the JSON-RPC response.
+/// Which path answered a call that asked for no progress (the fast path answers it with one
+/// JSON body, rmcp with an SSE stream), and the JSON-RPC response.
 #[derive(Debug, PartialEq)]
 enum Path {
     Fast,
@@ -100,19 +101,20 @@ async fn a_plain_call_takes_the_fast_path_and_answers_what_the_full_path_answers
         )
         .await;
         assert_eq!(path, Path::Fast, "{tool}: {fast}");
-        // A caller that wants progress, or that takes the server's requests, needs the full
-        // proxy: the same call then goes through rmcp.
-        let wants_progress = call(id, tool, arguments.clone(), json!({ "progressToken": "p" }));
-        let (path, with_progress) = send(&sb.mcp_url("every"), &wants_progress).await;
+        // A caller that wants log messages on the call, or that takes the server's requests,
+        // needs the full proxy: the same call then goes through rmcp.
+        let level = json!({ "io.modelcontextprotocol/logLevel": "debug" });
+        let (path, with_level) = send(
+            &sb.mcp_url("every"),
+            &call(id, tool, arguments.clone(), level),
+        )
+        .await;
         assert_eq!(path, Path::Full, "{tool}");
         let asks = json!({ "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} } });
         let (path, takes_requests) =
             send(&sb.mcp_url("every"), &call(id, tool, arguments, asks)).await;
         assert_eq!(path, Path::Full, "{tool}");
-        assert_eq!(
-            fast, with_progress,
-            "{tool}: the fast path answers the same"
-        );
+        assert_eq!(fast, with_level, "{tool}: the fast path answers the same");
         assert_eq!(fast, takes_requests, "{tool}");
         assert_eq!(fast["result"]["resultType"], "complete", "{fast}");
     }
@@ -316,21 +318,15 @@ async fn a_session_whose_client_takes_no_requests_takes_the_fast_path_with_the_s
             .send(&session_call(id, tool, arguments.clone(), None))
             .await;
         assert_eq!(path, Path::Fast, "{tool}: {fast}");
-        // Progress, and a client that takes requests, need the full path.
-        let progress = Some(json!({ "progressToken": "p" }));
-        let (path, with_progress) = plain
-            .send(&session_call(id, tool, arguments.clone(), progress))
-            .await;
-        assert_eq!(path, Path::Full, "{tool}");
+        // A client that takes requests needs the full path.
         let (path, takes_requests) = sampling
             .send(&session_call(id, tool, arguments.clone(), None))
             .await;
         assert_eq!(path, Path::Full, "{tool}");
         assert_eq!(
-            fast, with_progress,
+            fast, takes_requests,
             "{tool}: the fast path answers the same"
         );
-        assert_eq!(fast, takes_requests, "{tool}");
         let qualified = format!("every__{tool}");
         let (path, through_aggregate) = aggregate
             .send(&session_call(id, &qualified, arguments, None))
@@ -596,4 +592,89 @@ async fn a_legacy_sse_session_whose_client_takes_no_requests_takes_the_fast_path
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The messages of an SSE response body, in order.
+fn sse_messages(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
+/// Checks that `messages` are `count` progress notifications for `token`, in order, and then
+/// the answer of the probe's `steps`.
+fn assert_progress_then_answer(messages: &[Value], token: &Value, count: u64) {
+    let (answer, progress) = messages.split_last().expect("messages");
+    assert_eq!(progress.len() as u64, count, "{messages:#?}");
+    for (n, note) in progress.iter().enumerate() {
+        assert_eq!(note["method"], "notifications/progress", "{note}");
+        assert_eq!(&note["params"]["progressToken"], token, "{note}");
+        let step = note["params"]["progress"].as_f64();
+        assert_eq!(step, Some(n as f64 + 1.0), "{note}");
+    }
+    let text = format!("{count} steps");
+    assert_eq!(answer["result"]["content"][0]["text"], text, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_reaches_the_caller_on_the_fast_path_before_the_answer() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let steps = json!({ "count": 3 });
+
+    // 2026-07-28 stateless: an SSE stream of the progress, then the answer.
+    let token = json!("stateless-token");
+    let body = call(1, "steps", steps.clone(), json!({ "progressToken": token }));
+    let response = post(&sb.mcp_url("probe"), &body)
+        .send()
+        .await
+        .expect("POST");
+    let text = response.text().await.expect("body");
+    assert_progress_then_answer(&sse_messages(&text), &token, 3);
+
+    // A 2025-era Streamable HTTP session.
+    let session = Session::open(sb.mcp_url("probe"), json!({})).await;
+    let token = json!(17);
+    let body = session_call(
+        2,
+        "steps",
+        steps.clone(),
+        Some(json!({ "progressToken": token })),
+    );
+    let text = session
+        .post(&body)
+        .send()
+        .await
+        .expect("POST")
+        .text()
+        .await
+        .expect("body");
+    assert_progress_then_answer(&sse_messages(&text), &token, 3);
+
+    // A legacy SSE session: on its stream.
+    let mut legacy = LegacySession::open(&sb, "probe", json!({})).await;
+    let token = json!("legacy");
+    let body = session_call(3, "steps", steps, Some(json!({ "progressToken": token })));
+    legacy.post(body).await;
+    let mut messages = Vec::new();
+    while messages
+        .last()
+        .is_none_or(|m: &Value| m.get("id").is_none())
+    {
+        let message = tokio::time::timeout(WAIT, legacy.messages.recv())
+            .await
+            .expect("a message")
+            .expect("the stream is open");
+        messages.push(message);
+    }
+    assert_progress_then_answer(&messages, &token, 3);
+
+    // All three reached the server on the fast path.
+    let (_, logs) = sb.get("/api/servers/probe/logs").await;
+    let fast = logs
+        .to_string()
+        .matches("started steps 3 (request sbl~")
+        .count();
+    assert_eq!(fast, 3, "{logs}");
 }

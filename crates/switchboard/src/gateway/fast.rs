@@ -16,8 +16,10 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::fast_sessions::FastSessions;
+use super::fast_sessions::{FastSessions, InFlight};
 use super::guard::MAX_BODY_BYTES;
+use tokio_util::sync::CancellationToken;
+
 use crate::proxy::{cancelled_request, initialize_takes_requests, Caller, FastCall, Route};
 
 const SESSION_ID: &str = "mcp-session-id";
@@ -57,7 +59,7 @@ async fn stateless(request: Request, route: Route<'_>) -> Result<Response, Reque
     let Some(call) = FastCall::read(&body, &Caller::Stateless { version, name }, &route) else {
         return Err(Request::from_parts(parts, Body::from(body)));
     };
-    Ok(json(call.send().await))
+    Ok(answer(call, CancellationToken::new(), None).await)
 }
 
 async fn in_session(
@@ -87,11 +89,54 @@ async fn in_session(
         return Err(Request::from_parts(parts, Body::from(body)));
     }
     let flight = session.begin(call.id_text().trim());
-    let answer = tokio::select! {
-        answer = call.send() => answer,
-        () = flight.token.cancelled() => call.cancelled(),
-    };
-    Ok(json(answer))
+    Ok(answer(call, flight.token.clone(), Some(flight)).await)
+}
+
+/// Runs `call` and answers it: one JSON body, or, when the caller asked for progress, an SSE
+/// stream of its progress and then the answer (written as they come, from a task of its own,
+/// which ends — cancelling the call at the server — when the client goes away). `cancel`
+/// ends the call early; `flight` is kept until it has ended.
+async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlight>) -> Response {
+    if !call.wants_progress() {
+        let mut answer = Vec::new();
+        call.run(&cancel, |message| {
+            answer = message;
+            std::future::ready(true)
+        })
+        .await;
+        drop(flight);
+        return json(answer);
+    }
+    let (events, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(16);
+    tokio::spawn(async move {
+        let _flight = flight;
+        call.run(&cancel, |message| {
+            let events = events.clone();
+            async move { events.send(Ok(sse_event(&message))).await.is_ok() }
+        })
+        .await;
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(body));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// One JSON-RPC message as an SSE `message` event (JSON has no raw newlines to escape).
+fn sse_event(message: &[u8]) -> Bytes {
+    let mut event = Vec::with_capacity(message.len() + 24);
+    event.extend_from_slice(b"event: message\ndata: ");
+    event.extend_from_slice(message);
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
 }
 
 /// For a request that may open a session (a POST without one): its body read, and whether

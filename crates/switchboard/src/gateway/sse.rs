@@ -292,20 +292,21 @@ fn fast_call(state: &AppState, session: &SseSession, body: &[u8]) -> Option<Fast
 /// (the POST has its 202 already). The caller's `notifications/cancelled` or the session's
 /// end stops it, and the server is told.
 fn answer_on_stream(call: FastCall, fast: Arc<FastSession>, session: &SseSession) {
-    let mut outbound = session.outbound.clone();
+    let outbound = session.outbound.clone();
     let ended = session.ended.clone();
     tokio::spawn(async move {
         let flight = fast.begin(call.id_text().trim());
-        let answer = tokio::select! {
-            answer = call.send() => answer,
-            () = flight.token.cancelled() => call.cancelled(),
-            () = ended.cancelled() => return,
-        };
-        drop(flight);
-        // Made by serde from valid JSON: UTF-8.
-        let answer = String::from_utf8(answer)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        let _ = outbound.send(answer).await;
+        let run = call.run(&flight.token, |message| {
+            // Made by serde and from the child's valid JSON: UTF-8.
+            let message = String::from_utf8(message)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let mut outbound = outbound.clone();
+            async move { outbound.send(message).await.is_ok() }
+        });
+        tokio::select! {
+            () = run => {}
+            () = ended.cancelled() => {}
+        }
     });
 }
 

@@ -15,9 +15,8 @@
 //!   `MCP-Protocol-Version` present once and agreeing with the body, no `Mcp-Param-*`), or a
 //!   request in a 2025-era Streamable HTTP session, to a server's endpoint, or to the
 //!   aggregate or a view of it for a `server__tool` it shows;
-//! - it asks for no progress and no log messages (`progressToken`, `logLevel`), carries no
-//!   retry (`requestState`, `inputResponses`) and nothing else beside `name`, `arguments`
-//!   and `_meta`;
+//! - it asks for no log messages (`logLevel`), carries no retry (`requestState`,
+//!   `inputResponses`) and nothing else beside `name`, `arguments` and `_meta`;
 //! - its caller takes no requests (no sampling, elicitation or roots among the capabilities
 //!   of its `_meta`, or of its session's `initialize`), so nothing the server might ask
 //!   during the call could be routed to it;
@@ -25,11 +24,14 @@
 //!   server would need Switchboard's own lifecycle on the request), and its filter exposes
 //!   the tool.
 //!
-//! Timeouts, cancellation (the caller gone: `notifications/cancelled` upstream) and the error
-//! texts are those of the full path.
+//! Progress works as on the full path: the caller's token is replaced by the lane's on the
+//! way up, and the server's progress for it comes back with the caller's, all before the
+//! answer (the gateway streams them). Timeouts, cancellation (the caller gone:
+//! `notifications/cancelled` upstream) and the error texts are those of the full path.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +40,8 @@ use rmcp::ServiceError;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::forward::upstream_error;
 use super::names::{split_qualified, View};
@@ -65,8 +69,10 @@ const LIFECYCLE: [&str; 3] = [
 ];
 const PROTOCOL_VERSION: &str = LIFECYCLE[0];
 const CLIENT_CAPABILITIES: &str = LIFECYCLE[2];
-/// `_meta` keys that need the full proxy (progress routing, log messages on the call).
-const NEEDS_FULL_PATH: [&str; 2] = ["progressToken", "io.modelcontextprotocol/logLevel"];
+/// `_meta` keys that need the full proxy (log messages on the call).
+const NEEDS_FULL_PATH: [&str; 1] = ["io.modelcontextprotocol/logLevel"];
+/// The caller's token for progress notifications, replaced by the lane's on the way up.
+const PROGRESS_TOKEN: &str = "progressToken";
 /// Where a 2026 server names itself on a result (dropped, as the full path does).
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
@@ -78,7 +84,12 @@ pub struct FastCall {
     stateless: bool,
     slot: Arc<ServerSlot>,
     lane: Arc<RawLane>,
-    /// The params as the server gets them (the caller's `_meta` without the lifecycle).
+    /// The lane's id for the call (and its progress token, when progress is asked for).
+    lane_id: u64,
+    /// The caller's progress token, as written, when it asked for progress.
+    progress: Option<Box<RawValue>>,
+    /// The params as the server gets them (the caller's `_meta` without the lifecycle, and
+    /// the lane's progress token instead of the caller's).
     params: Vec<u8>,
 }
 
@@ -115,9 +126,12 @@ impl FastCall {
         let meta = meta.unwrap_or(Fields(Vec::new()));
         let mut version = None;
         let mut capabilities = None;
+        let mut progress = None;
         for (key, value) in &meta.0 {
             match key.as_ref() {
                 PROTOCOL_VERSION => version = Some(Cow::<str>::deserialize(*value).ok()?),
+                PROGRESS_TOKEN if is_id(value) => progress = Some(*value),
+                PROGRESS_TOKEN => return None,
                 CLIENT_CAPABILITIES => {
                     capabilities =
                         Some(serde_json::from_str::<ClientCapabilities>(value.get()).ok()?)
@@ -163,14 +177,20 @@ impl FastCall {
             forwarded.extend_from_slice(b",\"arguments\":");
             forwarded.extend_from_slice(arguments.get().as_bytes());
         }
+        let lane_id = lane.next_id();
+        let token = RawLane::token(lane_id);
+        let token = RawValue::from_string(token).ok()?;
+        let upstream_token = Cow::Borrowed(PROGRESS_TOKEN);
         let kept: Vec<_> = meta
             .0
             .iter()
-            .filter(|(key, _)| !LIFECYCLE.contains(&key.as_ref()))
+            .filter(|(key, _)| !LIFECYCLE.contains(&key.as_ref()) && key != PROGRESS_TOKEN)
+            .map(|(k, v)| (k, *v))
+            .chain(progress.map(|_| (&upstream_token, &*token)))
             .collect();
         if !kept.is_empty() {
             forwarded.extend_from_slice(b",\"_meta\":");
-            write_object(&mut forwarded, kept.into_iter().map(|(k, v)| (k, *v)));
+            write_object(&mut forwarded, kept.into_iter());
         }
         forwarded.push(b'}');
         Some(Self {
@@ -178,6 +198,8 @@ impl FastCall {
             stateless: matches!(caller, Caller::Stateless { .. }),
             slot,
             lane,
+            lane_id,
+            progress: progress.map(RawValue::to_owned),
             params: forwarded,
         })
     }
@@ -196,11 +218,92 @@ impl FastCall {
         ))
     }
 
+    /// Whether the caller asked for progress: then [`FastCall::send`] wants a sender for it.
+    pub fn wants_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    /// The caller's progress notification made of the server's `line` (its token replaced by
+    /// the caller's), or `None` for a line that is not one.
+    pub fn progress_for_caller(&self, line: &[u8]) -> Option<Vec<u8>> {
+        #[derive(Deserialize)]
+        struct Notification<'a> {
+            #[serde(borrow)]
+            params: &'a RawValue,
+        }
+        let caller = self.progress.as_deref()?;
+        let notification: Notification = serde_json::from_slice(line).ok()?;
+        let params = Fields::parse(notification.params)?;
+        let mut out = Vec::with_capacity(line.len() + 16);
+        out.extend_from_slice(br#"{"jsonrpc":"2.0","method":"notifications/progress","params":"#);
+        write_object(
+            &mut out,
+            params.0.iter().map(|(key, value)| {
+                (
+                    key,
+                    if key == PROGRESS_TOKEN {
+                        caller
+                    } else {
+                        *value
+                    },
+                )
+            }),
+        );
+        out.push(b'}');
+        Some(out)
+    }
+
+    /// Runs the call, handing each message for the caller to `out` in order: the server's
+    /// progress (with the caller's token) as it comes, then the answer — or, if `cancel`
+    /// fires first, the answer for a cancelled call. Stops early when `out` says the caller
+    /// is gone (the call is then cancelled at the server).
+    pub async fn run<F, Fut>(&self, cancel: &CancellationToken, mut out: F)
+    where
+        F: FnMut(Vec<u8>) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let (progress, mut heard) = match self.wants_progress() {
+            true => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        let send = self.send(progress);
+        tokio::pin!(send);
+        let answer = loop {
+            tokio::select! {
+                biased;
+                answer = &mut send => break answer,
+                () = cancel.cancelled() => break self.cancelled(),
+                Some(line) = next_line(&mut heard) => {
+                    if let Some(message) = self.progress_for_caller(&line) {
+                        if !out(message).await {
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        // Progress read before the answer goes first.
+        while let Some(line) = heard.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            if let Some(message) = self.progress_for_caller(&line) {
+                if !out(message).await {
+                    return;
+                }
+            }
+        }
+        out(answer).await;
+    }
+
     /// Sends the call to the server's child and answers the JSON-RPC response for the caller.
-    pub async fn send(&self) -> Vec<u8> {
+    /// The server's progress lines for it go to `progress`, all before the answer.
+    async fn send(&self, progress: Option<mpsc::UnboundedSender<Vec<u8>>>) -> Vec<u8> {
         let server = self.slot.name();
         let timeout = self.slot.settings().spec.timeouts.tool_call();
-        let call = self.lane.call("tools/call", &self.params);
+        let call = self
+            .lane
+            .call_as(self.lane_id, "tools/call", &self.params, progress);
         let answer = tokio::time::timeout(timeout, call).await;
         match answer {
             Ok(Ok(line)) => self.answer(server, &line),
@@ -259,6 +362,14 @@ impl FastCall {
         out.extend_from_slice(value);
         out.push(b'}');
         out
+    }
+}
+
+/// The next line on `heard`; never, when there is none to hear.
+async fn next_line(heard: &mut Option<mpsc::UnboundedReceiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match heard {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
