@@ -181,15 +181,29 @@ fn probe(extra: Value) -> Value {
 async fn a_fast_call_whose_client_goes_away_is_cancelled_at_the_server() {
     let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
     sb.wait_running("probe").await;
-    let request = post(
-        &sb.mcp_url("probe"),
-        &call(1, "wait", json!({ "seconds": 30 }), json!({})),
-    )
-    .send();
-    let call = tokio::spawn(request);
-    sb.wait_for_log("probe", FAST_START).await;
-    call.abort(); // the client hangs up
-    sb.wait_for_log("probe", "cancelled wait").await;
+    // Answered with one JSON body, and (asking for progress) with a stream.
+    for (n, meta) in [json!({}), json!({ "progressToken": "p" })]
+        .into_iter()
+        .enumerate()
+    {
+        let body = call(n as u64, "wait", json!({ "seconds": 30 }), meta);
+        let request = tokio::spawn(post(&sb.mcp_url("probe"), &body).send());
+        let started = format!("started wait 30.0 (request sbl~{n})");
+        sb.wait_for_log("probe", &started).await;
+        request.abort(); // the client hangs up
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (_, logs) = sb.get("/api/servers/probe/logs").await;
+            if logs.to_string().matches("cancelled wait").count() > n {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not cancelled: {logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

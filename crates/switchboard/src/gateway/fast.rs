@@ -14,13 +14,17 @@
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 
 use super::fast_sessions::{FastSessions, InFlight};
 use super::guard::MAX_BODY_BYTES;
 use tokio_util::sync::CancellationToken;
 
-use crate::proxy::{cancelled_request, initialize_takes_requests, Caller, FastCall, Route};
+use crate::proxy::{
+    cancelled_request, initialize_takes_requests, Caller, FastCall, Message, Route,
+};
 
 const SESSION_ID: &str = "mcp-session-id";
 
@@ -92,51 +96,60 @@ async fn in_session(
     Ok(answer(call, flight.token.clone(), Some(flight)).await)
 }
 
-/// Runs `call` and answers it: one JSON body, or, when the caller asked for progress, an SSE
-/// stream of its progress and then the answer (written as they come, from a task of its own,
-/// which ends — cancelling the call at the server — when the client goes away). `cancel`
-/// ends the call early; `flight` is kept until it has ended.
+/// Runs `call` and answers it: with one JSON body, unless the server sends progress before
+/// its answer; then with an SSE stream of that progress and the answer, written as they come
+/// by a task of its own (with keep-alive comments, so a client gone between two messages is
+/// noticed). The client going away ends the call at the server either way. `cancel` ends the
+/// call early; `flight` is kept until it has ended.
 async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlight>) -> Response {
     if !call.wants_progress() {
         let mut answer = Vec::new();
         call.run(&cancel, |message| {
-            answer = message;
+            answer = message.into_bytes();
             std::future::ready(true)
         })
         .await;
         drop(flight);
         return json(answer);
     }
-    let (events, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(16);
+    let (messages, mut heard) = tokio::sync::mpsc::channel::<Message>(16);
     tokio::spawn(async move {
         let _flight = flight;
-        call.run(&cancel, |message| {
-            let events = events.clone();
-            async move { events.send(Ok(sse_event(&message))).await.is_ok() }
-        })
-        .await;
+        let client = messages.clone();
+        let run = call.run(&cancel, |message| {
+            let messages = messages.clone();
+            async move { messages.send(message).await.is_ok() }
+        });
+        tokio::select! {
+            () = run => {}
+            () = client.closed() => {} // the client is gone: the call is dropped, and cancelled
+        }
     });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(body));
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        body,
-    )
+    // Until the first message, this handler waits (and hyper drops it if the client goes).
+    let first = match heard.recv().await {
+        Some(Message::Answer(answer)) => return json(answer),
+        Some(progress) => progress,
+        None => return json(call_ended_unanswered()),
+    };
+    let events = futures::stream::once(async { first })
+        .chain(tokio_stream::wrappers::ReceiverStream::new(heard))
+        .map(|message| {
+            // Made by serde and from the child's valid JSON: UTF-8.
+            let text = String::from_utf8(message.into_bytes())
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            Ok::<_, std::convert::Infallible>(Event::default().event("message").data(text))
+        });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response()
 }
 
-/// One JSON-RPC message as an SSE `message` event (JSON has no raw newlines to escape).
-fn sse_event(message: &[u8]) -> Bytes {
-    let mut event = Vec::with_capacity(message.len() + 24);
-    event.extend_from_slice(b"event: message\ndata: ");
-    event.extend_from_slice(message);
-    event.extend_from_slice(b"\n\n");
-    Bytes::from(event)
+/// How often a streamed answer sends a keep-alive comment (as rmcp's streams do).
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The answer when a fast call's task ended without one (it cannot, short of a panic).
+fn call_ended_unanswered() -> Vec<u8> {
+    br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"the call ended without an answer"}}"#.to_vec()
 }
 
 /// For a request that may open a session (a POST without one): its body read, and whether

@@ -298,7 +298,7 @@ fn answer_on_stream(call: FastCall, fast: Arc<FastSession>, session: &SseSession
         let flight = fast.begin(call.id_text().trim());
         let run = call.run(&flight.token, |message| {
             // Made by serde and from the child's valid JSON: UTF-8.
-            let message = String::from_utf8(message)
+            let message = String::from_utf8(message.into_bytes())
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             let mut outbound = outbound.clone();
             async move { outbound.send(message).await.is_ok() }

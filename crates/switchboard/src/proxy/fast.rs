@@ -76,6 +76,21 @@ const PROGRESS_TOKEN: &str = "progressToken";
 /// Where a 2026 server names itself on a result (dropped, as the full path does).
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
+/// A message for the caller of a fast call: the JSON-RPC text of a progress notification, or
+/// of the answer (the last message).
+pub enum Message {
+    Progress(Vec<u8>),
+    Answer(Vec<u8>),
+}
+
+impl Message {
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Progress(bytes) | Self::Answer(bytes) => bytes,
+        }
+    }
+}
+
 /// A `tools/call` that may take the fast path, read from its body.
 pub struct FastCall {
     /// The caller's id, as written.
@@ -259,7 +274,7 @@ impl FastCall {
     /// is gone (the call is then cancelled at the server).
     pub async fn run<F, Fut>(&self, cancel: &CancellationToken, mut out: F)
     where
-        F: FnMut(Vec<u8>) -> Fut,
+        F: FnMut(Message) -> Fut,
         Fut: Future<Output = bool>,
     {
         let (progress, mut heard) = match self.wants_progress() {
@@ -278,7 +293,7 @@ impl FastCall {
                 () = cancel.cancelled() => break self.cancelled(),
                 Some(line) = next_line(&mut heard) => {
                     if let Some(message) = self.progress_for_caller(&line) {
-                        if !out(message).await {
+                        if !out(Message::Progress(message)).await {
                             return;
                         }
                     }
@@ -288,12 +303,12 @@ impl FastCall {
         // Progress read before the answer goes first.
         while let Some(line) = heard.as_mut().and_then(|rx| rx.try_recv().ok()) {
             if let Some(message) = self.progress_for_caller(&line) {
-                if !out(message).await {
+                if !out(Message::Progress(message)).await {
                     return;
                 }
             }
         }
-        out(answer).await;
+        out(Message::Answer(answer)).await;
     }
 
     /// Sends the call to the server's child and answers the JSON-RPC response for the caller.

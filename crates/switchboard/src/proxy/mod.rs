@@ -18,7 +18,7 @@ mod watch;
 pub use aggregate::Aggregate;
 pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};
 pub use fast::{
-    cancelled_request, initialize_takes_requests, takes_requests, Caller, FastCall, Route,
+    cancelled_request, initialize_takes_requests, takes_requests, Caller, FastCall, Message, Route,
 };
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
