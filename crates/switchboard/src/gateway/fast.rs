@@ -17,11 +17,10 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use super::fast_sessions::{FastSessions, InFlight};
 use super::guard::MAX_BODY_BYTES;
-use tokio_util::sync::CancellationToken;
-
 use crate::proxy::{
     cancelled_request, initialize_takes_requests, Caller, FastCall, Message, Route,
 };
@@ -134,10 +133,8 @@ async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlig
     let events = futures::stream::once(async { first })
         .chain(tokio_stream::wrappers::ReceiverStream::new(heard))
         .map(|message| {
-            // Made by serde and from the child's valid JSON: UTF-8.
-            let text = String::from_utf8(message.into_bytes())
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-            Ok::<_, std::convert::Infallible>(Event::default().event("message").data(text))
+            let event = Event::default().event("message").data(message.into_text());
+            Ok::<_, std::convert::Infallible>(event)
         });
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

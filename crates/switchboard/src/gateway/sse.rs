@@ -288,18 +288,16 @@ fn fast_call(state: &AppState, session: &SseSession, body: &[u8]) -> Option<Fast
     }
 }
 
-/// Sends `call` to its server and its answer on the session's stream, from a task of its own
-/// (the POST has its 202 already). The caller's `notifications/cancelled` or the session's
-/// end stops it, and the server is told.
+/// Sends `call` to its server, and its progress and answer on the session's stream, from a
+/// task of its own (the POST has its 202 already). The caller's `notifications/cancelled` or
+/// the session's end stops it, and the server is told.
 fn answer_on_stream(call: FastCall, fast: Arc<FastSession>, session: &SseSession) {
     let outbound = session.outbound.clone();
     let ended = session.ended.clone();
     tokio::spawn(async move {
         let flight = fast.begin(call.id_text().trim());
         let run = call.run(&flight.token, |message| {
-            // Made by serde and from the child's valid JSON: UTF-8.
-            let message = String::from_utf8(message.into_bytes())
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let message = message.into_text();
             let mut outbound = outbound.clone();
             async move { outbound.send(message).await.is_ok() }
         });

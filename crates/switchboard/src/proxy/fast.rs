@@ -89,6 +89,13 @@ impl Message {
             Self::Progress(bytes) | Self::Answer(bytes) => bytes,
         }
     }
+
+    /// The message as text (for an SSE event).
+    pub fn into_text(self) -> String {
+        // Written by serde, around what the child sent in valid JSON: UTF-8.
+        String::from_utf8(self.into_bytes())
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 /// A `tools/call` that may take the fast path, read from its body.
