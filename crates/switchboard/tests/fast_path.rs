@@ -191,18 +191,8 @@ async fn a_fast_call_whose_client_goes_away_is_cancelled_at_the_server() {
         let started = format!("started wait 30.0 (request sbl~{n})");
         sb.wait_for_log("probe", &started).await;
         request.abort(); // the client hangs up
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let (_, logs) = sb.get("/api/servers/probe/logs").await;
-            if logs.to_string().matches("cancelled wait").count() > n {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not cancelled: {logs}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        sb.wait_for_log_times("probe", "cancelled wait", n + 1)
+            .await;
     }
 }
 
@@ -594,18 +584,7 @@ async fn a_legacy_sse_session_whose_client_takes_no_requests_takes_the_fast_path
     sb.wait_for_log("probe", "started wait 30.0 (request sbl~1")
         .await;
     drop(plain);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, logs) = sb.get("/api/servers/probe/logs").await;
-        if logs.to_string().matches("cancelled wait").count() >= 2 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not cancelled: {logs}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    sb.wait_for_log_times("probe", "cancelled wait", 2).await;
 }
 
 /// The messages of an SSE response body, in order.

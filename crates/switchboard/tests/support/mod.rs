@@ -324,10 +324,15 @@ impl Switchboard {
 
     /// Polls the log of server `name` until it contains `needle`, for at most 30 s.
     pub async fn wait_for_log(&self, name: &str, needle: &str) {
+        self.wait_for_log_times(name, needle, 1).await;
+    }
+
+    /// Polls the log of server `name` until it contains `needle` `times` times, for at most 30 s.
+    pub async fn wait_for_log_times(&self, name: &str, needle: &str, times: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let (_, logs) = self.get(&format!("/api/servers/{name}/logs")).await;
-            if logs.to_string().contains(needle) {
+            if logs.to_string().matches(needle).count() >= times {
                 return;
             }
             assert!(Instant::now() < deadline, "{needle:?} not logged: {logs}");
