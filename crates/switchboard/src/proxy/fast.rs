@@ -200,15 +200,18 @@ impl FastCall {
             forwarded.extend_from_slice(arguments.get().as_bytes());
         }
         let lane_id = lane.next_id();
-        let token = RawLane::token(lane_id);
-        let token = RawValue::from_string(token).ok()?;
+        // Only a call that asked for progress carries the lane's token (no allocation else).
+        let token = match progress {
+            Some(_) => Some(RawValue::from_string(RawLane::token(lane_id)).ok()?),
+            None => None,
+        };
         let upstream_token = Cow::Borrowed(PROGRESS_TOKEN);
         let kept: Vec<_> = meta
             .0
             .iter()
             .filter(|(key, _)| !LIFECYCLE.contains(&key.as_ref()) && key != PROGRESS_TOKEN)
             .map(|(k, v)| (k, *v))
-            .chain(progress.map(|_| (&upstream_token, &*token)))
+            .chain(token.as_deref().map(|token| (&upstream_token, token)))
             .collect();
         if !kept.is_empty() {
             forwarded.extend_from_slice(b",\"_meta\":");
@@ -240,7 +243,8 @@ impl FastCall {
         ))
     }
 
-    /// Whether the caller asked for progress: then [`FastCall::send`] wants a sender for it.
+    /// Whether the caller asked for progress (then [`FastCall::run`] may hand over progress
+    /// before the answer).
     pub fn wants_progress(&self) -> bool {
         self.progress.is_some()
     }
@@ -299,23 +303,32 @@ impl FastCall {
                 answer = &mut send => break answer,
                 () = cancel.cancelled() => break self.cancelled(),
                 Some(line) = next_line(&mut heard) => {
-                    if let Some(message) = self.progress_for_caller(&line) {
-                        if !out(Message::Progress(message)).await {
-                            return;
-                        }
+                    if !self.pass_progress(&line, &mut out).await {
+                        return;
                     }
                 }
             }
         };
         // Progress read before the answer goes first.
         while let Some(line) = heard.as_mut().and_then(|rx| rx.try_recv().ok()) {
-            if let Some(message) = self.progress_for_caller(&line) {
-                if !out(Message::Progress(message)).await {
-                    return;
-                }
+            if !self.pass_progress(&line, &mut out).await {
+                return;
             }
         }
         out(Message::Answer(answer)).await;
+    }
+
+    /// Hands the server's progress `line` to `out` with the caller's token; false when `out`
+    /// says the caller is gone.
+    async fn pass_progress<F, Fut>(&self, line: &[u8], out: &mut F) -> bool
+    where
+        F: FnMut(Message) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        match self.progress_for_caller(line) {
+            Some(message) => out(Message::Progress(message)).await,
+            None => true,
+        }
     }
 
     /// Sends the call to the server's child and answers the JSON-RPC response for the caller.
