@@ -119,6 +119,7 @@ pub fn run(options: Options) -> Result<()> {
     let core = match runtime.block_on(App::start(AppOptions {
         config_file: dirs.config_file.clone(),
         server_log_dir: Some(dirs.server_log_dir()),
+        activity_db: Some(dirs.activity_db()),
         host: options.host.clone(),
         port: options.port,
         reaper: true,

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::activity::ActivityLog;
 use crate::config::{self, GatewaySettings};
 use crate::events::EventBus;
 use crate::gateway::{self, AppState};
@@ -38,6 +39,9 @@ pub struct AppOptions {
     /// Start a [`Reaper`] so children die with Switchboard even when it is killed. The
     /// executable must call [`crate::reaper::run_if_requested`] first thing in `main`.
     pub reaper: bool,
+    /// The activity log's SQLite file (every MCP request through the gateway); `None` records
+    /// nothing.
+    pub activity_db: Option<PathBuf>,
     /// Where to leave the record of this running instance (see [`instance_record`]) that
     /// `status`, `connect` and `install` look for; `None` leaves none.
     pub instance_dir: Option<PathBuf>,
@@ -67,6 +71,8 @@ pub enum StartError {
 /// A running Switchboard: its servers and its gateway.
 pub struct App {
     hub: Arc<Hub>,
+    /// Written to the last entries before exit.
+    activity: Arc<ActivityLog>,
     store: Arc<ConfigStore>,
     addr: SocketAddr,
     /// Stops the gateway and the watcher.
@@ -88,9 +94,12 @@ impl App {
     /// the error is reported (the file can be fixed while it runs).
     pub async fn start(options: AppOptions) -> Result<Self, StartError> {
         // The gateway's own settings are read once; servers come from the store below.
-        let gateway_file = config::load(&options.config_file)
-            .map(|f| f.gateway)
+        let loaded = config::load(&options.config_file).ok();
+        let activity_settings = loaded
+            .as_ref()
+            .map(|f| f.activity.clone())
             .unwrap_or_default();
+        let gateway_file = loaded.map(|f| f.gateway).unwrap_or_default();
         let mut settings = effective_gateway(&gateway_file, &options);
         if settings.token.is_none() {
             settings.token = token::read(&token::token_file(&options.config_file))?;
@@ -155,6 +164,11 @@ impl App {
             Arc::new(launcher),
         );
         let store = ConfigStore::new(options.config_file.clone(), Arc::clone(&hub), events);
+        let activity = match &options.activity_db {
+            Some(path) => ActivityLog::open(path.clone(), &activity_settings),
+            None => ActivityLog::off(),
+        };
+        store.follow_activity(Arc::clone(&activity));
         match store.reload().await {
             Reload::Applied(summary) => {
                 tracing::info!(servers = summary.started.len(), "servers started")
@@ -175,7 +189,8 @@ impl App {
             }
         };
         let state = AppState::new(Arc::clone(&hub), Arc::clone(&store), addr, &settings)
-            .with_sign_ins(Arc::clone(&sign_ins));
+            .with_sign_ins(Arc::clone(&sign_ins))
+            .with_activity(Arc::clone(&activity));
         let gateway = tokio::spawn(gateway::serve(listener, state, stop.clone()));
         tracing::info!("gateway listening on http://{addr}");
         let record = options.instance_dir.as_deref().and_then(|dir| {
@@ -193,6 +208,7 @@ impl App {
         });
         Ok(Self {
             hub,
+            activity,
             store,
             addr,
             stop,
@@ -249,6 +265,8 @@ impl App {
         {
             tracing::warn!("gateway did not stop within 5s");
         }
+        // The last requests' entries, unless the disk is stuck.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.activity.close()).await;
         drop(self.reaper);
     }
 }
@@ -289,6 +307,7 @@ mod tests {
         AppOptions {
             config_file: dir.join("servers.json"),
             server_log_dir: None,
+            activity_db: None,
             host: Some("127.0.0.1".into()),
             port: Some(port),
             reaper: false,

@@ -16,6 +16,7 @@
 //! 6. `app` (the composition root); beside them, for the CLI: `clients`, `bridge`,
 //!    `instance_record`.
 
+mod activity;
 mod app;
 mod atomic_file;
 mod bridge;

@@ -262,6 +262,7 @@ async fn serve(
     let app = App::start(AppOptions {
         config_file: dirs.config_file.clone(),
         server_log_dir: Some(dirs.server_log_dir()),
+        activity_db: Some(dirs.activity_db()),
         host,
         port,
         reaper: true,

@@ -9,6 +9,7 @@
 //! applied and never overwritten: the last good config keeps running and the error is kept
 //! for `/api/config` and published as an event.
 
+use crate::activity::ActivityLog;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -90,6 +91,8 @@ pub struct ConfigStore {
     /// Serialises reloads and edits, so versions are applied in the order they were read. In
     /// an `Arc` so an edit can hand its guard to the blocking write (see `replace_if_unchanged`).
     apply: Arc<tokio::sync::Mutex<()>>,
+    /// The activity log, given the `activity` settings of each version applied.
+    activity: std::sync::OnceLock<Arc<ActivityLog>>,
     /// Runs where a concurrent editor's save would be detected, so tests can put one there.
     /// In an `Arc` because it runs on the blocking thread that writes.
     #[cfg(test)]
@@ -108,9 +111,15 @@ impl ConfigStore {
                 error: None,
             }),
             apply: Arc::new(tokio::sync::Mutex::new(())),
+            activity: std::sync::OnceLock::new(),
             #[cfg(test)]
             before_compare: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// From now on, `log` follows the `activity` settings of each version applied.
+    pub fn follow_activity(&self, log: Arc<ActivityLog>) {
+        let _ = self.activity.set(log);
     }
 
     pub fn path(&self) -> &Path {
@@ -186,6 +195,9 @@ impl ConfigStore {
             }
         };
         let summary = self.hub.apply(&file).await;
+        if let Some(activity) = self.activity.get() {
+            activity.configure(&file.activity);
+        }
         {
             let mut state = self.lock();
             state.applied_hash = Some(hash);

@@ -12,6 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::stateless::{call, post};
 use support::{cancel_probe, everything, signal, Switchboard};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -19,40 +20,12 @@ const WAIT: Duration = Duration::from_secs(30);
 /// lane's, `"sbl~N"`; rmcp's are numbers).
 const FAST_START: &str = "(request sbl~";
 
-/// A tool call as a 2026-07-28 client sends it, with `meta` added to its `_meta`.
-fn call(id: u64, tool: &str, arguments: Value, meta: Value) -> Value {
-    let mut full = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": { "name": "fast-path-test", "version": "1" },
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    for (key, value) in meta.as_object().into_iter().flatten() {
-        full[key] = value.clone();
-    }
-    json!({
-        "jsonrpc": "2.0", "id": id, "method": "tools/call",
-        "params": { "name": tool, "arguments": arguments, "_meta": full },
-    })
-}
-
 /// Which path answered a call that asked for no progress (the fast path answers it with one
 /// JSON body, rmcp with an SSE stream), and the JSON-RPC response.
 #[derive(Debug, PartialEq)]
 enum Path {
     Fast,
     Full,
-}
-
-fn post(url: &str, body: &Value) -> reqwest::RequestBuilder {
-    let tool = body["params"]["name"].as_str().unwrap_or_default();
-    reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .json(body)
-        .timeout(WAIT)
 }
 
 async fn send(url: &str, body: &Value) -> (Path, Value) {

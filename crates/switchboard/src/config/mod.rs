@@ -11,7 +11,8 @@ pub(crate) use edit::Document;
 pub use expand::{expand, expand_refs, expand_with, expand_with_secrets, secret_refs, ExpandError};
 pub use load::{check_server_name, load, parse, ConfigError, ServerNameError};
 pub use model::{
-    GatewaySettings, Health, Launch, OAuthSettings, Remote, RemoteTransport, RestartPolicy,
-    ServerSpec, ServersFile, Timeouts, ToolRules, TransportKind, DEFAULT_HOST, DEFAULT_PORT,
+    ActivitySettings, GatewaySettings, Health, Launch, OAuthSettings, Remote, RemoteTransport,
+    RestartPolicy, ServerSpec, ServersFile, Timeouts, ToolRules, TransportKind, DEFAULT_HOST,
+    DEFAULT_PORT,
 };
 pub use paths::{create_if_missing, Dirs, DirsError, CONFIG_ENV, EXAMPLE_CONFIG};

@@ -24,6 +24,41 @@ pub struct ServersFile {
     pub mcp_servers: BTreeMap<String, ServerSpec>,
     #[serde(default)]
     pub gateway: GatewaySettings,
+    #[serde(default)]
+    pub activity: ActivitySettings,
+}
+
+/// `activity`: the log of every MCP request through the gateway (`activity/`). Applied live,
+/// except `queue`, which is read at start.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ActivitySettings {
+    /// Record requests at all.
+    pub enabled: bool,
+    /// Entries older than this many days are deleted.
+    pub retention_days: u32,
+    /// The database is kept under this many MiB (oldest entries deleted first).
+    pub max_mb: u32,
+    /// Store each request's params and its result or error (truncated, secrets redacted).
+    pub capture: bool,
+    /// How much of each captured params or result is kept, in bytes.
+    pub capture_bytes: u32,
+    /// Entries waiting to be written; past this, new ones are dropped and counted (so a slow
+    /// disk never slows a call).
+    pub queue: u32,
+}
+
+impl Default for ActivitySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retention_days: 14,
+            max_mb: 100,
+            capture: false,
+            capture_bytes: 4096,
+            queue: 8192,
+        }
+    }
 }
 
 /// `gateway`: where the HTTP gateway listens.

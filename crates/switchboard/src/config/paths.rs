@@ -63,6 +63,11 @@ impl Dirs {
         self.data_dir.join("logs")
     }
 
+    /// The activity log (every MCP request through the gateway), SQLite.
+    pub fn activity_db(&self) -> PathBuf {
+        self.data_dir.join("activity.db")
+    }
+
     pub fn server_log_dir(&self) -> PathBuf {
         self.data_dir.join("logs").join("servers")
     }

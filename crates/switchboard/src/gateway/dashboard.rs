@@ -21,7 +21,7 @@ use super::ApiError;
 struct Assets;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                   img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+                   img-src 'self' data:; media-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
                    frame-ancestors 'none'; form-action 'self'";
 
 const NOT_BUILT: &str = r#"<!doctype html>

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::fast_sessions::{FastSessions, InFlight};
 use super::guard::MAX_BODY_BYTES;
 use crate::proxy::{
-    cancelled_request, initialize_takes_requests, Caller, FastCall, Message, Route,
+    cancelled_request, read_initialize, Caller, FastCall, Message, Opening, Route, Tap,
 };
 
 const SESSION_ID: &str = "mcp-session-id";
@@ -33,21 +33,22 @@ pub async fn try_call(
     request: Request,
     sessions: &FastSessions,
     route: Route<'_>,
+    tap: &Tap,
 ) -> Result<Response, Request> {
     if !posts_json(&request) {
         return Err(request);
     }
     let headers = request.headers();
     if single(headers, SESSION_ID).is_some() && !headers.contains_key("mcp-method") {
-        in_session(request, sessions, route).await
+        in_session(request, sessions, route, tap).await
     } else if stateless_call(headers) {
-        stateless(request, route).await
+        stateless(request, route, tap).await
     } else {
         Err(request)
     }
 }
 
-async fn stateless(request: Request, route: Route<'_>) -> Result<Response, Request> {
+async fn stateless(request: Request, route: Route<'_>, tap: &Tap) -> Result<Response, Request> {
     let (parts, body) = match read(request).await {
         Ok(read) => read,
         Err(answer) => return Ok(answer),
@@ -62,6 +63,7 @@ async fn stateless(request: Request, route: Route<'_>) -> Result<Response, Reque
     let Some(call) = FastCall::read(&body, &Caller::Stateless { version, name }, &route) else {
         return Err(Request::from_parts(parts, Body::from(body)));
     };
+    let call = call.recorded(&tap.log, tap.origin.clone(), &body);
     Ok(answer(call, CancellationToken::new(), None).await)
 }
 
@@ -69,6 +71,7 @@ async fn in_session(
     request: Request,
     sessions: &FastSessions,
     route: Route<'_>,
+    tap: &Tap,
 ) -> Result<Response, Request> {
     let Some(id) = single(request.headers(), SESSION_ID).map(str::to_owned) else {
         return Err(request);
@@ -91,6 +94,7 @@ async fn in_session(
     if !sessions.in_use(&id, &session).await {
         return Err(Request::from_parts(parts, Body::from(body)));
     }
+    let call = call.recorded(&tap.log, session.origin(&tap.origin, &id), &body);
     let flight = session.begin(call.id_text().trim());
     Ok(answer(call, flight.token.clone(), Some(flight)).await)
 }
@@ -149,28 +153,28 @@ fn call_ended_unanswered() -> Vec<u8> {
     br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"the call ended without an answer"}}"#.to_vec()
 }
 
-/// For a request that may open a session (a POST without one): its body read, and whether
-/// it is an `initialize` from a client that takes no requests, so the session it opens may
-/// take the fast path (see [`opened`]).
-pub async fn opening(request: Request) -> Result<(Request, bool), Response> {
+/// For a request that may open a session (a POST without one): its body read, and, when it
+/// is an `initialize` from a client that takes no requests, what it says, so the session it
+/// opens may take the fast path (see [`opened`]).
+pub async fn opening(request: Request) -> Result<(Request, Option<Opening>), Response> {
     let headers = request.headers();
     if request.method() != Method::POST
         || headers.contains_key(SESSION_ID)
         || headers.contains_key("mcp-method")
     {
-        return Ok((request, false));
+        return Ok((request, None));
     }
     let (parts, body) = read(request).await?;
-    let eligible = initialize_takes_requests(&body) == Some(false);
+    let eligible = read_initialize(&body).filter(|opening| !opening.takes_requests);
     Ok((Request::from_parts(parts, Body::from(body)), eligible))
 }
 
 /// After rmcp answered an `initialize` that [`opening`] found eligible: the session it
 /// opened is remembered.
-pub fn opened(sessions: &FastSessions, response: &Response) {
+pub fn opened(sessions: &FastSessions, response: &Response, opening: Opening) {
     if response.status().is_success() {
         if let Some(id) = single(response.headers(), SESSION_ID) {
-            sessions.opened(id);
+            sessions.opened(id, opening);
         }
     }
 }

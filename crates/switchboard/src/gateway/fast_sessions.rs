@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio_util::sync::CancellationToken;
 
+use crate::activity::Origin;
+use crate::proxy::Opening;
+
 /// Sessions remembered at most, beyond which those rmcp no longer has are dropped.
 const PRUNE_ABOVE: usize = 1024;
 /// A request channel id rmcp never hands out (it counts up from 0).
@@ -37,6 +40,9 @@ pub struct FastSessions {
 pub struct FastSession {
     touched: Mutex<Instant>,
     in_flight: Mutex<HashMap<String, CancellationToken>>,
+    /// What its `initialize` said of the client, for the activity log.
+    client: Option<Arc<str>>,
+    protocol: Option<Arc<str>>,
 }
 
 impl FastSessions {
@@ -55,14 +61,14 @@ impl FastSessions {
     }
 
     /// A session was opened by a client that takes no requests.
-    pub fn opened(&self, id: &str) {
+    pub fn opened(&self, id: &str, opening: Opening) {
         let mut sessions = self.lock();
         if sessions.len() >= PRUNE_ABOVE {
             if let Ok(open) = self.manager.sessions.try_read() {
                 sessions.retain(|id, _| open.contains_key(id));
             }
         }
-        sessions.insert(Arc::from(id), FastSession::new());
+        sessions.insert(Arc::from(id), FastSession::new(opening));
     }
 
     /// The session was closed (or rmcp no longer has it).
@@ -106,11 +112,24 @@ impl FastSessions {
 }
 
 impl FastSession {
-    pub fn new() -> Arc<Self> {
+    pub fn new(opening: Opening) -> Arc<Self> {
         Arc::new(Self {
             touched: Mutex::new(Instant::now()),
             in_flight: Mutex::new(HashMap::new()),
+            client: opening.client,
+            protocol: opening.protocol,
         })
+    }
+
+    /// Where the session's calls come from: the endpoint's `origin`, with this session (`id`)
+    /// and its client.
+    pub fn origin(&self, endpoint: &Origin, id: &str) -> Origin {
+        Origin {
+            session: Some(Arc::from(id)),
+            client: self.client.clone(),
+            protocol: self.protocol.clone(),
+            ..endpoint.clone()
+        }
     }
 
     /// Records a call in flight under the caller's request id; the token is cancelled by the
@@ -154,10 +173,18 @@ impl Drop for InFlight {
 mod tests {
     use super::*;
 
+    fn opening() -> Opening {
+        Opening {
+            takes_requests: false,
+            client: None,
+            protocol: None,
+        }
+    }
+
     #[test]
     fn a_cancelled_call_is_told_and_a_finished_one_is_forgotten() {
         let sessions = FastSessions::new(Arc::default(), Duration::from_secs(60));
-        sessions.opened("s1");
+        sessions.opened("s1", opening());
         let session = sessions.get("s1").expect("known");
         let first = session.begin("1");
         let second = session.begin("\"two\"");
@@ -175,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn a_session_rmcp_no_longer_has_is_forgotten_and_its_calls_end() {
         let sessions = FastSessions::new(Arc::default(), Duration::from_secs(60));
-        sessions.opened("gone");
+        sessions.opened("gone", opening());
         let session = sessions.get("gone").expect("known");
         let call = session.begin("7");
         assert!(!sessions.in_use("gone", &session).await);

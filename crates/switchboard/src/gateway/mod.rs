@@ -25,8 +25,10 @@ pub use error::ApiError;
 pub use sse::SseSessions;
 pub use streamable::StreamableServices;
 
+use crate::activity::{ActivityLog, Origin, Transport};
 use crate::config::GatewaySettings;
 use crate::hub::Hub;
+use crate::proxy::{Tap, View};
 use crate::store::ConfigStore;
 
 /// Everything a request handler needs; cheap to clone.
@@ -43,6 +45,8 @@ pub struct AppState {
     pub limits: SessionLimits,
     /// Remote servers' OAuth sign-ins (`None` in tests that need none).
     pub sign_ins: Option<Arc<crate::oauth::SignIns>>,
+    /// Where every MCP request is recorded (off unless the app gives one).
+    pub activity: Arc<ActivityLog>,
 }
 
 /// Bounds on client sessions (`gateway.maxSessionsPerServer`, `gateway.sessionIdleSecs`).
@@ -79,12 +83,34 @@ impl AppState {
                 idle: std::time::Duration::from_secs(settings.session_idle_secs),
             },
             sign_ins: None,
+            activity: ActivityLog::off(),
+        }
+    }
+
+    pub fn with_activity(mut self, activity: Arc<ActivityLog>) -> Self {
+        self.activity = activity;
+        self
+    }
+
+    /// How the sessions and calls of the endpoint at `path` (as a client uses it) are recorded.
+    fn tap(&self, path: String, transport: Transport) -> Tap {
+        Tap {
+            log: Arc::clone(&self.activity),
+            origin: Origin::new(path, transport),
         }
     }
 
     pub fn with_sign_ins(mut self, sign_ins: Arc<crate::oauth::SignIns>) -> Self {
         self.sign_ins = Some(sign_ins);
         self
+    }
+}
+
+/// The path of the aggregate endpoint `base` (`/mcp`, `/sse`) for `view`, as a client uses it.
+fn view_path(base: &str, view: &View) -> String {
+    match view.key() {
+        all if all == "*" => base.to_owned(),
+        names => format!("{base}?servers={names}"),
     }
 }
 

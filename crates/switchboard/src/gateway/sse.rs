@@ -31,8 +31,10 @@ use tokio_util::sync::CancellationToken;
 use super::error::ApiError;
 use super::fast_sessions::FastSession;
 use super::AppState;
+use crate::activity::{client_label, Origin, Transport};
 use crate::proxy::{
-    cancelled_request, takes_requests, AggregateProxy, Caller, FastCall, Route, ServerProxy, View,
+    cancelled_request, takes_requests, AggregateProxy, Caller, FastCall, Opening, Route,
+    ServerProxy, View,
 };
 
 /// Messages buffered per direction and session before the sender waits.
@@ -56,6 +58,8 @@ struct SseSession {
     fast: OnceLock<Arc<FastSession>>,
     /// Cancelled when the session ends.
     ended: CancellationToken,
+    /// The endpoint and session, for the activity log (the client is learnt at `initialize`).
+    origin: Origin,
 }
 
 impl SseSessions {
@@ -92,11 +96,20 @@ pub async fn open(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
         return ApiError::unknown_server(&name).into_response();
     };
+    let id = new_session_id();
+    let mut tap = state.tap(format!("/servers/{name}/sse"), Transport::Sse);
+    tap.origin.session = Some(Arc::from(id.as_str()));
+    let origin = tap.origin.clone();
     open_session(
         &state,
-        ServerProxy::for_server(slot, state.limits.per_server, state.hub.events().clone()),
+        ServerProxy::for_server(
+            slot,
+            state.limits.per_server,
+            state.hub.events().clone(),
+            tap,
+        ),
         retired,
-        (name.clone(), None),
+        (id, name.clone(), None, origin),
         &format!("/servers/{name}/messages"),
     )
 }
@@ -110,13 +123,17 @@ pub async fn open_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
-    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view.clone());
+    let id = new_session_id();
+    let mut tap = state.tap(super::view_path("/sse", &view), Transport::Sse);
+    tap.origin.session = Some(Arc::from(id.as_str()));
+    let origin = tap.origin.clone();
+    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view.clone(), tap);
     let retired = state.hub.stopping();
     open_session(
         &state,
         proxy,
         retired,
-        (AGGREGATE.into(), Some(view)),
+        (id, AGGREGATE.into(), Some(view), origin),
         "/messages",
     )
 }
@@ -124,16 +141,20 @@ pub async fn open_aggregate(
 /// The owner recorded for aggregate sessions (server names cannot contain `*`).
 const AGGREGATE: &str = "*";
 
-/// Opens a session served by `handler`; POSTs must come to `messages_path` and name `owner`
-/// (a server's name, or the aggregate with its view).
+fn new_session_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Opens the session `id` served by `handler`; POSTs must come to `messages_path` and name
+/// `owner` (a server's name, or the aggregate with its view). `origin` is what the activity
+/// log says of its calls.
 fn open_session<H: ServerHandler>(
     state: &AppState,
     handler: H,
     retired: CancellationToken,
-    (owner, view): (String, Option<View>),
+    (id, owner, view, origin): (String, String, Option<View>, Origin),
     messages_path: &str,
 ) -> Response {
-    let id = uuid::Uuid::new_v4().simple().to_string();
     let (in_tx, in_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
     let (out_tx, out_rx) = futures::channel::mpsc::channel::<String>(CHANNEL_CAPACITY);
     // The session lives until the client goes away (its stream is dropped), the server entry
@@ -148,6 +169,7 @@ fn open_session<H: ServerHandler>(
             outbound: out_tx.clone(),
             fast: OnceLock::new(),
             ended: session_ct.clone(),
+            origin,
         },
     );
     let closed = CancellationToken::new();
@@ -240,6 +262,8 @@ async fn deliver(
         if let Some(cancelled) = cancelled_request(body) {
             fast.cancel(cancelled.trim()); // and rmcp hears it too, for its own calls
         } else if let Some(call) = fast_call(state, &session, body) {
+            let origin = fast.origin(&session.origin, &id);
+            let call = call.recorded(&state.activity, origin, body);
             answer_on_stream(call, Arc::clone(fast), &session);
             return (StatusCode::ACCEPTED, "Accepted").into_response();
         }
@@ -257,7 +281,12 @@ async fn deliver(
     }) = &message
     {
         if !takes_requests(&initialize.params.capabilities) {
-            let _ = session.fast.set(FastSession::new());
+            let info = &initialize.params.client_info;
+            let _ = session.fast.set(FastSession::new(Opening {
+                takes_requests: false,
+                client: Some(client_label(&info.name, &info.version)),
+                protocol: Some(Arc::from(initialize.params.protocol_version.as_str())),
+            }));
         }
     }
     if session.inbound.send(message).await.is_err() {

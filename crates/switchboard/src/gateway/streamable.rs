@@ -18,9 +18,10 @@ use super::error::ApiError;
 use super::fast_sessions::FastSessions;
 use super::sse::ViewQuery;
 use super::{AppState, SessionLimits};
+use crate::activity::Transport;
 use crate::events::EventBus;
 use crate::hub::Hub;
-use crate::proxy::{AggregateProxy, Route, ServerProxy, View};
+use crate::proxy::{AggregateProxy, Route, ServerProxy, Tap, View};
 use crate::slot::ServerSlot;
 
 type Service = StreamableHttpService<ServerProxy, LocalSessionManager>;
@@ -86,6 +87,7 @@ impl StreamableServices {
         retired: &CancellationToken,
         limits: SessionLimits,
         events: &EventBus,
+        tap: &Tap,
     ) -> (Service, Arc<FastSessions>) {
         let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = services.get(name) {
@@ -97,6 +99,7 @@ impl StreamableServices {
         services.retain(|_, existing| existing.slot.strong_count() > 0);
         let for_factory = Arc::clone(slot);
         let events = events.clone();
+        let tap = tap.clone();
         let sessions = session_manager(limits);
         let fast = Arc::new(FastSessions::new(Arc::clone(&sessions), limits.idle));
         let service = StreamableHttpService::new(
@@ -105,6 +108,7 @@ impl StreamableServices {
                     Arc::clone(&for_factory),
                     limits.per_server,
                     events.clone(),
+                    tap.clone(),
                 ))
             },
             sessions,
@@ -126,6 +130,7 @@ impl StreamableServices {
         hub: &Arc<Hub>,
         view: &View,
         limits: SessionLimits,
+        tap: &Tap,
     ) -> Result<(AggregateService, Arc<FastSessions>), ApiError> {
         let mut services = self.aggregate.lock().unwrap_or_else(|p| p.into_inner());
         let key = view.key();
@@ -147,11 +152,13 @@ impl StreamableServices {
         let fast = Arc::new(FastSessions::new(Arc::clone(&sessions), limits.idle));
         let hub_for_factory = Arc::clone(hub);
         let view = view.clone();
+        let tap = tap.clone();
         let service = StreamableHttpService::new(
             move || {
                 Ok(AggregateProxy::for_view(
                     Arc::clone(&hub_for_factory),
                     view.clone(),
+                    tap.clone(),
                 ))
             },
             Arc::clone(&sessions),
@@ -187,11 +194,16 @@ pub async fn handle(
     let Some((slot, retired)) = state.hub.slot_with_retirement(&name) else {
         return ApiError::unknown_server(&name).into_response();
     };
-    let (service, fast) =
-        state
-            .streamable
-            .get(&name, &slot, &retired, state.limits, state.hub.events());
-    let request = match super::fast::try_call(request, &fast, Route::Server(&slot)).await {
+    let tap = state.tap(format!("/servers/{name}/mcp"), Transport::Http);
+    let (service, fast) = state.streamable.get(
+        &name,
+        &slot,
+        &retired,
+        state.limits,
+        state.hub.events(),
+        &tap,
+    );
+    let request = match super::fast::try_call(request, &fast, Route::Server(&slot), &tap).await {
         Ok(answered) => return answered,
         Err(request) => request,
     };
@@ -208,7 +220,11 @@ pub async fn handle_aggregate(
         Ok(view) => view,
         Err(e) => return e.into_response(),
     };
-    let (service, fast) = match state.streamable.aggregate(&state.hub, &view, state.limits) {
+    let tap = state.tap(super::view_path("/mcp", &view), Transport::Http);
+    let (service, fast) = match state
+        .streamable
+        .aggregate(&state.hub, &view, state.limits, &tap)
+    {
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };
@@ -216,7 +232,7 @@ pub async fn handle_aggregate(
         hub: &state.hub,
         view: &view,
     };
-    let request = match super::fast::try_call(request, &fast, route).await {
+    let request = match super::fast::try_call(request, &fast, route, &tap).await {
         Ok(answered) => return answered,
         Err(request) => request,
     };
@@ -236,7 +252,7 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let (request, eligible) = match super::fast::opening(request).await {
+    let (request, opening) = match super::fast::opening(request).await {
         Ok(opening) => opening,
         Err(answer) => return answer,
     };
@@ -245,8 +261,8 @@ where
         Ok(response) => response.map(axum::body::Body::new),
         Err(never) => match never {},
     };
-    if eligible {
-        super::fast::opened(fast, &response);
+    if let Some(opening) = opening {
+        super::fast::opened(fast, &response, opening);
     }
     if let Some(headers) = deleted {
         super::fast::closing(fast, &headers, &response);
@@ -309,6 +325,13 @@ mod tests {
         idle: std::time::Duration::from_secs(60),
     };
 
+    fn tap() -> Tap {
+        Tap {
+            log: crate::activity::ActivityLog::off(),
+            origin: crate::activity::Origin::new("/mcp", Transport::Http),
+        }
+    }
+
     fn view(n: usize) -> View {
         View::parse(&format!("s{n}")).unwrap()
     }
@@ -335,19 +358,19 @@ mod tests {
         let hub = Hub::new(EventBus::default(), None, Arc::new(Launcher::default()));
         let services = StreamableServices::default();
         for n in 0..1000 {
-            services.aggregate(&hub, &view(n), LIMITS).unwrap();
+            services.aggregate(&hub, &view(n), LIMITS, &tap()).unwrap();
         }
         assert_eq!(services.views(), 1, "views without sessions do not pile up");
 
         for n in 0..MAX_VIEWS {
-            let service = services.aggregate(&hub, &view(n), LIMITS).unwrap();
+            let service = services.aggregate(&hub, &view(n), LIMITS, &tap()).unwrap();
             open_session(service).await;
         }
         assert_eq!(services.views(), MAX_VIEWS, "views in use are kept");
-        let again = services.aggregate(&hub, &view(3), LIMITS);
+        let again = services.aggregate(&hub, &view(3), LIMITS, &tap());
         assert!(again.is_ok(), "a view in use is served");
         let refused = services
-            .aggregate(&hub, &view(MAX_VIEWS), LIMITS)
+            .aggregate(&hub, &view(MAX_VIEWS), LIMITS, &tap())
             .err()
             .expect("one view too many is refused");
         let response = refused.into_response();

@@ -208,6 +208,10 @@ impl Routing for Aggregate {
         }
     }
 
+    fn list_server(&self) -> Option<&str> {
+        None
+    }
+
     fn list_changes(&self) -> ListChanges {
         self.changes()
     }

@@ -154,6 +154,10 @@ pub(crate) trait Routing: Send + Sync + 'static {
     /// The server that answers for `target`, or an error naming what is wrong.
     fn route(&self, target: Target<'_>) -> Result<Route, ErrorData>;
 
+    /// The server whose lists the endpoint forwards (`None`: the endpoint answers them from
+    /// catalogs itself).
+    fn list_server(&self) -> Option<&str>;
+
     /// The servers a fan-out request or notification goes to.
     fn fan_out(&self, kind: FanOut) -> Vec<Route>;
 
@@ -188,6 +192,11 @@ impl<R: Routing> Endpoint<R> {
             routing,
             log_level: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The routing, as it is (for the activity log, after the request).
+    pub(super) fn routes(&self) -> &R {
+        &self.routing
     }
 
     /// Puts the session's log level on a request that does not name one (only a stateless

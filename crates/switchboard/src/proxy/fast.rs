@@ -33,7 +33,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, ProtocolVersion};
 use rmcp::ServiceError;
@@ -45,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::forward::upstream_error;
 use super::names::{split_qualified, View};
+use crate::activity::{capture, client_label, ActivityLog, Entry, Origin, Outcome};
 use crate::hub::Hub;
 use crate::lane::{LaneError, RawLane};
 use crate::routing::ClientFeature;
@@ -68,6 +69,7 @@ const LIFECYCLE: [&str; 3] = [
     "io.modelcontextprotocol/clientCapabilities",
 ];
 const PROTOCOL_VERSION: &str = LIFECYCLE[0];
+const CLIENT_INFO: &str = LIFECYCLE[1];
 const CLIENT_CAPABILITIES: &str = LIFECYCLE[2];
 /// `_meta` keys that need the full proxy (log messages on the call).
 const NEEDS_FULL_PATH: [&str; 1] = ["io.modelcontextprotocol/logLevel"];
@@ -113,6 +115,30 @@ pub struct FastCall {
     /// The params as the server gets them (the caller's `_meta` without the lifecycle, and
     /// the lane's progress token instead of the caller's).
     params: Vec<u8>,
+    /// The tool's name at the server.
+    tool: String,
+    /// A stateless caller's `clientInfo` (`name version`) and protocol version, from `_meta`.
+    caller: (Option<Arc<str>>, Option<Arc<str>>),
+    /// How the call is written to the activity log, when it is on.
+    recording: Option<Recording>,
+}
+
+/// What the activity log needs of a fast call beyond the call itself.
+struct Recording {
+    log: Arc<ActivityLog>,
+    origin: Origin,
+    started: SystemTime,
+    clock: Instant,
+    request_bytes: u64,
+    /// With capture on: its limit, and the params as captured.
+    captured: Option<(usize, String)>,
+}
+
+/// A fast call's answer for the caller, and how it ended.
+struct Answer {
+    bytes: Vec<u8>,
+    outcome: Outcome,
+    error: Option<ErrorData>,
 }
 
 impl FastCall {
@@ -149,9 +175,11 @@ impl FastCall {
         let mut version = None;
         let mut capabilities = None;
         let mut progress = None;
+        let mut client = None;
         for (key, value) in &meta.0 {
             match key.as_ref() {
                 PROTOCOL_VERSION => version = Some(Cow::<str>::deserialize(*value).ok()?),
+                CLIENT_INFO => client = Some(*value),
                 PROGRESS_TOKEN if is_id(value) => progress = Some(*value),
                 PROGRESS_TOKEN => return None,
                 CLIENT_CAPABILITIES => {
@@ -162,12 +190,14 @@ impl FastCall {
                 _ => {}
             }
         }
+        let mut stateless_caller = (None, None);
         match caller {
             Caller::Stateless {
                 version: header_version,
                 name: header_name,
             } => {
                 let (version, capabilities) = (version?, capabilities?);
+                stateless_caller = (client.and_then(label_of), Some(Arc::from(&*version)));
                 let stateless = ProtocolVersion::KNOWN_VERSIONS
                     .iter()
                     .any(|known| known.as_str() == version && !known.has_initialize());
@@ -226,7 +256,65 @@ impl FastCall {
             lane_id,
             progress: progress.map(RawValue::to_owned),
             params: forwarded,
+            tool: tool.to_owned(),
+            caller: stateless_caller,
+            recording: None,
         })
+    }
+
+    /// Writes the call to `log` when it ends (if the log is on): `origin` is where it came
+    /// from, `body` the caller's request. A stateless caller's `clientInfo` is its `_meta`'s.
+    pub fn recorded(mut self, log: &Arc<ActivityLog>, mut origin: Origin, body: &[u8]) -> Self {
+        if !log.is_on() {
+            return self;
+        }
+        let (client, protocol) = self.caller.clone();
+        origin.client = client.or(origin.client);
+        origin.protocol = protocol.or(origin.protocol);
+        let captured = log.capture_limit().map(|limit| {
+            let params = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|mut v| v.get_mut("params").map(serde_json::Value::take))
+                .unwrap_or_default();
+            (limit, capture::capture(params, limit))
+        });
+        self.recording = Some(Recording {
+            log: Arc::clone(log),
+            origin,
+            started: SystemTime::now(),
+            clock: Instant::now(),
+            request_bytes: body.len() as u64,
+            captured,
+        });
+        self
+    }
+
+    /// Writes how the call ended to the activity log.
+    fn finish(&self, answer: &Answer) {
+        let Some(recording) = &self.recording else {
+            return;
+        };
+        let origin = &recording.origin;
+        let mut entry = Entry::new(
+            origin,
+            "tools/call",
+            recording.started,
+            recording.clock.elapsed(),
+        );
+        entry.server = Some(Arc::from(self.slot.name()));
+        entry.name = Some(self.tool.clone());
+        entry.outcome = answer.outcome;
+        entry.request_bytes = recording.request_bytes;
+        entry.response_bytes = answer.bytes.len() as u64;
+        if let Some(error) = &answer.error {
+            entry.error_code = Some(error.code.0);
+            entry.error = Some(error.message.to_string());
+        }
+        if let Some((limit, params)) = &recording.captured {
+            entry.request = Some(params.clone());
+            entry.response = Some(capture::capture_bytes(&answer.bytes, *limit));
+        }
+        recording.log.record(entry);
     }
 
     /// The caller's request id as written (to match a later `notifications/cancelled`).
@@ -235,12 +323,15 @@ impl FastCall {
     }
 
     /// The answer to a call its caller cancelled before the server answered.
-    pub fn cancelled(&self) -> Vec<u8> {
-        self.error(ErrorData::new(
-            ErrorCode(REQUEST_CANCELLED),
-            "the request was cancelled by the client",
-            None,
-        ))
+    fn cancelled(&self) -> Answer {
+        self.error(
+            ErrorData::new(
+                ErrorCode(REQUEST_CANCELLED),
+                "the request was cancelled by the client",
+                None,
+            ),
+            Outcome::Cancelled,
+        )
     }
 
     /// Whether the caller asked for progress (then [`FastCall::run`] may hand over progress
@@ -304,6 +395,7 @@ impl FastCall {
                 () = cancel.cancelled() => break self.cancelled(),
                 Some(line) = next_line(&mut heard) => {
                     if !self.pass_progress(&line, &mut out).await {
+                        self.finish(&self.cancelled());
                         return;
                     }
                 }
@@ -312,10 +404,12 @@ impl FastCall {
         // Progress read before the answer goes first.
         while let Some(line) = heard.as_mut().and_then(|rx| rx.try_recv().ok()) {
             if !self.pass_progress(&line, &mut out).await {
+                self.finish(&self.cancelled());
                 return;
             }
         }
-        out(Message::Answer(answer)).await;
+        self.finish(&answer);
+        out(Message::Answer(answer.bytes)).await;
     }
 
     /// Hands the server's progress `line` to `out` with the caller's token; false when `out`
@@ -333,7 +427,7 @@ impl FastCall {
 
     /// Sends the call to the server's child and answers the JSON-RPC response for the caller.
     /// The server's progress lines for it go to `progress`, all before the answer.
-    async fn send(&self, progress: Option<mpsc::UnboundedSender<Vec<u8>>>) -> Vec<u8> {
+    async fn send(&self, progress: Option<mpsc::UnboundedSender<Vec<u8>>>) -> Answer {
         let server = self.slot.name();
         let timeout = self.slot.settings().spec.timeouts.tool_call();
         let call = self
@@ -342,48 +436,67 @@ impl FastCall {
         let answer = tokio::time::timeout(timeout, call).await;
         match answer {
             Ok(Ok(line)) => self.answer(server, &line),
-            Ok(Err(LaneError::Closed)) => {
-                self.error(upstream_error(server, ServiceError::TransportClosed))
-            }
-            Ok(Err(LaneError::Write(e))) => self.error(ErrorData::new(
-                ErrorCode::INTERNAL_ERROR,
-                format!("server '{server}' could not be sent the request: {e}"),
-                None,
-            )),
-            Err(_) => self.error(timed_out(server, timeout)),
+            Ok(Err(LaneError::Closed)) => self.error(
+                upstream_error(server, ServiceError::TransportClosed),
+                Outcome::Error,
+            ),
+            Ok(Err(LaneError::Write(e))) => self.error(
+                ErrorData::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    format!("server '{server}' could not be sent the request: {e}"),
+                    None,
+                ),
+                Outcome::Error,
+            ),
+            Err(_) => self.error(timed_out(server, timeout), Outcome::Timeout),
         }
     }
 
     /// The caller's response made of the server's answer `line`.
-    fn answer(&self, server: &str, line: &[u8]) -> Vec<u8> {
+    fn answer(&self, server: &str, line: &[u8]) -> Answer {
         #[derive(Deserialize)]
         struct Reply<'a> {
             #[serde(borrow)]
             result: Option<&'a RawValue>,
             error: Option<ErrorData>,
         }
+        let result = |result: &RawValue, bytes: Vec<u8>| Answer {
+            outcome: match self.recording.is_some() && is_error(result) {
+                true => Outcome::ToolError,
+                false => Outcome::Ok,
+            },
+            bytes,
+            error: None,
+        };
         match serde_json::from_slice::<Reply>(line) {
             Ok(Reply {
-                result: Some(result),
+                result: Some(raw),
                 error: None,
-            }) if !self.stateless => self.envelope(b"result", result.get().as_bytes()),
+            }) if !self.stateless => result(raw, self.envelope(b"result", raw.get().as_bytes())),
             Ok(Reply {
-                result: Some(result),
+                result: Some(raw),
                 error: None,
-            }) => match complete(result) {
-                Some(result) => self.envelope(b"result", &result),
-                None => self.error(wrong_shape(server)),
+            }) => match complete(raw) {
+                Some(complete) => result(raw, self.envelope(b"result", &complete)),
+                None => self.error(wrong_shape(server), Outcome::Error),
             },
             Ok(Reply {
                 error: Some(error), ..
-            }) => self.error(upstream_error(server, ServiceError::McpError(error))),
-            _ => self.error(wrong_shape(server)),
+            }) => self.error(
+                upstream_error(server, ServiceError::McpError(error)),
+                Outcome::Error,
+            ),
+            _ => self.error(wrong_shape(server), Outcome::Error),
         }
     }
 
-    fn error(&self, error: ErrorData) -> Vec<u8> {
-        let error = serde_json::to_vec(&error).unwrap_or_else(|_| b"{}".to_vec());
-        self.envelope(b"error", &error)
+    fn error(&self, error: ErrorData, outcome: Outcome) -> Answer {
+        let text = serde_json::to_vec(&error).unwrap_or_else(|_| b"{}".to_vec());
+        Answer {
+            bytes: self.envelope(b"error", &text),
+            outcome,
+            error: Some(error),
+        }
     }
 
     fn envelope(&self, kind: &[u8], value: &[u8]) -> Vec<u8> {
@@ -431,21 +544,40 @@ pub fn cancelled_request(body: &[u8]) -> Option<&str> {
     (notification.method == "notifications/cancelled").then(|| notification.params.request_id.get())
 }
 
-/// For a body that is an `initialize` request: whether its client takes requests a server
-/// may send during a call (sampling, elicitation, roots). `None` for any other body.
-pub fn initialize_takes_requests(body: &[u8]) -> Option<bool> {
+/// What an `initialize` says of the session it opens, as far as the gateway needs to know.
+pub struct Opening {
+    /// Whether its client takes requests a server may send during a call (sampling,
+    /// elicitation, roots).
+    pub takes_requests: bool,
+    /// `clientInfo` as `name version`.
+    pub client: Option<Arc<str>>,
+    pub protocol: Option<Arc<str>>,
+}
+
+/// For a body that is an `initialize` request, what it says; `None` for any other body.
+pub fn read_initialize(body: &[u8]) -> Option<Opening> {
     #[derive(Deserialize)]
     struct Initialize<'a> {
         #[serde(borrow)]
         method: Cow<'a, str>,
-        params: Params,
+        #[serde(borrow)]
+        params: Params<'a>,
     }
     #[derive(Deserialize)]
-    struct Params {
+    #[serde(rename_all = "camelCase")]
+    struct Params<'a> {
         capabilities: ClientCapabilities,
+        #[serde(borrow, default)]
+        client_info: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        protocol_version: Option<Cow<'a, str>>,
     }
     let request: Initialize = serde_json::from_slice(body).ok()?;
-    (request.method == "initialize").then(|| takes_requests(&request.params.capabilities))
+    (request.method == "initialize").then(|| Opening {
+        takes_requests: takes_requests(&request.params.capabilities),
+        client: request.params.client_info.and_then(label_of),
+        protocol: request.params.protocol_version.map(|v| Arc::from(&*v)),
+    })
 }
 
 /// Which server answers for a tool name at an endpoint, and the tool's name there.
@@ -485,6 +617,29 @@ pub fn takes_requests(caps: &ClientCapabilities) -> bool {
     ]
     .into_iter()
     .any(|feature| feature.offered_by(caps))
+}
+
+/// Whether a tool's `result` says `isError: true` (its other members skipped unparsed).
+fn is_error(result: &RawValue) -> bool {
+    #[derive(Deserialize)]
+    struct Flag {
+        #[serde(rename = "isError", default)]
+        is_error: Option<bool>,
+    }
+    serde_json::from_str::<Flag>(result.get()).is_ok_and(|flag| flag.is_error == Some(true))
+}
+
+/// `clientInfo`'s `name version`, from its JSON.
+fn label_of(info: &RawValue) -> Option<Arc<str>> {
+    #[derive(Deserialize)]
+    struct Info<'a> {
+        #[serde(borrow)]
+        name: Cow<'a, str>,
+        #[serde(borrow, default)]
+        version: Cow<'a, str>,
+    }
+    let info: Info = serde_json::from_str(info.get()).ok()?;
+    Some(client_label(&info.name, &info.version))
 }
 
 fn timed_out(server: &str, timeout: Duration) -> ErrorData {

@@ -137,6 +137,13 @@ fn mark_complete(result: &mut ServerResult) {
     }
 }
 
+/// Whether `error` is [`upstream_error`]'s for a server that did not answer in time.
+pub(super) fn is_timeout(error: &ErrorData) -> bool {
+    error.code == ErrorCode::INTERNAL_ERROR && error.message.contains(DID_NOT_ANSWER)
+}
+
+const DID_NOT_ANSWER: &str = "did not answer within";
+
 pub(super) fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
     match error {
         // The child's own JSON-RPC error is the most precise answer: keep its code and data,
@@ -148,8 +155,8 @@ pub(super) fn upstream_error(server: &str, error: ServiceError) -> ErrorData {
         ServiceError::Timeout { timeout } => ErrorData::new(
             ErrorCode::INTERNAL_ERROR,
             format!(
-                "server '{server}' did not answer within {}s (raise timeouts in servers.json if \
-                 it needs longer)",
+                "server '{server}' {DID_NOT_ANSWER} {}s (raise timeouts in servers.json if it \
+                 needs longer)",
                 timeout.as_secs()
             ),
             None,

@@ -12,13 +12,14 @@ mod forward;
 mod inputs;
 mod names;
 mod one_server;
+mod recorded;
 mod rounds;
 mod watch;
 
 pub use aggregate::Aggregate;
 pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};
 pub use fast::{
-    cancelled_request, initialize_takes_requests, takes_requests, Caller, FastCall, Message, Route,
+    cancelled_request, read_initialize, takes_requests, Caller, FastCall, Message, Opening, Route,
 };
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
@@ -27,24 +28,29 @@ pub use names::View;
 #[cfg(feature = "fuzzing")]
 pub use names::{qualified, split_qualified, template_matches};
 pub use one_server::OneServer;
+pub use recorded::{Recorded, Tap};
 
 /// The handler of a session with one server's endpoint (`/servers/{name}/…`).
-pub type ServerProxy = Endpoint<OneServer>;
+pub type ServerProxy = Recorded<OneServer>;
 /// The handler of a session with the aggregate endpoint or one of its views.
-pub type AggregateProxy = Endpoint<Aggregate>;
+pub type AggregateProxy = Recorded<Aggregate>;
 
 impl ServerProxy {
     pub fn for_server(
         slot: std::sync::Arc<crate::slot::ServerSlot>,
         max_sessions: usize,
         events: crate::events::EventBus,
+        tap: Tap,
     ) -> Self {
-        Endpoint::new(OneServer::new(slot, max_sessions, events))
+        Recorded::new(
+            Endpoint::new(OneServer::new(slot, max_sessions, events)),
+            tap,
+        )
     }
 }
 
 impl AggregateProxy {
-    pub fn for_view(hub: std::sync::Arc<crate::hub::Hub>, view: View) -> Self {
-        Endpoint::new(Aggregate::new(hub, view))
+    pub fn for_view(hub: std::sync::Arc<crate::hub::Hub>, view: View, tap: Tap) -> Self {
+        Recorded::new(Endpoint::new(Aggregate::new(hub, view)), tap)
     }
 }

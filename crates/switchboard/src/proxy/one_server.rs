@@ -122,6 +122,10 @@ impl Routing for OneServer {
         Ok(self.route())
     }
 
+    fn list_server(&self) -> Option<&str> {
+        Some(self.slot.name())
+    }
+
     fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities) {
         if !self.joined.swap(true, Ordering::AcqRel) {
             let sessions = self.slot.sessions();

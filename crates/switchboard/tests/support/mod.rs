@@ -8,6 +8,7 @@
 pub mod client;
 pub mod events;
 pub mod files;
+pub mod stateless;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

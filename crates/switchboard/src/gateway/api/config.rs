@@ -28,9 +28,21 @@ pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// `GET /api/events`: every [`crate::events::Event`] as an SSE event named after its type,
-/// with the event as JSON data. A subscriber that falls behind gets a `lagged` event and
-/// should refetch what it shows.
+/// with the event as JSON data, and the activity log's batches as they are written
+/// (`activity`: `{"type": "activity", "entries": [...], "dropped": n}`). A subscriber that
+/// falls behind gets a `lagged` event and should refetch what it shows.
 pub async fn events(State(state): State<AppState>) -> impl IntoResponse {
+    let activity = BroadcastStream::new(state.activity.subscribe()).filter_map(|item| {
+        // A batch missed by a slow subscriber is in /api/activity; the next one comes anyway.
+        let event = item.ok().map(|written| {
+            let mut json = serde_json::to_value(&*written).unwrap_or_default();
+            if let Some(object) = json.as_object_mut() {
+                object.insert("type".into(), "activity".into());
+            }
+            Ok::<_, Infallible>(SseEvent::default().event("activity").data(json.to_string()))
+        });
+        std::future::ready(event)
+    });
     let stream = BroadcastStream::new(state.hub.events().subscribe()).map(|item| {
         let event = match item {
             Ok(event) => {
@@ -51,5 +63,6 @@ pub async fn events(State(state): State<AppState>) -> impl IntoResponse {
                 .data("{\"type\":\"hello\"}"),
         )
     });
+    let stream = futures::stream::select(stream, activity);
     Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

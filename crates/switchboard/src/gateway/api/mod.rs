@@ -1,6 +1,7 @@
 //! The REST API under `/api`. Reads come from the hub's slots; every change goes through the
 //! [`ConfigStore`](crate::store::ConfigStore), which writes servers.json and applies it.
 
+mod activity;
 mod auth;
 mod catalog;
 mod clients;
@@ -46,6 +47,8 @@ pub fn routes() -> Router<AppState> {
             axum::routing::put(secrets::put).delete(secrets::remove),
         )
         .route("/api/events", get(config::events))
+        .route("/api/activity", get(activity::list))
+        .route("/api/activity/stats", get(activity::stats))
 }
 
 /// Parses a request body as a JSON object, with an error that says what was wrong.

@@ -1,0 +1,408 @@
+//! The activity log (issue 17): every request through the gateway is recorded, on the fast
+//! path and the full one, with how it ended; nothing is lost when the writer keeps up, and
+//! what a full queue drops is counted; a database that cannot be used is set aside while
+//! calls go on; the live feed carries what is written.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rmcp::service::ServiceExt;
+use rmcp::transport::StreamableHttpClientTransport;
+use serde_json::{json, Value};
+use support::client::{call, connect, RecordingClient};
+use support::events::Events;
+use support::{cancel_probe, everything, stateless, Switchboard};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The activity log's file of `sb` (`$XDG_DATA_HOME/switchboard/activity.db`).
+fn database(sb: &Switchboard) -> std::path::PathBuf {
+    sb.dir.path().join("data/switchboard/activity.db")
+}
+
+/// Polls `/api/activity/stats` until `pred` holds, for at most a minute.
+async fn stats_until(sb: &Switchboard, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, stats) = sb.get("/api/activity/stats?window=3600").await;
+        assert_eq!(status, 200, "{stats}");
+        if pred(&stats) {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the activity stats did not get there: {stats:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Calls of `server`'s `tool` recorded so far.
+fn tool_calls(stats: &Value, server: &str, tool: &str) -> u64 {
+    stats["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["server"] == server && t["tool"] == tool)
+        .and_then(|t| t["calls"].as_u64())
+        .unwrap_or(0)
+}
+
+/// The newest entries matching `query` (a query string).
+async fn entries(sb: &Switchboard, query: &str) -> Vec<Value> {
+    let (status, page) = sb.get(&format!("/api/activity?{query}")).await;
+    assert_eq!(status, 200, "{page}");
+    page["entries"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_of_64_concurrent_clients_is_recorded_on_both_paths() {
+    let sb = Switchboard::start(json!({ "every": everything() }));
+    sb.wait_running("every").await;
+    const CALLS: usize = 10;
+    // Half take requests (sampling: the full path), half take none (the fast path).
+    let clients = (0..64).map(|n| {
+        let url = sb.mcp_url("every");
+        tokio::spawn(async move {
+            let message = json!({ "message": format!("client {n}") });
+            if n % 2 == 0 {
+                let client = connect(url, RecordingClient::default()).await;
+                for _ in 0..CALLS {
+                    client
+                        .call_tool(call("echo", message.clone()))
+                        .await
+                        .expect("echo");
+                }
+                client.cancel().await.expect("close");
+            } else {
+                let transport = StreamableHttpClientTransport::from_uri(url);
+                let client = ().serve(transport).await.expect("initialize");
+                for _ in 0..CALLS {
+                    client
+                        .call_tool(call("echo", message.clone()))
+                        .await
+                        .expect("echo");
+                }
+                client.cancel().await.expect("close");
+            }
+        })
+    });
+    for client in futures::future::join_all(clients).await {
+        client.expect("client task");
+    }
+    let stats = stats_until(&sb, |s| {
+        tool_calls(s, "every", "echo") >= (64 * CALLS) as u64
+    })
+    .await;
+    assert_eq!(tool_calls(&stats, "every", "echo"), (64 * CALLS) as u64);
+    assert_eq!(stats["dropped"], 0, "{stats}");
+    assert_eq!(stats["servers"][0]["server"], "every");
+    assert!(stats["servers"][0]["p95"].as_f64().is_some_and(|p| p > 0.0));
+
+    // Each entry says who called what, how, and how it went.
+    let echoes = entries(&sb, "method=tools/call&tool=echo&limit=1000").await;
+    assert_eq!(echoes.len(), 64 * CALLS);
+    let full = echoes
+        .iter()
+        .find(|e| e["client"] == "switchboard-e2e 0")
+        .expect("a full-path call");
+    let fast = echoes
+        .iter()
+        .find(|e| e["client"] != "switchboard-e2e 0")
+        .expect("a fast-path call");
+    for entry in [full, fast] {
+        assert_eq!(entry["endpoint"], "/servers/every/mcp", "{entry}");
+        assert_eq!(entry["transport"], "http");
+        assert_eq!(entry["server"], "every");
+        assert_eq!(entry["name"], "echo");
+        assert_eq!(entry["outcome"], "ok");
+        assert!(
+            entry["session"].as_str().is_some_and(|s| !s.is_empty()),
+            "{entry}"
+        );
+        assert!(entry["protocol"].as_str().is_some(), "{entry}");
+        assert!(entry["client"].as_str().is_some(), "{entry}");
+        assert!(entry["durationMs"].as_f64().is_some_and(|d| d > 0.0));
+        assert!(
+            entry["requestBytes"].as_u64().is_some_and(|b| b > 20),
+            "{entry}"
+        );
+        assert!(
+            entry["responseBytes"].as_u64().is_some_and(|b| b > 20),
+            "{entry}"
+        );
+        assert_eq!(entry["fromDashboard"], false);
+        assert!(entry["request"].is_null(), "nothing captured by default");
+    }
+    // The sessions' other requests are there too, answered by the gateway or the server.
+    let opened = entries(&sb, "method=initialize&limit=1000").await;
+    assert_eq!(opened.len(), 64);
+    assert!(opened.iter().all(|e| e["server"].is_null()));
+    let pages = entries(&sb, "limit=2").await;
+    assert_eq!(pages.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_entry_says_how_its_call_ended_and_the_live_feed_carries_it() {
+    let mut probe = cancel_probe();
+    probe["timeouts"] = json!({ "toolCallSecs": 1 });
+    let sb = Switchboard::start(json!({ "every": everything(), "probe": probe }));
+    sb.wait_running("every").await;
+    sb.wait_running("probe").await;
+    let mut events = Events::open(&sb.url).await;
+
+    // Through the aggregate, on the fast path (stateless) and the full one (a session that
+    // takes requests).
+    let aggregate = format!("{}/mcp", sb.url);
+    let echo = stateless::call(1, "every__echo", json!({ "message": "hi" }), json!({}));
+    let answer: Value = stateless::post(&aggregate, &echo)
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(answer["result"].is_object(), "{answer}");
+    let live = events
+        .wait_for(WAIT, |e| {
+            e["type"] == "activity"
+                && e["entries"]
+                    .as_array()
+                    .is_some_and(|es| es.iter().any(|x| x["name"] == "echo"))
+        })
+        .await;
+    let entry = &live["entries"][0];
+    assert_eq!(entry["endpoint"], "/mcp");
+    assert_eq!(entry["server"], "every");
+    assert_eq!(entry["client"], "fast-path-test 1");
+    assert_eq!(entry["protocol"], "2026-07-28");
+    assert!(
+        entry["session"].is_null(),
+        "a stateless call has no session"
+    );
+    assert!(entry["id"].as_i64().is_some_and(|id| id > 0));
+
+    let client = connect(
+        format!("{aggregate}?servers=probe,every"),
+        RecordingClient::default(),
+    )
+    .await;
+    // A server that does not answer in time, on the fast path (stateless) and the full one.
+    let slow = stateless::call(2, "wait", json!({ "seconds": 5 }), json!({}));
+    let timed_out: Value = stateless::post(&sb.mcp_url("probe"), &slow)
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(timed_out["error"].is_object(), "{timed_out}");
+    let error = client
+        .call_tool(call("probe__wait", json!({ "seconds": 5 })))
+        .await
+        .expect_err("times out");
+    assert!(error.to_string().contains("did not answer"), "{error}");
+    // A tool that is not there: the server's own answer, whichever kind it is.
+    let missing = client
+        .call_tool(call("every__no-such-tool", json!({})))
+        .await;
+    let expected_missing = match &missing {
+        Ok(result) if result.is_error == Some(true) => "toolError",
+        Ok(result) => panic!("an unknown tool answered {result:?}"),
+        Err(_) => "error",
+    };
+    // A name that is no server's: the gateway refuses it itself.
+    client
+        .call_tool(call("nobody__echo", json!({})))
+        .await
+        .expect_err("no such server");
+    client.cancel().await.expect("close");
+
+    let waits = entries(&sb, "tool=wait").await;
+    assert_eq!(waits.len(), 2, "{waits:#?}");
+    for wait in &waits {
+        assert_eq!(wait["outcome"], "timeout", "{wait}");
+        assert_eq!(wait["server"], "probe");
+        assert!(wait["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("did not answer")));
+        assert!(
+            wait["durationMs"].as_f64().is_some_and(|d| d >= 1000.0),
+            "{wait}"
+        );
+    }
+    let endpoint = waits[0]["endpoint"].as_str().unwrap_or_default();
+    assert!(endpoint.starts_with("/mcp?servers="), "{waits:#?}");
+    let missing = entries(&sb, "tool=no-such-tool").await;
+    assert_eq!(missing[0]["outcome"], expected_missing, "{missing:#?}");
+    let refused = entries(&sb, "tool=nobody__echo").await;
+    assert_eq!(refused[0]["outcome"], "error", "{refused:#?}");
+    assert!(refused[0]["server"].is_null());
+    assert!(refused[0]["errorCode"].as_i64().is_some());
+
+    // Filters: outcome, client, time.
+    let timeouts = entries(&sb, "outcome=timeout").await;
+    assert_eq!(timeouts.len(), 2);
+    let mine = entries(&sb, "client=E2E&method=tools/call").await;
+    assert_eq!(mine.len(), 3, "{mine:#?}");
+    let future = entries(&sb, &format!("from={}", i64::MAX / 2)).await;
+    assert!(future.is_empty());
+    let (status, refused) = sb.get("/api/activity?limit=lots").await;
+    assert_eq!(status, 400, "{refused}");
+    let stats = stats_until(&sb, |s| tool_calls(s, "probe", "wait") == 2).await;
+    let wait = stats["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tool"] == "wait")
+        .unwrap()
+        .clone();
+    assert_eq!(wait["errors"], 2, "timeouts count as errors: {wait}");
+    assert_eq!(stats["tools"][0]["tool"], "wait", "slowest first: {stats}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn capture_keeps_params_and_results_without_secrets() {
+    let sb = Switchboard::start_with_file(json!({
+        "mcpServers": { "every": everything() },
+        "activity": { "capture": true, "captureBytes": 200 },
+    }));
+    sb.wait_running("every").await;
+    let arguments = json!({ "message": "visible words", "password": "hunter2" });
+    let client = connect(sb.mcp_url("every"), RecordingClient::default()).await;
+    client
+        .call_tool(call("echo", arguments.clone()))
+        .await
+        .expect("echo");
+    client.cancel().await.expect("close");
+    let body = stateless::call(7, "echo", arguments, json!({ "apiKey": "sk-123" }));
+    stateless::post(&sb.mcp_url("every"), &body)
+        .send()
+        .await
+        .expect("POST");
+    let stats = stats_until(&sb, |s| tool_calls(s, "every", "echo") == 2).await;
+    assert_eq!(stats["capture"], true);
+    for entry in entries(&sb, "tool=echo").await {
+        let request = entry["request"].as_str().expect("captured params");
+        let response = entry["response"].as_str().expect("captured result");
+        assert!(request.contains("visible words"), "{request}");
+        assert!(response.contains("visible words"), "{response}");
+        for secret in ["hunter2", "sk-123"] {
+            assert!(!request.contains(secret), "{request}");
+        }
+        assert!(request.contains("[redacted]"), "{request}");
+    }
+    // Longer than captureBytes: cut, and says so.
+    let long = json!({ "message": "x".repeat(1000) });
+    let client = connect(sb.mcp_url("every"), RecordingClient::default()).await;
+    client.call_tool(call("echo", long)).await.expect("echo");
+    client.cancel().await.expect("close");
+    stats_until(&sb, |s| tool_calls(s, "every", "echo") == 3).await;
+    let newest = &entries(&sb, "tool=echo&limit=1").await[0];
+    let request = newest["request"].as_str().unwrap();
+    assert!(
+        request.len() < 300 && request.ends_with("bytes, cut)"),
+        "{request}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_drops_entries_and_counts_them_without_slowing_calls() {
+    let sb = Switchboard::start_with_file(json!({
+        "mcpServers": { "every": everything() },
+        "activity": { "queue": 1 },
+    }));
+    sb.wait_running("every").await;
+    let path = database(&sb);
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no activity.db at {}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another program holds the database's write lock: the writer waits on it, its queue of
+    // one fills, and every entry past it is dropped (and counted) instead of waiting.
+    let blocker = rusqlite::Connection::open(&path).expect("open activity.db");
+    blocker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    const CALLS: u64 = 100;
+    let calls = (0..CALLS).map(|n| {
+        let url = sb.mcp_url("every");
+        async move {
+            let body = stateless::call(n, "echo", json!({ "message": "x" }), json!({}));
+            let answer: Value = stateless::post(&url, &body)
+                .send()
+                .await
+                .expect("POST")
+                .json()
+                .await
+                .expect("JSON");
+            assert!(answer["result"].is_object(), "{answer}");
+        }
+    });
+    futures::future::join_all(calls).await;
+    blocker.execute_batch("COMMIT").expect("unlock");
+    drop(blocker);
+    // Every call is either written or counted as dropped, and some were dropped.
+    let stats = stats_until(&sb, |s| {
+        tool_calls(s, "every", "echo") + s["dropped"].as_u64().unwrap_or(0) == CALLS
+    })
+    .await;
+    assert!(stats["dropped"].as_u64().is_some_and(|d| d > 0), "{stats}");
+    let (_, page) = sb.get("/api/activity").await;
+    assert_eq!(page["dropped"], stats["dropped"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_database_is_set_aside_and_calls_go_on() {
+    let sb = Switchboard::start(json!({ "every": everything() }));
+    sb.wait_running("every").await;
+    for n in 0..200 {
+        let body = stateless::call(n, "echo", json!({ "message": "x".repeat(200) }), json!({}));
+        stateless::post(&sb.mcp_url("every"), &body)
+            .send()
+            .await
+            .expect("POST");
+    }
+    stats_until(&sb, |s| tool_calls(s, "every", "echo") == 200).await;
+    let mut sb = sb;
+    sb.terminate().expect("stops");
+    let path = database(&sb);
+    let length = std::fs::metadata(&path).expect("activity.db").len();
+    assert!(length > 8192, "{length}");
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(length / 2).unwrap();
+    drop(file);
+
+    let sb = sb.restart();
+    sb.wait_running("every").await;
+    let body = stateless::call(1, "echo", json!({ "message": "after" }), json!({}));
+    let answer: Value = stateless::post(&sb.mcp_url("every"), &body)
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        answer["result"].is_object(),
+        "calls are unaffected: {answer}"
+    );
+    let stats = stats_until(&sb, |s| tool_calls(s, "every", "echo") == 1).await;
+    let warning = stats["warning"].as_str().expect("a warning");
+    assert!(
+        warning.contains("activity.db") && warning.contains("moved to"),
+        "{warning}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("activity.db.unusable-"))
+        .collect();
+    assert!(!aside.is_empty(), "the old file is kept beside");
+    assert!(sb.stderr().contains("moved to"), "and the log says so");
+}
