@@ -1,4 +1,6 @@
 import { svelte } from "@sveltejs/vite-plugin-svelte";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
@@ -41,23 +43,52 @@ function bundleBudget(): Plugin {
   };
 }
 
+/**
+ * The MCP SDK's client imports its Ajv validator even when given another (the inspector
+ * gives its own): its import from the client resolves to src/lib/noAjv.ts instead.
+ */
+function noAjv(): Plugin {
+  const stub = fileURLToPath(new URL("./src/lib/noAjv.ts", import.meta.url));
+  return {
+    name: "switchboard-no-ajv",
+    enforce: "pre",
+    resolveId(source, importer) {
+      if (source.endsWith("/validation/ajv-provider.js") && importer && /[\\/]@modelcontextprotocol[\\/]sdk[\\/]dist[\\/]esm[\\/]client[\\/]index\.js$/.test(importer)) return stub;
+      return null;
+    },
+  };
+}
+
 // `npm run dev` serves the UI with hot reload against a running gateway (default the
 // standard port; SWITCHBOARD_URL to change it).
 const gateway = process.env.SWITCHBOARD_URL ?? "http://127.0.0.1:7427";
 
+// The dashboard's version, as its MCP client (the inspector) tells servers in clientInfo.
+const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")) as { version: string };
+
 export default defineConfig({
-  plugins: [svelte(), bundleBudget()],
+  plugins: [svelte(), bundleBudget(), noAjv()],
+  define: { __DASHBOARD_VERSION__: JSON.stringify(version) },
   build: {
     target: "es2022",
     outDir: "dist",
     emptyOutDir: true,
     assetsInlineLimit: 0,
     reportCompressedSize: false,
+    rollupOptions: {
+      onwarn(warning, warn) {
+        // zod's comments that Rollup cannot place (harmless; it drops them).
+        if (warning.code === "INVALID_ANNOTATION" && warning.id?.includes("node_modules")) return;
+        warn(warning);
+      },
+    },
   },
   server: {
     proxy: {
       // The gateway checks Origin; present the proxied requests as its own.
       "/api": { target: gateway, changeOrigin: true, headers: { origin: gateway } },
+      // The inspector's MCP endpoint (not the page at /servers/{name}).
+      "^/servers/[^/]+/mcp": { target: gateway, changeOrigin: true, headers: { origin: gateway } },
     },
   },
   test: {

@@ -12,6 +12,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use serde_json::{json, Value};
 use support::client::{call, connect, RecordingClient};
 use support::events::Events;
+use support::legacy::LegacySession;
 use support::{cancel_probe, everything, stateless, Switchboard};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -405,4 +406,37 @@ async fn a_truncated_database_is_set_aside_and_calls_go_on() {
         .collect();
     assert!(!aside.is_empty(), "the old file is kept beside");
     assert!(sb.stderr().contains("moved to"), "and the log says so");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_sse_calls_are_recorded_on_both_paths() {
+    let sb = Switchboard::start(json!({ "every": everything() }));
+    sb.wait_running("every").await;
+    let echo = |id: u64| {
+        json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": "echo", "arguments": { "message": "over SSE" } },
+        })
+    };
+    // A client that takes no requests (the fast path), and one that takes sampling (rmcp).
+    let mut plain = LegacySession::open(&sb, "every", json!({})).await;
+    plain.post(echo(1)).await;
+    assert!(plain.answer_to(1).await["result"].is_object());
+    let mut sampling = LegacySession::open(&sb, "every", json!({ "sampling": {} })).await;
+    sampling.post(echo(2)).await;
+    assert!(sampling.answer_to(2).await["result"].is_object());
+
+    stats_until(&sb, |s| tool_calls(s, "every", "echo") == 2).await;
+    let echoes = entries(&sb, "tool=echo").await;
+    let sessions: std::collections::HashSet<_> =
+        echoes.iter().map(|e| e["session"].to_string()).collect();
+    assert_eq!(sessions.len(), 2, "one entry per session: {echoes:#?}");
+    for entry in &echoes {
+        assert_eq!(entry["transport"], "sse", "{entry}");
+        assert_eq!(entry["endpoint"], "/servers/every/sse");
+        assert_eq!(entry["client"], "fast-path-test 1");
+        assert_eq!(entry["protocol"], "2024-11-05");
+        assert_eq!(entry["outcome"], "ok");
+        assert!(entry["session"].as_str().is_some_and(|s| !s.is_empty()));
+    }
 }

@@ -12,6 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::legacy::LegacySession;
 use support::stateless::{call, post};
 use support::{cancel_probe, everything, signal, Switchboard};
 
@@ -407,104 +408,6 @@ async fn a_session_used_only_through_the_fast_path_does_not_expire_while_in_use(
         .await
         .expect("POST");
     assert_eq!(response.status(), 404);
-}
-
-/// A legacy HTTP+SSE session opened by hand: the stream's messages, and where to POST.
-struct LegacySession {
-    http: reqwest::Client,
-    post_url: String,
-    messages: tokio::sync::mpsc::UnboundedReceiver<Value>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl LegacySession {
-    async fn open(sb: &Switchboard, server: &str, capabilities: Value) -> Self {
-        use futures::StreamExt;
-        let http = reqwest::Client::new();
-        let response = http.get(sb.sse_url(server)).send().await.expect("GET");
-        let mut body = response.bytes_stream();
-        let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
-        let (endpoint_tx, endpoint) = tokio::sync::oneshot::channel();
-        let reader = tokio::spawn(async move {
-            let mut endpoint_tx = Some(endpoint_tx);
-            let mut buffer = String::new();
-            while let Some(Ok(chunk)) = body.next().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
-                        continue;
-                    };
-                    match endpoint_tx.take() {
-                        Some(endpoint) => {
-                            let _ = endpoint.send(data.trim().to_owned());
-                        }
-                        None => {
-                            if let Ok(message) = serde_json::from_str(data.trim()) {
-                                let _ = tx.send(message);
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        let endpoint = tokio::time::timeout(WAIT, endpoint)
-            .await
-            .expect("the endpoint event")
-            .expect("the stream");
-        let mut session = Self {
-            http,
-            post_url: format!("{}{endpoint}", sb.url),
-            messages,
-            reader,
-        };
-        session
-            .post(json!({
-                "jsonrpc": "2.0", "id": 0, "method": "initialize",
-                "params": {
-                    "protocolVersion": "2024-11-05",
-                    "capabilities": capabilities,
-                    "clientInfo": { "name": "fast-path-test", "version": "1" },
-                },
-            }))
-            .await;
-        session.answer_to(0).await;
-        session
-            .post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
-            .await;
-        session
-    }
-
-    async fn post(&self, message: Value) {
-        let response = self
-            .http
-            .post(&self.post_url)
-            .json(&message)
-            .timeout(WAIT)
-            .send()
-            .await
-            .expect("POST");
-        assert_eq!(response.status(), 202);
-    }
-
-    /// The response to request `id` on the stream.
-    async fn answer_to(&mut self, id: u64) -> Value {
-        let wait = async {
-            loop {
-                let message = self.messages.recv().await.expect("the stream is open");
-                if message["id"] == id && message.get("method").is_none() {
-                    return message;
-                }
-            }
-        };
-        tokio::time::timeout(WAIT, wait).await.expect("an answer")
-    }
-}
-
-impl Drop for LegacySession {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,7 +1,7 @@
 // The REST API, typed. Every failure becomes an ApiError with the gateway's code and message
 // (or a plain explanation when the gateway could not be reached).
 
-import type { ClientChange, ConfigStatus, DetectedClient, Prompt, Resource, ResourceTemplate, SecretsInfo, ServerDetail, ServerEntry, ServerSummary } from "./types";
+import type { ActivityList, ActivityOutcome, ActivityStats, ClientChange, ConfigStatus, DetectedClient, Prompt, Resource, ResourceTemplate, SecretsInfo, ServerDetail, ServerEntry, ServerSummary } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -41,6 +41,36 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 const enc = encodeURIComponent;
 
+/** `GET /api/activity`'s query: every field optional; `client` is a substring, `tool` the exact `name`. */
+export interface ActivityQuery {
+  server?: string;
+  client?: string;
+  method?: string;
+  tool?: string;
+  outcome?: ActivityOutcome;
+  /** Epoch ms. */
+  from?: number;
+  to?: number;
+  /** Entries with an id below this (the previous answer's `next`). */
+  before?: number;
+  limit?: number;
+}
+
+/** `GET /api/activity/stats`'s query: `window` in seconds. */
+export interface ActivityStatsQuery {
+  window?: number;
+  buckets?: number;
+  server?: string;
+}
+
+/** `?a=1&b=x` of the fields set (empty strings and undefined left out), or "". */
+function queryString(params: object): string {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== "") q.set(key, String(value));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
 export const api = {
   servers: () => request<{ servers: ServerSummary[] }>("GET", "/api/servers").then((r) => r.servers),
   server: (name: string) => request<ServerDetail>("GET", `/api/servers/${enc(name)}`),
@@ -65,5 +95,9 @@ export const api = {
   secrets: () => request<SecretsInfo>("GET", "/api/secrets"),
   /** Stores a value for `${secret:NAME}` (204). */
   putSecret: (name: string, value: string) => request<null>("PUT", `/api/secrets/${enc(name)}`, { value }),
+  /** The activity log, newest first, one page. */
+  activity: (filters: ActivityQuery = {}) => request<ActivityList>("GET", `/api/activity${queryString(filters)}`),
+  /** Calls, errors and latency percentiles over a window, in buckets, overall and per server and tool. */
+  activityStats: (params: ActivityStatsQuery = {}) => request<ActivityStats>("GET", `/api/activity/stats${queryString(params)}`),
   logsUrl: (name: string, tail: number) => `/api/servers/${enc(name)}/logs?follow=1&tail=${tail}`,
 };

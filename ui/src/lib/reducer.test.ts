@@ -27,7 +27,7 @@ describe("reduce", () => {
   it("hello and lagged refetch everything", () => {
     for (const event of [{ type: "hello" }, { type: "lagged", missed: 3 }] as LiveEvent[]) {
       const { effects } = reduce(model(), event, 0);
-      expect(effects).toEqual({ list: true, config: true, details: ["*"], catalogs: [], clients: true });
+      expect(effects).toEqual({ list: true, config: true, details: ["*"], catalogs: [], clients: true, stats: true });
     }
   });
 
@@ -89,6 +89,13 @@ describe("reduce", () => {
     expect(reduce(m, { type: "toolsChanged", name: "a" }, 0).effects.clients).toBe(false);
   });
 
+  it("activity refetches only the servers' numbers and leaves the model alone", () => {
+    const m = model(summary("a"));
+    const { model: next, effects } = reduce(m, { type: "activity", entries: [], dropped: 0 }, 0);
+    expect(next).toBe(m);
+    expect(effects).toEqual({ ...NO_EFFECTS, stats: true });
+  });
+
   it("ignores events it does not know", () => {
     const m = model(summary("a"));
     const { model: next, effects } = reduce(m, { type: "somethingNew" } as unknown as LiveEvent, 0);
@@ -99,8 +106,8 @@ describe("reduce", () => {
 
 describe("mergeEffects", () => {
   it("unions without duplicates", () => {
-    const a = { list: true, config: false, details: ["x"], catalogs: [{ name: "x", what: "prompts" as const }], clients: false };
-    const b = { list: false, config: true, details: ["x", "*"], catalogs: [{ name: "x", what: "prompts" as const }, { name: "y", what: "resources" as const }], clients: true };
+    const a = { list: true, config: false, details: ["x"], catalogs: [{ name: "x", what: "prompts" as const }], clients: false, stats: true };
+    const b = { list: false, config: true, details: ["x", "*"], catalogs: [{ name: "x", what: "prompts" as const }, { name: "y", what: "resources" as const }], clients: true, stats: false };
     expect(mergeEffects(a, b)).toEqual({
       list: true,
       config: true,
@@ -110,9 +117,11 @@ describe("mergeEffects", () => {
         { name: "y", what: "resources" },
       ],
       clients: true,
+      stats: true,
     });
     expect(hasEffects(NO_EFFECTS)).toBe(false);
     expect(hasEffects({ ...NO_EFFECTS, clients: true })).toBe(true);
+    expect(hasEffects({ ...NO_EFFECTS, stats: true })).toBe(true);
   });
 });
 

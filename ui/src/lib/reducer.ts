@@ -30,9 +30,11 @@ export interface Effects {
   catalogs: { name: string; what: Catalog }[];
   /** Refetch `/api/clients`, if the Clients page is open (what each client reaches depends on servers.json). */
   clients: boolean;
+  /** Refetch the servers' activity numbers (`/api/activity/stats`), throttled by the caller. */
+  stats: boolean;
 }
 
-export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [], clients: false };
+export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [], clients: false, stats: false };
 
 export function emptyModel(): Model {
   return { servers: [], config: null, configMessage: null };
@@ -40,7 +42,7 @@ export function emptyModel(): Model {
 
 /** Everything, as after a (re)connect or a lag. */
 function refetchAll(): Effects {
-  return { list: true, config: true, details: ["*"], catalogs: [], clients: true };
+  return { list: true, config: true, details: ["*"], catalogs: [], clients: true, stats: true };
 }
 
 export function reduce(model: Model, event: LiveEvent, now: number): { model: Model; effects: Effects } {
@@ -77,6 +79,9 @@ export function reduce(model: Model, event: LiveEvent, now: number): { model: Mo
       return { model: { ...model, configMessage: null }, effects: { ...NO_EFFECTS, list: true, config: true, details: ["*"], clients: true } };
     case "configError":
       return { model: { ...model, configMessage: event.message }, effects: { ...NO_EFFECTS, config: true } };
+    case "activity":
+      // The entries themselves go to the activity page as they are (store.svelte.ts `onLive`).
+      return { model, effects: { ...NO_EFFECTS, stats: true } };
     default:
       // An event this dashboard does not know (a newer gateway): nothing to do.
       return { model, effects: NO_EFFECTS };
@@ -89,11 +94,11 @@ export function mergeEffects(a: Effects, b: Effects): Effects {
   for (const d of b.details) if (!details.includes(d)) details.push(d);
   const catalogs = [...a.catalogs];
   for (const c of b.catalogs) if (!catalogs.some((x) => x.name === c.name && x.what === c.what)) catalogs.push(c);
-  return { list: a.list || b.list, config: a.config || b.config, details, catalogs, clients: a.clients || b.clients };
+  return { list: a.list || b.list, config: a.config || b.config, details, catalogs, clients: a.clients || b.clients, stats: a.stats || b.stats };
 }
 
 export function hasEffects(e: Effects): boolean {
-  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0 || e.clients;
+  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0 || e.clients || e.stats;
 }
 
 /** Rows from a fresh `/api/servers` answer. */

@@ -1,17 +1,20 @@
 // A tiny history-API router: `/` is the server list, `/servers/{name}` a server's page,
-// `/clients` the AI clients (the gateway answers every unknown non-API path with the
-// dashboard). `?tab=` picks the tab.
+// `/clients` the AI clients, `/activity` the activity log (the gateway answers every unknown
+// non-API path with the dashboard). `?tab=` picks the tab; the activity log's filters are its query.
 
 export type Route =
   | { page: "list" }
   | { page: "server"; name: string; tab: string | null }
   | { page: "clients" }
+  /** `search`: the query as given (the filters, read by the page). */
+  | { page: "activity"; search: string }
   | { page: "missing"; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
   const path = pathname.replace(/\/+$/, "") || "/";
   if (path === "/" || path === "/index.html") return { page: "list" };
   if (path === "/clients") return { page: "clients" };
+  if (path === "/activity") return { page: "activity", search };
   const m = /^\/servers\/([^/]+)$/.exec(path);
   if (m) {
     let name: string;

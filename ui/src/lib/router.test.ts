@@ -18,4 +18,10 @@ describe("parseRoute", () => {
     expect(parseRoute("/servers/%E0%A4%A", "")).toEqual({ page: "missing", path: "/servers/%E0%A4%A" });
     expect(parseRoute("/clients/cursor", "")).toEqual({ page: "missing", path: "/clients/cursor" });
   });
+
+  it("knows the activity log and hands its query (the filters) to the page", () => {
+    expect(parseRoute("/activity", "")).toEqual({ page: "activity", search: "" });
+    expect(parseRoute("/activity/", "?tool=echo&outcome=error")).toEqual({ page: "activity", search: "?tool=echo&outcome=error" });
+    expect(parseRoute("/activity/123", "")).toEqual({ page: "missing", path: "/activity/123" });
+  });
 });

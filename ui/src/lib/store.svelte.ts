@@ -7,7 +7,8 @@ import { browserDeps, LiveConnection, type LiveStatus } from "./live";
 import { beginSignIn, settleSignIns, stillWaiting, type PendingSignIn } from "./remote";
 import { runSteps, type Step } from "./secrets";
 import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
-import type { DetectedClient, LiveEvent, SecretsInfo, ServerDetail, ServerEntry, ToolRules } from "./types";
+import { Throttle } from "./activity";
+import type { ActivityStat, DetectedClient, LiveEvent, SecretsInfo, ServerDetail, ServerEntry, ToolRules } from "./types";
 
 export interface Toast {
   id: number;
@@ -17,6 +18,8 @@ export interface Toast {
 
 /** How long effects of a burst of events are gathered before refetching. */
 const COALESCE_MS = 60;
+/** The server cards' activity numbers are read again at most this often while calls are recorded. */
+const SERVER_ACTIVITY_MS = 10_000;
 
 class Dashboard {
   model = $state<Model>(emptyModel());
@@ -51,6 +54,9 @@ class Dashboard {
   /** `GET /api/secrets` (where typed values can be stored); null until known, or when the gateway keeps none. */
   secrets = $state.raw<SecretsInfo | null>(null);
 
+  /** Each server's calls and latency over the last hour (for the cards); servers without calls are absent. */
+  serverActivity = $state.raw<ReadonlyMap<string, ActivityStat>>(new Map());
+
   private connection: LiveConnection | null = null;
   private clientsOpen = false;
   private clientsSeq = 0;
@@ -61,6 +67,12 @@ class Dashboard {
   private toastSeq = 0;
   private toolQueue = new Map<string, boolean>();
   private toolWorker: Promise<void> | null = null;
+  private liveListeners = new Set<(event: LiveEvent) => void>();
+  private activityOpen = false;
+  /** Calls were recorded since the cards' numbers were read. */
+  private activityStale = true;
+  private activitySeq = 0;
+  private activityThrottle = new Throttle(() => void this.fetchServerActivity(), SERVER_ACTIVITY_MS);
 
   start(): void {
     if (this.connection) return;
@@ -98,6 +110,7 @@ class Dashboard {
     const { model, effects } = reduce(this.model, event, Date.now());
     if (model !== this.model) this.model = model;
     if (event.type === "serverState") this.settleSignIns();
+    for (const listener of this.liveListeners) listener(event);
     if (event.type === "promptsChanged" || event.type === "resourcesChanged") {
       for (const c of effects.catalogs) this.bumpCatalog(c.name, c.what);
       return;
@@ -138,7 +151,42 @@ class Dashboard {
     const open = this.openName;
     if (open !== null && (effects.details.includes("*") || effects.details.includes(open))) jobs.push(this.fetchDetail(open));
     if (effects.clients && this.clientsOpen) jobs.push(this.fetchClients());
+    if (effects.stats) this.requestServerActivity();
     await Promise.allSettled(jobs);
+  }
+
+  /** Every event of `/api/events` as it comes (the activity page's live entries); answers the unsubscribe. */
+  onLive(listener: (event: LiveEvent) => void): () => void {
+    this.liveListeners.add(listener);
+    return () => this.liveListeners.delete(listener);
+  }
+
+  /** The server list was opened (its cards' activity numbers are read, then kept current) or closed. */
+  watchServerActivity(open: boolean): void {
+    if (open === this.activityOpen) return;
+    this.activityOpen = open;
+    if (!open) this.activityThrottle.cancel();
+    // Calls came meanwhile, or the hour moved on (older calls fell out of it).
+    else if (this.activityStale || !this.activityThrottle.ranWithin(60_000)) this.activityThrottle.request();
+  }
+
+  private requestServerActivity(): void {
+    this.activityStale = true;
+    if (this.activityOpen) this.activityThrottle.request();
+  }
+
+  /** One `GET /api/activity/stats` for all the cards: the last hour, per server. */
+  private async fetchServerActivity(): Promise<void> {
+    const seq = ++this.activitySeq;
+    this.activityStale = false;
+    try {
+      const stats = await api.activityStats({ window: 3600, buckets: 1 });
+      if (seq === this.activitySeq) this.serverActivity = new Map(stats.servers.filter((s) => s.calls > 0).map((s) => [s.server, s]));
+    } catch (e) {
+      this.activityStale = true;
+      // A gateway without the activity log: no numbers. (Not reachable: the banner says so, the numbers stay.)
+      if (seq === this.activitySeq && (e as ApiError).status === 404) this.serverActivity = new Map();
+    }
   }
 
   private async fetchList(): Promise<void> {

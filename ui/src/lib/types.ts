@@ -123,7 +123,9 @@ export type LiveEvent =
   | { type: "serversChanged" }
   | { type: "configReloaded" }
   | { type: "configError"; message: string }
-  | { type: "lagged"; missed?: number };
+  | { type: "lagged"; missed?: number }
+  /** Requests just recorded (oldest first); `dropped`: entries lost because the recording queue was full. */
+  | { type: "activity"; entries: ActivityEntry[]; dropped: number };
 
 export const EVENT_NAMES: readonly LiveEvent["type"][] = [
   "hello",
@@ -135,6 +137,7 @@ export const EVENT_NAMES: readonly LiveEvent["type"][] = [
   "configReloaded",
   "configError",
   "lagged",
+  "activity",
 ];
 
 /**
@@ -209,4 +212,81 @@ export interface ClientChange {
   imported?: [string, string][];
   /** import: [name in the client, why not]. */
   skipped?: [string, string][];
+}
+
+/** How a recorded request ended: `toolError` is a result with `isError`. */
+export type ActivityOutcome = "ok" | "error" | "toolError" | "cancelled" | "timeout";
+
+/** One MCP request through the gateway, as the activity log recorded it. */
+export interface ActivityEntry {
+  /** Increasing: newer is larger. */
+  id: number;
+  /** Epoch ms when the request arrived. */
+  ts: number;
+  /** The gateway path it came in on, e.g. `/servers/everything/mcp`, `/mcp?servers=a,b`, `/sse`. */
+  endpoint: string;
+  transport: "http" | "sse";
+  /** The server that answered; null when the gateway answered itself. */
+  server: string | null;
+  /** clientInfo "name version"; null when unknown. */
+  client: string | null;
+  /** Sent by the dashboard's own inspector. */
+  fromDashboard: boolean;
+  session: string | null;
+  method: string;
+  /** The tool or prompt name as the server knows it, or the resource URI. */
+  name: string | null;
+  durationMs: number;
+  outcome: ActivityOutcome;
+  errorCode: number | null;
+  error: string | null;
+  requestBytes: number;
+  responseBytes: number;
+  protocol: string | null;
+  /** Only with `activity.capture`: the params / the result or error as JSON text (truncated, secrets redacted). */
+  request: string | null;
+  response: string | null;
+}
+
+/** `GET /api/activity`. */
+export interface ActivityList {
+  /** Newest first. */
+  entries: ActivityEntry[];
+  /** Pass as `before` for the next (older) page; null at the end. */
+  next: number | null;
+  dropped: number;
+  enabled: boolean;
+  capture: boolean;
+  warning: string | null;
+}
+
+export interface ActivityStat {
+  calls: number;
+  /** error + toolError + timeout (not cancelled). */
+  errors: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** One bucket of a series (empty buckets are sent: calls 0, percentiles null). */
+export interface ActivityPoint extends ActivityStat {
+  /** Bucket start, epoch ms. */
+  t: number;
+}
+
+/** `GET /api/activity/stats`: requests that reached a server only. */
+export interface ActivityStats {
+  from: number;
+  to: number;
+  bucketMs: number;
+  total: ActivityStat;
+  /** All servers together, oldest first. */
+  series: ActivityPoint[];
+  /** By calls, descending. */
+  servers: (ActivityStat & { server: string; series: ActivityPoint[] })[];
+  /** tools/call only, slowest (p95) first, at most 20. */
+  tools: (ActivityStat & { server: string; tool: string })[];
+  dropped: number;
+  warning: string | null;
 }

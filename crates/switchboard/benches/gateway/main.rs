@@ -48,7 +48,7 @@ use crate::peers::{direct_stdio, mcp_proxy, supergateway};
 use crate::procs::sweep;
 use crate::report::Report;
 use crate::settings::{target_dir, Settings};
-use crate::switchboard::switchboard;
+use crate::switchboard::{switchboard, switchboard_log_off};
 
 pub(crate) type BenchResult<T> = Result<T, String>;
 
@@ -89,6 +89,12 @@ fn main() {
                 r.note(format!("Switchboard: {e}"));
             }
             sweep("Switchboard", &mut r.notes);
+        }
+        if s.runs("switchboard-log-off") {
+            if let Err(e) = switchboard_log_off(&s, &mut r).await {
+                r.note(format!("Switchboard, activity log off: {e}"));
+            }
+            sweep("Switchboard, activity log off", &mut r.notes);
         }
         if s.runs("supergateway") {
             if let Err(e) = supergateway(&s, &mut r, logs.path()).await {

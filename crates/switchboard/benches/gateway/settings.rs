@@ -14,7 +14,8 @@ pub(crate) struct Settings {
     pub(crate) secs: f64,
     pub(crate) levels: Vec<usize>,
     pub(crate) servers: usize,
-    /// Scenarios to run (all when empty): direct, switchboard, supergateway, mcp-proxy.
+    /// Scenarios to run (all when empty): direct, switchboard, switchboard-log-off,
+    /// supergateway, mcp-proxy.
     only: Vec<String>,
 }
 

@@ -27,12 +27,13 @@ use crate::BenchResult;
 struct Switchboard {
     proc: Proc,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     http: reqwest::Client,
 }
 
 impl Switchboard {
-    fn start(n: usize) -> BenchResult<Self> {
+    /// With the activity log recording (the default) or not.
+    fn start(n: usize, activity: bool) -> BenchResult<Self> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let everything = everything_bin()?;
         let servers: serde_json::Map<String, Value> = (0..n)
@@ -50,7 +51,11 @@ impl Switchboard {
         let config = dir.path().join("servers.json");
         std::fs::write(
             &config,
-            serde_json::to_vec_pretty(&json!({ "mcpServers": servers })).unwrap_or_default(),
+            serde_json::to_vec_pretty(&json!({
+                "mcpServers": servers,
+                "activity": { "enabled": activity },
+            }))
+            .unwrap_or_default(),
         )
         .map_err(|e| format!("{}: {e}", config.display()))?;
         let mut cmd = Command::new(switchboard_bin());
@@ -83,7 +88,7 @@ impl Switchboard {
         Ok(Self {
             proc,
             url,
-            _dir: dir,
+            dir,
             http: reqwest::Client::new(),
         })
     }
@@ -126,8 +131,80 @@ impl Switchboard {
     }
 }
 
+/// The activity log's database after a run: its entries and size, per 100,000 calls.
+fn activity_size(sb: &Switchboard) -> BenchResult<String> {
+    let path = sb.dir.path().join("data/switchboard/activity.db");
+    let conn = rusqlite::Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM calls", [], |row| row.get(0))
+        .map_err(|e| format!("count: {e}"))?;
+    drop(conn);
+    let bytes: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    if rows == 0 {
+        return Err("no entries recorded".into());
+    }
+    let per_100k = bytes as f64 / rows as f64 * 100_000.0;
+    Ok(format!(
+        "{rows} entries in {}; {} per 100,000 calls",
+        mib(bytes / 1024),
+        mib((per_100k / 1024.0) as u64)
+    ))
+}
+
+/// Switchboard with the activity log off: the same keep-alive latency and throughput runs as
+/// [`switchboard`] (where it is on), to read the log's cost side by side.
+pub(crate) async fn switchboard_log_off(s: &Settings, r: &mut Report) -> BenchResult<()> {
+    let mut sb = Switchboard::start(s.servers, false)?;
+    sb.wait_all_running(s.servers, Duration::from_secs(120))
+        .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mcp = format!("{}/servers/e0/mcp", sb.url);
+    let sse = format!("{}/servers/e0/sse", sb.url);
+    let label = "Switchboard, activity log off";
+    r.latency(
+        &format!("{label}, Streamable HTTP, keep-alive client"),
+        plain_latency(&mcp, s).await,
+    );
+    r.latency(
+        &format!("{label}, Streamable HTTP 2026-07-28 (stateless), keep-alive client"),
+        stateless_latency(&mcp, s).await,
+    );
+    let result = match SseClient::connect(&sse).await {
+        Ok(client) => latency(Echoer::Sse(&client), s).await,
+        Err(e) => Err(e),
+    };
+    r.latency(&format!("{label}, legacy SSE"), result);
+    let pid = sb.proc.pid();
+    plain_throughput_levels(
+        &format!("{label}, Streamable HTTP, keep-alive client"),
+        &mcp,
+        false,
+        Some(pid),
+        s,
+        r,
+    )
+    .await;
+    plain_throughput_levels(
+        &format!("{label}, Streamable HTTP 2026-07-28 (stateless)"),
+        &mcp,
+        true,
+        Some(pid),
+        s,
+        r,
+    )
+    .await;
+    if sb.proc.stop().is_none() {
+        r.note("Switchboard (log off) did not exit within 15 s of SIGTERM".to_owned());
+    }
+    Ok(())
+}
+
 pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()> {
-    let mut sb = Switchboard::start(s.servers)?;
+    let mut sb = Switchboard::start(s.servers, true)?;
     let took = sb
         .wait_all_running(s.servers, Duration::from_secs(120))
         .await?;
@@ -253,6 +330,10 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
         Some(took) => eprintln!("[bench] switchboard stopped in {took:?}"),
         None => r.note("Switchboard did not exit within 15 s of SIGTERM".to_owned()),
     }
+    r.memory(
+        "Activity log after the run (activity.db)",
+        activity_size(&sb),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while child_pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

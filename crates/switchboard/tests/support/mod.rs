@@ -8,6 +8,7 @@
 pub mod client;
 pub mod events;
 pub mod files;
+pub mod legacy;
 pub mod stateless;
 
 use std::io::{BufRead, BufReader};
