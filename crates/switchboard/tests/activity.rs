@@ -440,3 +440,36 @@ async fn legacy_sse_calls_are_recorded_on_both_paths() {
         assert!(entry["session"].as_str().is_some_and(|s| !s.is_empty()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_whose_client_goes_away_is_recorded_as_cancelled_on_both_paths() {
+    let sb = Switchboard::start(json!({ "probe": cancel_probe() }));
+    sb.wait_running("probe").await;
+    // The fast path, and the full one (a caller asking for log messages needs it).
+    let metas = [
+        json!({}),
+        json!({ "io.modelcontextprotocol/logLevel": "debug" }),
+    ];
+    for (n, meta) in metas.into_iter().enumerate() {
+        let body = stateless::call(n as u64, "wait", json!({ "seconds": 30 }), meta);
+        let gone = stateless::post(&sb.mcp_url("probe"), &body)
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        assert!(gone.is_err(), "the client gave up first");
+    }
+    sb.wait_for_log_times("probe", "cancelled wait", 2).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let waits = entries(&sb, "tool=wait").await;
+        if waits.len() == 2 {
+            for wait in &waits {
+                assert_eq!(wait["outcome"], "cancelled", "{wait}");
+                assert_eq!(wait["server"], "probe");
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "{waits:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

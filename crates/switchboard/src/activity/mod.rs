@@ -19,7 +19,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -33,9 +33,10 @@ use crate::config::ActivitySettings;
 pub const DASHBOARD_CLIENT: &str = "switchboard-dashboard";
 
 /// How a request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
+    #[default]
     Ok,
     /// A JSON-RPC error.
     Error,
@@ -118,6 +119,14 @@ impl Origin {
     }
 }
 
+/// Whether a client (its `clientInfo` name, or its `name version` label) is the dashboard's
+/// inspector.
+pub fn is_dashboard(client: &str) -> bool {
+    client
+        .strip_prefix(DASHBOARD_CLIENT)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
 /// `clientInfo`'s name and version as one label.
 pub fn client_label(name: &str, version: &str) -> Arc<str> {
     match version {
@@ -127,7 +136,7 @@ pub fn client_label(name: &str, version: &str) -> Arc<str> {
 }
 
 /// One recorded request (the API's shape; see `/api/activity`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// Given when written (0 before).
@@ -163,9 +172,7 @@ impl Entry {
         let ts = started
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let from_dashboard = origin.client.as_deref().is_some_and(|client| {
-            client == DASHBOARD_CLIENT || client.starts_with(&format!("{DASHBOARD_CLIENT} "))
-        });
+        let from_dashboard = origin.client.as_deref().is_some_and(is_dashboard);
         Self {
             id: 0,
             ts,
@@ -187,6 +194,52 @@ impl Entry {
             request: None,
             response: None,
         }
+    }
+}
+
+/// One request being recorded (see [`ActivityLog::begin`]): its entry is filled in as the
+/// request goes, and written when it [`finish`](Recording::finish)es — or, when the request
+/// is dropped before it ends (its client went away), written as cancelled.
+pub struct Recording {
+    log: Arc<ActivityLog>,
+    clock: Instant,
+    entry: Entry,
+    written: bool,
+}
+
+impl Recording {
+    /// The entry so far (its duration and outcome are set when it ends).
+    pub fn entry(&mut self) -> &mut Entry {
+        &mut self.entry
+    }
+
+    /// With capture on, how many bytes of params and results to keep.
+    pub fn capture_limit(&self) -> Option<usize> {
+        self.log.capture_limit()
+    }
+
+    /// Writes the entry, with the time it took.
+    pub fn finish(mut self) {
+        self.write(None);
+    }
+
+    fn write(&mut self, outcome: Option<Outcome>) {
+        if std::mem::replace(&mut self.written, true) {
+            return;
+        }
+        let mut entry = std::mem::take(&mut self.entry);
+        entry.duration_ms = self.clock.elapsed().as_secs_f64() * 1000.0;
+        if let Some(outcome) = outcome {
+            entry.outcome = outcome;
+            entry.error = Some("the client went away before the answer".into());
+        }
+        self.log.record(entry);
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        self.write(Some(Outcome::Cancelled));
     }
 }
 
@@ -325,8 +378,22 @@ impl ActivityLog {
             .flatten()
     }
 
+    /// Begins recording a request of `method` from `origin`, arriving now; `None` when the
+    /// log is off (so nothing is measured).
+    pub fn begin(self: &Arc<Self>, origin: &Origin, method: &str) -> Option<Recording> {
+        if !self.is_on() {
+            return None;
+        }
+        Some(Recording {
+            log: Arc::clone(self),
+            clock: Instant::now(),
+            entry: Entry::new(origin, method, SystemTime::now(), Duration::ZERO),
+            written: false,
+        })
+    }
+
     /// Queues `entry` to be written; never waits. A full queue drops it and counts it.
-    pub fn record(&self, entry: Entry) {
+    fn record(&self, entry: Entry) {
         if !self.is_on() {
             return;
         }

@@ -33,7 +33,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, ProtocolVersion};
 use rmcp::ServiceError;
@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::forward::upstream_error;
 use super::names::{split_qualified, View};
-use crate::activity::{capture, client_label, ActivityLog, Entry, Origin, Outcome};
+use crate::activity::{capture, client_label, ActivityLog, Origin, Outcome, Recording};
 use crate::hub::Hub;
 use crate::lane::{LaneError, RawLane};
 use crate::routing::ClientFeature;
@@ -119,19 +119,9 @@ pub struct FastCall {
     tool: String,
     /// A stateless caller's `clientInfo` (`name version`) and protocol version, from `_meta`.
     caller: (Option<Arc<str>>, Option<Arc<str>>),
-    /// How the call is written to the activity log, when it is on.
+    /// The call's entry in the activity log, when it is on (written when the call ends, or
+    /// as cancelled if the call is dropped first).
     recording: Option<Recording>,
-}
-
-/// What the activity log needs of a fast call beyond the call itself.
-struct Recording {
-    log: Arc<ActivityLog>,
-    origin: Origin,
-    started: SystemTime,
-    clock: Instant,
-    request_bytes: u64,
-    /// With capture on: its limit, and the params as captured.
-    captured: Option<(usize, String)>,
 }
 
 /// A fast call's answer for the caller, and how it ended.
@@ -265,56 +255,44 @@ impl FastCall {
     /// Writes the call to `log` when it ends (if the log is on): `origin` is where it came
     /// from, `body` the caller's request. A stateless caller's `clientInfo` is its `_meta`'s.
     pub fn recorded(mut self, log: &Arc<ActivityLog>, mut origin: Origin, body: &[u8]) -> Self {
-        if !log.is_on() {
-            return self;
-        }
         let (client, protocol) = self.caller.clone();
         origin.client = client.or(origin.client);
         origin.protocol = protocol.or(origin.protocol);
-        let captured = log.capture_limit().map(|limit| {
-            let params = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|mut v| v.get_mut("params").map(serde_json::Value::take))
-                .unwrap_or_default();
-            (limit, capture::capture(params, limit))
-        });
-        self.recording = Some(Recording {
-            log: Arc::clone(log),
-            origin,
-            started: SystemTime::now(),
-            clock: Instant::now(),
-            request_bytes: body.len() as u64,
-            captured,
+        self.recording = log.begin(&origin, "tools/call").map(|mut recording| {
+            let limit = recording.capture_limit();
+            let entry = recording.entry();
+            entry.server = Some(Arc::from(self.slot.name()));
+            entry.name = Some(self.tool.clone());
+            entry.request_bytes = body.len() as u64;
+            if let Some(limit) = limit {
+                let params = serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|mut v| v.get_mut("params").map(serde_json::Value::take))
+                    .unwrap_or_default();
+                entry.request = Some(capture::capture(params, limit));
+            }
+            recording
         });
         self
     }
 
     /// Writes how the call ended to the activity log.
-    fn finish(&self, answer: &Answer) {
-        let Some(recording) = &self.recording else {
+    fn finish(recording: Option<Recording>, answer: &Answer) {
+        let Some(mut recording) = recording else {
             return;
         };
-        let origin = &recording.origin;
-        let mut entry = Entry::new(
-            origin,
-            "tools/call",
-            recording.started,
-            recording.clock.elapsed(),
-        );
-        entry.server = Some(Arc::from(self.slot.name()));
-        entry.name = Some(self.tool.clone());
+        let limit = recording.capture_limit();
+        let entry = recording.entry();
         entry.outcome = answer.outcome;
-        entry.request_bytes = recording.request_bytes;
         entry.response_bytes = answer.bytes.len() as u64;
         if let Some(error) = &answer.error {
             entry.error_code = Some(error.code.0);
             entry.error = Some(error.message.to_string());
         }
-        if let Some((limit, params)) = &recording.captured {
-            entry.request = Some(params.clone());
-            entry.response = Some(capture::capture_bytes(&answer.bytes, *limit));
+        if let Some(limit) = limit {
+            entry.response = Some(capture::capture_bytes(&answer.bytes, limit));
         }
-        recording.log.record(entry);
+        recording.finish();
     }
 
     /// The caller's request id as written (to match a later `notifications/cancelled`).
@@ -374,7 +352,10 @@ impl FastCall {
     /// progress (with the caller's token) as it comes, then the answer — or, if `cancel`
     /// fires first, the answer for a cancelled call. Stops early when `out` says the caller
     /// is gone (the call is then cancelled at the server).
-    pub async fn run<F, Fut>(&self, cancel: &CancellationToken, mut out: F)
+    ///
+    /// The call's activity entry is written as it ends; a call that ends early (the caller
+    /// gone) or is dropped is written as cancelled.
+    pub async fn run<F, Fut>(mut self, cancel: &CancellationToken, mut out: F)
     where
         F: FnMut(Message) -> Fut,
         Fut: Future<Output = bool>,
@@ -386,17 +367,18 @@ impl FastCall {
             }
             false => (None, None),
         };
-        let send = self.send(progress);
-        tokio::pin!(send);
-        let answer = loop {
-            tokio::select! {
-                biased;
-                answer = &mut send => break answer,
-                () = cancel.cancelled() => break self.cancelled(),
-                Some(line) = next_line(&mut heard) => {
-                    if !self.pass_progress(&line, &mut out).await {
-                        self.finish(&self.cancelled());
-                        return;
+        let answer = {
+            let send = self.send(progress);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    biased;
+                    answer = &mut send => break answer,
+                    () = cancel.cancelled() => break self.cancelled(),
+                    Some(line) = next_line(&mut heard) => {
+                        if !self.pass_progress(&line, &mut out).await {
+                            return;
+                        }
                     }
                 }
             }
@@ -404,11 +386,10 @@ impl FastCall {
         // Progress read before the answer goes first.
         while let Some(line) = heard.as_mut().and_then(|rx| rx.try_recv().ok()) {
             if !self.pass_progress(&line, &mut out).await {
-                self.finish(&self.cancelled());
                 return;
             }
         }
-        self.finish(&answer);
+        Self::finish(self.recording.take(), &answer);
         out(Message::Answer(answer.bytes)).await;
     }
 

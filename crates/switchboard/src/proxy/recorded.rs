@@ -9,9 +9,7 @@
 #![allow(deprecated)] // logging/setLevel is legacy (SEP-2577) but still served
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, DiscoverResult,
@@ -21,13 +19,16 @@ use rmcp::model::{
     ReadResourceResponse, Reference, RequestId, SetLevelRequestParams, SubscribeRequestParams,
     SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::endpoint::{Endpoint, Routing, Target};
 use super::forward::is_timeout;
-use crate::activity::{capture, client_label, ActivityLog, Entry, Origin, Outcome};
+use crate::activity::{
+    capture, client_label, is_dashboard, ActivityLog, Origin, Outcome, Recording,
+};
 
 /// See the module documentation.
 pub struct Recorded<R> {
@@ -43,25 +44,25 @@ pub struct Tap {
     pub origin: Origin,
 }
 
-/// What a request addresses, kept past the call (which consumes its params).
-enum Addressed {
-    Tool(String),
-    Prompt(String),
-    Resource(String),
+/// What a request addresses (its name is the entry's).
+#[derive(Clone, Copy)]
+enum Kind {
+    Tool,
+    Prompt,
+    Resource,
     /// A list (or the log level): the server whose lists the endpoint forwards, if any.
     Lists,
     /// Answered by the gateway itself.
-    Nothing,
+    Gateway,
 }
 
-impl Addressed {
-    fn completion(request: &CompleteRequestParams) -> Self {
-        match &request.r#ref {
-            Reference::Prompt(prompt) => Self::Prompt(prompt.name.clone()),
-            Reference::Resource(resource) => Self::Resource(resource.uri.clone()),
-            _ => Self::Nothing,
-        }
-    }
+/// A request being recorded, with what its end needs.
+struct Watch {
+    recording: Recording,
+    kind: Kind,
+    id: RequestId,
+    cancelled: CancellationToken,
+    peer: Peer<RoleServer>,
 }
 
 /// What the log needs of an answer: its size, its JSON (for capture), and whether it is a
@@ -71,6 +72,10 @@ trait Answer {
     fn size(&self) -> u64;
     fn is_tool_error(&self) -> bool {
         false
+    }
+    /// The protocol version an `initialize` agreed.
+    fn protocol_version(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -86,10 +91,21 @@ macro_rules! plain_answers {
         }
     )*};
 }
+impl Answer for InitializeResult {
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+    fn size(&self) -> u64 {
+        json_len(self)
+    }
+    fn protocol_version(&self) -> Option<&str> {
+        Some(self.protocol_version.as_str())
+    }
+}
+
 plain_answers!(
     (),
     DiscoverResult,
-    InitializeResult,
     ListToolsResult,
     ListPromptsResult,
     ListResourcesResult,
@@ -99,7 +115,7 @@ plain_answers!(
 
 /// The 2026 era's answers: complete, or asking the caller for input.
 macro_rules! round_answers {
-    ($($t:ident),*) => {$(
+    ($($t:ident $(=> $tool_error:expr)?),*) => {$(
         impl Answer for $t {
             fn json(&self) -> serde_json::Value {
                 match self {
@@ -116,20 +132,20 @@ macro_rules! round_answers {
                     _ => 0,
                 }
             }
-            fn is_tool_error(&self) -> bool {
-                round_is_tool_error(self)
-            }
+            $(fn is_tool_error(&self) -> bool {
+                ($tool_error)(self)
+            })?
         }
     )*};
 }
-round_answers!(CallToolResponse, GetPromptResponse, ReadResourceResponse);
-
-/// Whether `answer` is a tool's result with `isError`.
-fn round_is_tool_error(answer: &dyn std::any::Any) -> bool {
-    answer
-        .downcast_ref::<CallToolResponse>()
-        .is_some_and(|r| matches!(r, CallToolResponse::Complete(c) if c.is_error == Some(true)))
-}
+round_answers!(
+    CallToolResponse => |answer: &CallToolResponse| matches!(
+        answer,
+        CallToolResponse::Complete(result) if result.is_error == Some(true)
+    ),
+    GetPromptResponse,
+    ReadResourceResponse
+);
 
 impl<R: Routing> Recorded<R> {
     pub(crate) fn new(endpoint: Endpoint<R>, tap: Tap) -> Self {
@@ -140,49 +156,15 @@ impl<R: Routing> Recorded<R> {
         }
     }
 
-    /// The server that answered for `addressed` and the name it has there, as the routing
-    /// says (asked after the call: the call is what joins a 2026 caller to the routing).
-    fn answered_by(&self, addressed: Addressed) -> (Option<Arc<str>>, Option<String>) {
-        let routes = self.endpoint.routes();
-        let (target, asked) = match &addressed {
-            Addressed::Tool(name) => (Target::Tool(name), name),
-            Addressed::Prompt(name) => (Target::Prompt(name), name),
-            Addressed::Resource(uri) => (Target::Resource(uri), uri),
-            Addressed::Lists => return (routes.list_server().map(Arc::from), None),
-            Addressed::Nothing => return (None, None),
-        };
-        match routes.route(target) {
-            Ok(route) => {
-                let name = route.name.clone().unwrap_or_else(|| asked.clone());
-                (Some(Arc::from(route.slot.name())), Some(name))
-            }
-            Err(_) => (None, Some(asked.clone())),
-        }
-    }
-
-    /// Runs `call` for the request `method` (`params` as sent) and records how it went.
-    async fn record<T, F>(
+    /// Begins recording the request `method` (`params` as sent, addressing `name` as `kind`)
+    /// of `context`; `None` when the log is off.
+    fn watch(
         &self,
         method: &str,
-        addressed: Addressed,
+        (kind, name): (Kind, Option<&str>),
         params: &impl Serialize,
-        context: RequestContext<RoleServer>,
-        call: impl FnOnce(RequestContext<RoleServer>) -> F,
-    ) -> Result<T, ErrorData>
-    where
-        T: Answer,
-        F: Future<Output = Result<T, ErrorData>>,
-    {
-        if !self.log.is_on() {
-            return call(context).await;
-        }
-        let started = SystemTime::now();
-        let clock = Instant::now();
-        let request_bytes = envelope_len(&context.id, method) + json_len(params);
-        let captured = self.log.capture_limit().map(|limit| {
-            let params = serde_json::to_value(params).unwrap_or_default();
-            (limit, capture::capture(params, limit))
-        });
+        context: &RequestContext<RoleServer>,
+    ) -> Option<Watch> {
         let mut origin = self.origin.clone();
         if let Some(info) = context.meta.client_info() {
             origin.client = Some(client_label(&info.name, &info.version));
@@ -198,32 +180,66 @@ impl<R: Routing> Recorded<R> {
                 .and_then(|id| id.to_str().ok())
                 .map(Arc::from);
         }
-        let id = context.id.clone();
-        let cancelled = context.ct.clone();
-        let peer = context.peer.clone();
-
-        let result = call(context).await;
-
         if origin.client.is_none() {
-            if let Some(info) = peer.peer_info() {
+            if let Some(info) = context.peer.peer_info() {
                 let client = &info.client_info;
                 origin.client = Some(client_label(&client.name, &client.version));
                 origin.protocol = Some(Arc::from(info.protocol_version.as_str()));
             }
         }
-        let mut entry = Entry::new(&origin, method, started, clock.elapsed());
-        (entry.server, entry.name) = self.answered_by(addressed);
-        entry.request_bytes = request_bytes;
+        let mut recording = self.log.begin(&origin, method)?;
+        let limit = recording.capture_limit();
+        let entry = recording.entry();
+        entry.name = name.map(str::to_owned);
+        entry.request_bytes = envelope_len(&context.id, method) + json_len(params);
+        if let Some(limit) = limit {
+            let params = serde_json::to_value(params).unwrap_or_default();
+            entry.request = Some(capture::capture(params, limit));
+        }
+        Some(Watch {
+            recording,
+            kind,
+            id: context.id.clone(),
+            cancelled: context.ct.clone(),
+            peer: context.peer.clone(),
+        })
+    }
+
+    /// Writes how the request of `watch` ended, and hands its `result` on.
+    fn end<T: Answer>(
+        &self,
+        watch: Option<Watch>,
+        result: Result<T, ErrorData>,
+    ) -> Result<T, ErrorData> {
+        let Some(mut watch) = watch else {
+            return result;
+        };
+        let limit = watch.recording.capture_limit();
+        let entry = watch.recording.entry();
+        if entry.client.is_none() {
+            // An `initialize`: its client is known once it has been answered.
+            if let Some(info) = watch.peer.peer_info() {
+                let client = &info.client_info;
+                entry.client = Some(client_label(&client.name, &client.version));
+                entry.from_dashboard = is_dashboard(&client.name);
+            }
+        }
+        if let Ok(answer) = &result {
+            if let Some(version) = answer.protocol_version() {
+                entry.protocol = Some(Arc::from(version));
+            }
+        }
+        (entry.server, entry.name) = self.answered_by(watch.kind, entry.name.take());
         match &result {
             Ok(answer) => {
-                entry.response_bytes = envelope_len(&id, "") + answer.size();
+                entry.response_bytes = envelope_len(&watch.id, "") + answer.size();
                 if answer.is_tool_error() {
                     entry.outcome = Outcome::ToolError;
                 }
             }
             Err(error) => {
-                entry.response_bytes = envelope_len(&id, "") + json_len(error);
-                entry.outcome = if cancelled.is_cancelled() {
+                entry.response_bytes = envelope_len(&watch.id, "") + json_len(error);
+                entry.outcome = if watch.cancelled.is_cancelled() {
                     Outcome::Cancelled
                 } else if is_timeout(error) {
                     Outcome::Timeout
@@ -234,16 +250,36 @@ impl<R: Routing> Recorded<R> {
                 entry.error = Some(error.message.to_string());
             }
         }
-        if let Some((limit, params)) = captured {
+        if let Some(limit) = limit {
             let answer = match &result {
                 Ok(answer) => answer.json(),
                 Err(error) => serde_json::to_value(error).unwrap_or_default(),
             };
-            entry.request = Some(params);
             entry.response = Some(capture::capture(answer, limit));
         }
-        self.log.record(entry);
+        watch.recording.finish();
         result
+    }
+
+    /// The server that answered a request addressing `name` as `kind`, and the name it has
+    /// there, as the routing says (asked after the call: the call is what joins a 2026 caller
+    /// to the routing).
+    fn answered_by(&self, kind: Kind, name: Option<String>) -> (Option<Arc<str>>, Option<String>) {
+        let routes = self.endpoint.routes();
+        let target = match (kind, name.as_deref()) {
+            (Kind::Tool, Some(name)) => Target::Tool(name),
+            (Kind::Prompt, Some(name)) => Target::Prompt(name),
+            (Kind::Resource, Some(uri)) => Target::Resource(uri),
+            (Kind::Lists, _) => return (routes.list_server().map(Arc::from), name),
+            _ => return (None, name),
+        };
+        match routes.route(target) {
+            Ok(route) => {
+                let server = Some(Arc::from(route.slot.name()));
+                (server, route.name.or(name))
+            }
+            Err(_) => (None, name),
+        }
     }
 }
 
@@ -260,10 +296,9 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, ErrorData> {
-        self.record("server/discover", Addressed::Nothing, &(), context, |c| {
-            self.endpoint.discover(c)
-        })
-        .await
+        let watch = self.watch("server/discover", (Kind::Gateway, None), &(), &context);
+        let result = self.endpoint.discover(context).await;
+        self.end(watch, result)
     }
 
     async fn initialize(
@@ -271,18 +306,15 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        let params = request.clone();
-        self.record("initialize", Addressed::Nothing, &params, context, |c| {
-            self.endpoint.initialize(request, c)
-        })
-        .await
+        let watch = self.watch("initialize", (Kind::Gateway, None), &request, &context);
+        let result = self.endpoint.initialize(request, context).await;
+        self.end(watch, result)
     }
 
     async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
-        self.record("ping", Addressed::Nothing, &(), context, |c| {
-            self.endpoint.ping(c)
-        })
-        .await
+        let watch = self.watch("ping", (Kind::Gateway, None), &(), &context);
+        let result = self.endpoint.ping(context).await;
+        self.end(watch, result)
     }
 
     async fn list_tools(
@@ -290,11 +322,9 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let params = request.clone();
-        self.record("tools/list", Addressed::Lists, &params, context, |c| {
-            self.endpoint.list_tools(request, c)
-        })
-        .await
+        let watch = self.watch("tools/list", (Kind::Lists, None), &request, &context);
+        let result = self.endpoint.list_tools(request, context).await;
+        self.end(watch, result)
     }
 
     async fn call_tool(
@@ -302,12 +332,14 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let params = request.clone();
-        let addressed = Addressed::Tool(request.name.to_string());
-        self.record("tools/call", addressed, &params, context, |c| {
-            self.endpoint.call_tool(request, c)
-        })
-        .await
+        let watch = self.watch(
+            "tools/call",
+            (Kind::Tool, Some(&request.name.as_ref())),
+            &request,
+            &context,
+        );
+        let result = self.endpoint.call_tool(request, context).await;
+        self.end(watch, result)
     }
 
     async fn list_prompts(
@@ -315,11 +347,9 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let params = request.clone();
-        self.record("prompts/list", Addressed::Lists, &params, context, |c| {
-            self.endpoint.list_prompts(request, c)
-        })
-        .await
+        let watch = self.watch("prompts/list", (Kind::Lists, None), &request, &context);
+        let result = self.endpoint.list_prompts(request, context).await;
+        self.end(watch, result)
     }
 
     async fn get_prompt(
@@ -327,12 +357,14 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let params = request.clone();
-        let addressed = Addressed::Prompt(request.name.clone());
-        self.record("prompts/get", addressed, &params, context, |c| {
-            self.endpoint.get_prompt(request, c)
-        })
-        .await
+        let watch = self.watch(
+            "prompts/get",
+            (Kind::Prompt, Some(&request.name.as_ref())),
+            &request,
+            &context,
+        );
+        let result = self.endpoint.get_prompt(request, context).await;
+        self.end(watch, result)
     }
 
     async fn list_resources(
@@ -340,11 +372,9 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let params = request.clone();
-        self.record("resources/list", Addressed::Lists, &params, context, |c| {
-            self.endpoint.list_resources(request, c)
-        })
-        .await
+        let watch = self.watch("resources/list", (Kind::Lists, None), &request, &context);
+        let result = self.endpoint.list_resources(request, context).await;
+        self.end(watch, result)
     }
 
     async fn list_resource_templates(
@@ -352,12 +382,17 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let params = request.clone();
-        let method = "resources/templates/list";
-        self.record(method, Addressed::Lists, &params, context, |c| {
-            self.endpoint.list_resource_templates(request, c)
-        })
-        .await
+        let watch = self.watch(
+            "resources/templates/list",
+            (Kind::Lists, None),
+            &request,
+            &context,
+        );
+        let result = self
+            .endpoint
+            .list_resource_templates(request, context)
+            .await;
+        self.end(watch, result)
     }
 
     async fn read_resource(
@@ -365,12 +400,14 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let params = request.clone();
-        let addressed = Addressed::Resource(request.uri.clone());
-        self.record("resources/read", addressed, &params, context, |c| {
-            self.endpoint.read_resource(request, c)
-        })
-        .await
+        let watch = self.watch(
+            "resources/read",
+            (Kind::Resource, Some(&request.uri.as_ref())),
+            &request,
+            &context,
+        );
+        let result = self.endpoint.read_resource(request, context).await;
+        self.end(watch, result)
     }
 
     async fn subscribe(
@@ -378,12 +415,14 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let params = request.clone();
-        let addressed = Addressed::Resource(request.uri.clone());
-        self.record("resources/subscribe", addressed, &params, context, |c| {
-            self.endpoint.subscribe(request, c)
-        })
-        .await
+        let watch = self.watch(
+            "resources/subscribe",
+            (Kind::Resource, Some(&request.uri.as_ref())),
+            &request,
+            &context,
+        );
+        let result = self.endpoint.subscribe(request, context).await;
+        self.end(watch, result)
     }
 
     async fn unsubscribe(
@@ -391,12 +430,14 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let params = request.clone();
-        let addressed = Addressed::Resource(request.uri.clone());
-        self.record("resources/unsubscribe", addressed, &params, context, |c| {
-            self.endpoint.unsubscribe(request, c)
-        })
-        .await
+        let watch = self.watch(
+            "resources/unsubscribe",
+            (Kind::Resource, Some(&request.uri.as_ref())),
+            &request,
+            &context,
+        );
+        let result = self.endpoint.unsubscribe(request, context).await;
+        self.end(watch, result)
     }
 
     async fn complete(
@@ -404,12 +445,14 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let params = request.clone();
-        let addressed = Addressed::completion(&request);
-        self.record("completion/complete", addressed, &params, context, |c| {
-            self.endpoint.complete(request, c)
-        })
-        .await
+        let (kind, name) = match &request.r#ref {
+            Reference::Prompt(prompt) => (Kind::Prompt, Some(prompt.name.as_str())),
+            Reference::Resource(resource) => (Kind::Resource, Some(resource.uri.as_str())),
+            _ => (Kind::Gateway, None),
+        };
+        let watch = self.watch("completion/complete", (kind, name), &request, &context);
+        let result = self.endpoint.complete(request, context).await;
+        self.end(watch, result)
     }
 
     async fn set_level(
@@ -417,15 +460,9 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let params = request.clone();
-        self.record(
-            "logging/setLevel",
-            Addressed::Lists,
-            &params,
-            context,
-            |c| self.endpoint.set_level(request, c),
-        )
-        .await
+        let watch = self.watch("logging/setLevel", (Kind::Lists, None), &request, &context);
+        let result = self.endpoint.set_level(request, context).await;
+        self.end(watch, result)
     }
 
     fn accepted_subscription_filter(
