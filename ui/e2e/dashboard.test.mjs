@@ -3,18 +3,10 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, afterEach, before, describe, it } from "node:test";
-import { alive, clientCall, clientTools, everything, launchBrowser, screenshot, startRemoteEverything, startSwitchboard, waitFor } from "./harness.mjs";
+import { after, before, describe, it } from "node:test";
+import { alive, clientCall, clientTools, everything, launchBrowser, screenshot, shootOnFailure, startRemoteEverything, startSwitchboard, waitFor } from "./harness.mjs";
 
 const T = { timeout: 90_000 };
-
-/** Screenshot of the page when a test failed, for the artefacts. */
-function shootOnFailure(get) {
-  afterEach(async (t) => {
-    const page = get();
-    if (page && t?.passed === false) await screenshot(page, `FAILED-${t.name.replace(/\W+/g, "-")}`, { fullPage: true }).catch(() => {});
-  });
-}
 
 describe("the dashboard on a running gateway", () => {
   /** @type {Awaited<ReturnType<typeof startSwitchboard>>} */

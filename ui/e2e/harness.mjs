@@ -8,6 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, renameSync
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -272,6 +273,20 @@ export async function screenshot(page, name, options = {}) {
   if (options.fullPage) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, ...options });
   return file;
+}
+
+/** In a test file's describe: a full-page screenshot of `get()`'s page when a test failed. */
+export function shootOnFailure(get) {
+  afterEach(async (t) => {
+    const page = get();
+    if (page && t?.passed === false) await screenshot(page, `FAILED-${t.name.replace(/\W+/g, "-")}`, { fullPage: true }).catch(() => {});
+  });
+}
+
+/** Switches the page to `scheme` ("light" | "dark") and lets the colour transitions finish before a capture. */
+export async function setColorScheme(page, scheme) {
+  await page.emulateMedia({ colorScheme: scheme });
+  await page.waitForTimeout(300);
 }
 
 /** Tool names a real MCP client (the TypeScript SDK) sees on `url`. */

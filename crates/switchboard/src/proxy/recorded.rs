@@ -334,7 +334,7 @@ impl<R: Routing> ServerHandler for Recorded<R> {
     ) -> Result<CallToolResponse, ErrorData> {
         let watch = self.watch(
             "tools/call",
-            (Kind::Tool, Some(&request.name.as_ref())),
+            (Kind::Tool, Some(request.name.as_ref())),
             &request,
             &context,
         );
@@ -359,7 +359,7 @@ impl<R: Routing> ServerHandler for Recorded<R> {
     ) -> Result<GetPromptResponse, ErrorData> {
         let watch = self.watch(
             "prompts/get",
-            (Kind::Prompt, Some(&request.name.as_ref())),
+            (Kind::Prompt, Some(request.name.as_ref())),
             &request,
             &context,
         );
@@ -402,7 +402,7 @@ impl<R: Routing> ServerHandler for Recorded<R> {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let watch = self.watch(
             "resources/read",
-            (Kind::Resource, Some(&request.uri.as_ref())),
+            (Kind::Resource, Some(request.uri.as_ref())),
             &request,
             &context,
         );
@@ -417,7 +417,7 @@ impl<R: Routing> ServerHandler for Recorded<R> {
     ) -> Result<(), ErrorData> {
         let watch = self.watch(
             "resources/subscribe",
-            (Kind::Resource, Some(&request.uri.as_ref())),
+            (Kind::Resource, Some(request.uri.as_ref())),
             &request,
             &context,
         );
@@ -432,7 +432,7 @@ impl<R: Routing> ServerHandler for Recorded<R> {
     ) -> Result<(), ErrorData> {
         let watch = self.watch(
             "resources/unsubscribe",
-            (Kind::Resource, Some(&request.uri.as_ref())),
+            (Kind::Resource, Some(request.uri.as_ref())),
             &request,
             &context,
         );
