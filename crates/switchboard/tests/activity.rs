@@ -157,13 +157,7 @@ async fn each_entry_says_how_its_call_ended_and_the_live_feed_carries_it() {
     // takes requests).
     let aggregate = format!("{}/mcp", sb.url);
     let echo = stateless::call(1, "every__echo", json!({ "message": "hi" }), json!({}));
-    let answer: Value = stateless::post(&aggregate, &echo)
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("JSON");
+    let answer: Value = stateless::answer(&aggregate, &echo).await;
     assert!(answer["result"].is_object(), "{answer}");
     let live = events
         .wait_for(WAIT, |e| {
@@ -191,13 +185,7 @@ async fn each_entry_says_how_its_call_ended_and_the_live_feed_carries_it() {
     .await;
     // A server that does not answer in time, on the fast path (stateless) and the full one.
     let slow = stateless::call(2, "wait", json!({ "seconds": 5 }), json!({}));
-    let timed_out: Value = stateless::post(&sb.mcp_url("probe"), &slow)
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("JSON");
+    let timed_out: Value = stateless::answer(&sb.mcp_url("probe"), &slow).await;
     assert!(timed_out["error"].is_object(), "{timed_out}");
     let error = client
         .call_tool(call("probe__wait", json!({ "seconds": 5 })))
@@ -278,10 +266,7 @@ async fn capture_keeps_params_and_results_without_secrets() {
         .expect("echo");
     client.cancel().await.expect("close");
     let body = stateless::call(7, "echo", arguments, json!({ "apiKey": "sk-123" }));
-    stateless::post(&sb.mcp_url("every"), &body)
-        .send()
-        .await
-        .expect("POST");
+    stateless::answer(&sb.mcp_url("every"), &body).await;
     let stats = stats_until(&sb, |s| tool_calls(s, "every", "echo") == 2).await;
     assert_eq!(stats["capture"], true);
     for entry in entries(&sb, "tool=echo").await {
@@ -334,13 +319,7 @@ async fn a_full_queue_drops_entries_and_counts_them_without_slowing_calls() {
         let url = sb.mcp_url("every");
         async move {
             let body = stateless::call(n, "echo", json!({ "message": "x" }), json!({}));
-            let answer: Value = stateless::post(&url, &body)
-                .send()
-                .await
-                .expect("POST")
-                .json()
-                .await
-                .expect("JSON");
+            let answer: Value = stateless::answer(&url, &body).await;
             assert!(answer["result"].is_object(), "{answer}");
         }
     });
@@ -363,10 +342,7 @@ async fn a_truncated_database_is_set_aside_and_calls_go_on() {
     sb.wait_running("every").await;
     for n in 0..200 {
         let body = stateless::call(n, "echo", json!({ "message": "x".repeat(200) }), json!({}));
-        stateless::post(&sb.mcp_url("every"), &body)
-            .send()
-            .await
-            .expect("POST");
+        stateless::answer(&sb.mcp_url("every"), &body).await;
     }
     stats_until(&sb, |s| tool_calls(s, "every", "echo") == 200).await;
     let mut sb = sb;
@@ -381,13 +357,7 @@ async fn a_truncated_database_is_set_aside_and_calls_go_on() {
     let sb = sb.restart();
     sb.wait_running("every").await;
     let body = stateless::call(1, "echo", json!({ "message": "after" }), json!({}));
-    let answer: Value = stateless::post(&sb.mcp_url("every"), &body)
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("JSON");
+    let answer: Value = stateless::answer(&sb.mcp_url("every"), &body).await;
     assert!(
         answer["result"].is_object(),
         "calls are unaffected: {answer}"

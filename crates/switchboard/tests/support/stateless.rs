@@ -35,3 +35,19 @@ pub fn post(url: &str, body: &Value) -> reqwest::RequestBuilder {
         .json(body)
         .timeout(WAIT)
 }
+
+/// Sends the stateless `tools/call` `body` to `url` and answers its JSON-RPC response (a
+/// plain call, not asking for progress, is answered with one JSON body on the fast path; an
+/// SSE stream's response is read from it).
+pub async fn answer(url: &str, body: &Value) -> Value {
+    let response = post(url, body).send().await.expect("POST");
+    let text = response.text().await.expect("body");
+    if let Ok(value) = serde_json::from_str(&text) {
+        return value;
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|m| m.get("id") == body.get("id"))
+        .unwrap_or_else(|| panic!("no response to {body} in: {text}"))
+}
