@@ -11,7 +11,11 @@ use super::db::{self, Db};
 use super::{now_ms, Entry, Shared, Written};
 
 /// Entries written in one transaction at most.
-const BATCH: usize = 1024;
+const BATCH: usize = 4096;
+/// How long the writer gathers entries after the first of a batch. A burst becomes one
+/// transaction, and while the writer sleeps the request path's `try_send` finds no one to wake
+/// (a wake is a futex syscall on the request's worker).
+const GATHER: Duration = Duration::from_millis(50);
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// Entries per live-feed message at most (the dashboard shows the newest anyway).
@@ -154,6 +158,9 @@ impl Writer {
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            if matches!(first, Item::Entry(_)) {
+                std::thread::sleep(GATHER);
+            }
             let mut batch = Vec::new();
             let mut flushes = Vec::new();
             let mut close = None;
