@@ -50,6 +50,20 @@ fn tool_calls(stats: &Value, server: &str, tool: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The entries matching `query` once there are `n` of them (the writer gathers entries for a
+/// moment before writing them), for at most a minute.
+async fn entries_until(sb: &Switchboard, query: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = entries(sb, query).await;
+        if found.len() >= n {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{query}: {found:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The newest entries matching `query` (a query string).
 async fn entries(sb: &Switchboard, query: &str) -> Vec<Value> {
     let (status, page) = sb.get(&format!("/api/activity?{query}")).await;
@@ -208,6 +222,8 @@ async fn each_entry_says_how_its_call_ended_and_the_live_feed_carries_it() {
         .expect_err("no such server");
     client.cancel().await.expect("close");
 
+    // The refusal was the last call: once it is written, so is everything before it.
+    let refused = entries_until(&sb, "tool=nobody__echo", 1).await;
     let waits = entries(&sb, "tool=wait").await;
     assert_eq!(waits.len(), 2, "{waits:#?}");
     for wait in &waits {
@@ -225,7 +241,6 @@ async fn each_entry_says_how_its_call_ended_and_the_live_feed_carries_it() {
     assert!(endpoint.starts_with("/mcp?servers="), "{waits:#?}");
     let missing = entries(&sb, "tool=no-such-tool").await;
     assert_eq!(missing[0]["outcome"], expected_missing, "{missing:#?}");
-    let refused = entries(&sb, "tool=nobody__echo").await;
     assert_eq!(refused[0]["outcome"], "error", "{refused:#?}");
     assert!(refused[0]["server"].is_null());
     assert!(refused[0]["errorCode"].as_i64().is_some());
@@ -429,17 +444,10 @@ async fn a_call_whose_client_goes_away_is_recorded_as_cancelled_on_both_paths() 
         assert!(gone.is_err(), "the client gave up first");
     }
     sb.wait_for_log_times("probe", "cancelled wait", 2).await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let waits = entries(&sb, "tool=wait").await;
-        if waits.len() == 2 {
-            for wait in &waits {
-                assert_eq!(wait["outcome"], "cancelled", "{wait}");
-                assert_eq!(wait["server"], "probe");
-            }
-            break;
-        }
-        assert!(Instant::now() < deadline, "{waits:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let waits = entries_until(&sb, "tool=wait", 2).await;
+    assert_eq!(waits.len(), 2, "{waits:#?}");
+    for wait in &waits {
+        assert_eq!(wait["outcome"], "cancelled", "{wait}");
+        assert_eq!(wait["server"], "probe");
     }
 }
