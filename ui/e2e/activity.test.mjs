@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { alive, clientCall, everything, launchBrowser, screenshot, setColorScheme, shootOnFailure, startSwitchboard, waitFor } from "./harness.mjs";
+import { clientCall, everything, launchBrowser, screenshot, setColorScheme, shootOnFailure, startSwitchboard, waitFor, waitGone } from "./harness.mjs";
 
 const T = { timeout: 120_000 };
 
@@ -33,9 +33,7 @@ describe("the inspector and the activity log", () => {
   after(async () => {
     await browser?.close();
     await sb?.stop();
-    for (const pid of pids) {
-      await waitFor(`server process ${pid} to be gone after Switchboard stopped`, () => !alive(pid), 15_000);
-    }
+    await waitGone(pids);
   });
   shootOnFailure(() => page);
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { alive, everything, launchBrowser, screenshot, startSwitchboard, waitFor } from "./harness.mjs";
+import { everything, launchBrowser, screenshot, startSwitchboard, waitFor, waitGone } from "./harness.mjs";
 
 const T = { timeout: 120_000 };
 
@@ -77,7 +77,7 @@ describe("the Clients page", () => {
   after(async () => {
     await browser?.close();
     await sb?.stop();
-    for (const pid of pids) await waitFor(`server process ${pid} to be gone after Switchboard stopped`, () => !alive(pid), 15_000);
+    await waitGone(pids);
   });
   afterEach(async (t) => {
     if (page && t?.passed === false) await screenshot(page, `FAILED-clients-${t.name.replace(/\W+/g, "-")}`, { fullPage: true }).catch(() => {});

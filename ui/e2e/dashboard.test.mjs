@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { alive, clientCall, clientTools, everything, launchBrowser, screenshot, shootOnFailure, startRemoteEverything, startSwitchboard, waitFor } from "./harness.mjs";
+import { alive, clientCall, clientTools, everything, launchBrowser, screenshot, shootOnFailure, startRemoteEverything, startSwitchboard, waitFor, waitGone } from "./harness.mjs";
 
 const T = { timeout: 90_000 };
 
@@ -31,9 +31,7 @@ describe("the dashboard on a running gateway", () => {
   after(async () => {
     await browser?.close();
     await sb?.stop();
-    for (const pid of pids) {
-      await waitFor(`server process ${pid} to be gone after Switchboard stopped`, () => !alive(pid), 15_000);
-    }
+    await waitGone(pids);
   });
   shootOnFailure(() => page);
 

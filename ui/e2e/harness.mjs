@@ -229,6 +229,11 @@ export function alive(pid) {
   }
 }
 
+/** Waits until each of `pids` (server processes of a Switchboard that was stopped) is gone. */
+export async function waitGone(pids) {
+  for (const pid of pids) await waitFor(`server process ${pid} to be gone after Switchboard stopped`, () => !alive(pid), 15_000);
+}
+
 /** Headless Debian Chromium with a fresh profile. */
 export async function launchBrowser({ colorScheme = "light", viewport = { width: 1280, height: 860 } } = {}) {
   const profile = mkdtempSync(path.join(tmpdir(), "sb-chromium-"));

@@ -19,41 +19,12 @@ import {
   prettyJson,
   statsQuery,
   Throttle,
-  type ActivityFilters,
-  type Clock,
   type Listing,
 } from "./activity";
+import { entry, fakeClock, filtersWith as f, NOW } from "./activityFixtures";
 import type { ActivityEntry, ActivityPoint, ActivityStats } from "./types";
 
-const NOW = 1_765_100_000_000;
-
-function entry(id: number, over: Partial<ActivityEntry> = {}): ActivityEntry {
-  return {
-    id,
-    ts: NOW - 1000,
-    endpoint: "/servers/everything/mcp",
-    transport: "http",
-    server: "everything",
-    client: "claude-code 1.0.3",
-    fromDashboard: false,
-    session: "s1",
-    method: "tools/call",
-    name: "echo",
-    durationMs: 1.5,
-    outcome: "ok",
-    errorCode: null,
-    error: null,
-    requestBytes: 120,
-    responseBytes: 340,
-    protocol: "2025-11-25",
-    request: null,
-    response: null,
-    ...over,
-  };
-}
-
 const ids = (l: { entries: ActivityEntry[] }) => l.entries.map((e) => e.id);
-const f = (over: Partial<ActivityFilters>): ActivityFilters => ({ ...NO_FILTERS, ...over });
 
 describe("filters in the URL", () => {
   it("round-trip through the query, leaving out what is unset and the default range", () => {
@@ -250,31 +221,6 @@ describe("formatting", () => {
 });
 
 describe("Throttle", () => {
-  function fakeClock() {
-    let now = 0;
-    const timers: { at: number; fn: () => void }[] = [];
-    const clock: Clock = {
-      now: () => now,
-      setTimeout: (fn, ms) => {
-        const t = { at: now + ms, fn };
-        timers.push(t);
-        return t;
-      },
-      clearTimeout: (h) => {
-        const i = timers.indexOf(h as (typeof timers)[number]);
-        if (i >= 0) timers.splice(i, 1);
-      },
-    };
-    const advance = (ms: number) => {
-      now += ms;
-      for (const t of timers.filter((t) => t.at <= now)) {
-        timers.splice(timers.indexOf(t), 1);
-        t.fn();
-      }
-    };
-    return { clock, advance };
-  }
-
   it("runs at once, then folds requests within the interval into one run at its end", () => {
     const { clock, advance } = fakeClock();
     const fn = vi.fn();

@@ -1,35 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
-import { NO_FILTERS, type ActivityFilters, type Clock } from "./activity";
+import { NO_FILTERS } from "./activity";
 import { ActivityFeed, STATS_MS } from "./activityFeed.svelte";
+import { entry, fakeClock, filtersWith as f, NOW } from "./activityFixtures";
 import type { ActivityQuery, ActivityStatsQuery } from "./api";
 import type { ActivityEntry, ActivityList, ActivityStats } from "./types";
-
-const NOW = 1_765_100_000_000;
-
-function entry(id: number, over: Partial<ActivityEntry> = {}): ActivityEntry {
-  return {
-    id,
-    ts: NOW - 1000,
-    endpoint: "/servers/everything/mcp",
-    transport: "http",
-    server: "everything",
-    client: "claude-code 1.0.3",
-    fromDashboard: false,
-    session: null,
-    method: "tools/call",
-    name: "echo",
-    durationMs: 1,
-    outcome: "ok",
-    errorCode: null,
-    error: null,
-    requestBytes: 1,
-    responseBytes: 1,
-    protocol: null,
-    request: null,
-    response: null,
-    ...over,
-  };
-}
 
 function page(entries: ActivityEntry[], over: Partial<ActivityList> = {}): ActivityList {
   return { entries, next: null, dropped: 0, enabled: true, capture: false, warning: null, ...over };
@@ -55,20 +29,7 @@ function deferred<T>() {
 }
 
 function setup() {
-  let now = NOW;
-  const timers: { at: number; fn: () => void }[] = [];
-  const clock: Clock = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      const t = { at: now + ms, fn };
-      timers.push(t);
-      return t;
-    },
-    clearTimeout: (h) => {
-      const i = timers.indexOf(h as (typeof timers)[number]);
-      if (i >= 0) timers.splice(i, 1);
-    },
-  };
+  const { clock, advance } = fakeClock(NOW);
   const lists: { q: ActivityQuery; answer: ReturnType<typeof deferred<ActivityList>> }[] = [];
   const statsCalls: ActivityStatsQuery[] = [];
   const feed = new ActivityFeed({
@@ -83,19 +44,11 @@ function setup() {
     }),
     clock,
   });
-  const advance = (ms: number) => {
-    now += ms;
-    for (const t of timers.filter((t) => t.at <= now)) {
-      timers.splice(timers.indexOf(t), 1);
-      t.fn();
-    }
-  };
   return { feed, lists, statsCalls, advance };
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 const ids = (feed: ActivityFeed) => feed.listing.entries.map((e) => e.id);
-const f = (over: Partial<ActivityFilters>): ActivityFilters => ({ ...NO_FILTERS, ...over });
 
 describe("ActivityFeed", () => {
   it("merges live entries that arrive while the first page loads, without duplicates", async () => {
