@@ -40,6 +40,7 @@ mod store;
 mod supervisor;
 mod telemetry;
 mod token;
+mod tokens;
 mod upstream;
 mod watch;
 

@@ -46,6 +46,9 @@ enum Command {
     Connect {
         /// The server to reach; leave out for all of them.
         name: Option<String>,
+        /// All of them in search mode (the aggregate's `?mode=search`).
+        #[arg(long, conflicts_with = "name")]
+        search: bool,
         /// The gateway's base URL (default: from servers.json).
         #[arg(long)]
         url: Option<String>,
@@ -82,6 +85,11 @@ enum Command {
         /// Install one entry per server instead of the single aggregate entry.
         #[arg(long)]
         all: bool,
+        /// Install the aggregate entry in search mode: three meta-tools that find, describe and
+        /// call every server's tools, instead of every tool's definition (fewer tokens when
+        /// many servers run).
+        #[arg(long, conflicts_with_all = ["all", "server"])]
+        search: bool,
         /// Replace the client's own entries for servers Switchboard runs (kept for uninstall).
         #[arg(long)]
         replace: bool,
@@ -155,12 +163,13 @@ fn main() -> Result<()> {
             let gateway = gateway_url(config, url)?;
             runtime.block_on(auth(gateway, &name, logout))
         }
-        Command::Connect { name, url } => {
+        Command::Connect { name, search, url } => {
             init_stderr_logging();
             let base = gateway_url(config, url)?.url;
-            let endpoint = match name {
-                Some(name) => format!("{base}/servers/{name}/mcp"),
-                None => format!("{base}/mcp"),
+            let endpoint = match (name, search) {
+                (Some(name), _) => format!("{base}/servers/{name}/mcp"),
+                (None, true) => format!("{base}/mcp?mode=search"),
+                (None, false) => format!("{base}/mcp"),
             };
             runtime.block_on(switchboard::run_stdio_bridge(endpoint))?;
             Ok(())
@@ -176,15 +185,17 @@ fn main() -> Result<()> {
             client,
             server,
             all,
+            search,
             replace,
             project,
             dry_run,
             url,
         } => {
-            let target = match (server, all) {
-                (Some(name), _) => InstallTarget::Server(name),
-                (None, true) => InstallTarget::All,
-                (None, false) => InstallTarget::Aggregate,
+            let target = match (server, all, search) {
+                (Some(name), _, _) => InstallTarget::Server(name),
+                (None, true, _) => InstallTarget::All,
+                (None, false, true) => InstallTarget::Search,
+                (None, false, false) => InstallTarget::Aggregate,
             };
             install(client, target, replace, project, dry_run, url, config)
         }

@@ -424,6 +424,35 @@ fn install_and_uninstall_round_trip_every_client_keeping_other_keys_and_backups(
 }
 
 #[test]
+fn install_search_points_a_client_at_the_aggregate_search_mode() {
+    let home = Home::new();
+    home.run(&["install", "cursor", "--search"]);
+    let cursor = home.json(".cursor/mcp.json");
+    assert_eq!(
+        cursor["mcpServers"]["switchboard"]["url"],
+        "http://127.0.0.1:7427/mcp?mode=search"
+    );
+    // A client that only runs commands reaches it through `switchboard connect --search`.
+    home.run(&["install", "claude-desktop", "--search"]);
+    let desktop = home.json(".config/Claude/claude_desktop_config.json");
+    assert_eq!(
+        desktop["mcpServers"]["switchboard"]["args"],
+        json!(["connect", "--search", "--url", "http://127.0.0.1:7427"])
+    );
+    // Installing the plain aggregate again replaces it (the same entry), and uninstall removes it.
+    home.run(&["install", "cursor"]);
+    let cursor = home.json(".cursor/mcp.json");
+    assert_eq!(
+        cursor["mcpServers"]["switchboard"]["url"],
+        "http://127.0.0.1:7427/mcp"
+    );
+    home.run(&["uninstall", "cursor"]);
+    assert!(home.json(".cursor/mcp.json")["mcpServers"]
+        .get("switchboard")
+        .is_none());
+}
+
+#[test]
 fn install_with_replace_takes_over_imported_servers_and_uninstall_puts_them_back() {
     let home = Home::new();
     let file = ".cursor/mcp.json";

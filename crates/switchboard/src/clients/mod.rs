@@ -12,7 +12,7 @@ pub use kinds::{entry_kind, ClientKind, ConfigLocation, EntryKind, Os, Places, S
 pub use ops::{
     detect, import_into, location, plan_import, plan_install, plan_uninstall, records_file, Change,
     ClientServer, DetectedClient, DetectedFile, GatewayTarget, ImportPlan, InstallPlan,
-    InstallRecord, InstallTarget, PlannedImport, Records,
+    InstallRecord, InstallTarget, PlannedImport, Reach, Records,
 };
 
 /// What went wrong with a client file. Each names the file and what to do.

@@ -23,21 +23,38 @@ pub struct GatewayTarget {
     pub executable: PathBuf,
 }
 
+/// Which of the gateway's endpoints an entry reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach<'a> {
+    /// One server's endpoint.
+    Server(&'a str),
+    /// The aggregate endpoint, every tool listed.
+    Aggregate,
+    /// The aggregate endpoint in search mode (`?mode=search`).
+    Search,
+}
+
 impl GatewayTarget {
-    fn server_url(&self, server: Option<&str>) -> String {
-        match server {
-            Some(name) => format!("{}/servers/{name}/mcp", self.base_url),
-            None => format!("{}/mcp", self.base_url),
+    fn url(&self, reach: Reach<'_>) -> String {
+        match reach {
+            Reach::Server(name) => format!("{}/servers/{name}/mcp", self.base_url),
+            Reach::Aggregate => format!("{}/mcp", self.base_url),
+            Reach::Search => format!("{}/mcp?mode=search", self.base_url),
         }
     }
 
-    /// The entry that makes `kind` reach `server` (or the aggregate) through Switchboard.
-    pub fn entry(&self, kind: ClientKind, server: Option<&str>) -> Value {
+    /// The entry that makes `kind` reach an endpoint through Switchboard (a URL, or `switchboard
+    /// connect` for clients that only run commands).
+    pub fn entry(&self, kind: ClientKind, reach: Reach<'_>) -> Value {
         if kind.speaks_http() {
-            return kind.http_entry(&self.server_url(server));
+            return kind.http_entry(&self.url(reach));
         }
         let mut args = vec!["connect".to_owned()];
-        args.extend(server.map(str::to_owned));
+        match reach {
+            Reach::Server(name) => args.push(name.to_owned()),
+            Reach::Aggregate => {}
+            Reach::Search => args.push("--search".to_owned()),
+        }
         args.extend(["--url".to_owned(), self.base_url.clone()]);
         kind.stdio_entry(&self.executable.to_string_lossy(), &args, &Map::new())
     }
@@ -672,6 +689,9 @@ fn free_name(servers: &Map<String, Value>, base: &str, kind: ClientKind) -> Stri
 pub enum InstallTarget {
     /// One entry, `switchboard`, for the aggregate endpoint (every server).
     Aggregate,
+    /// One entry, `switchboard`, for the aggregate endpoint in search mode: three meta-tools
+    /// that find, describe and call every server's tools (fewer tokens with many servers).
+    Search,
     /// One entry for this server.
     Server(String),
     /// One entry per server of servers.json.
@@ -707,21 +727,22 @@ pub fn plan_install(
     previous: InstallRecord,
 ) -> Result<InstallPlan, ClientError> {
     let mut file = ClientFile::load(path, kind.servers_key())?;
-    let wanted: Vec<(String, Option<&str>)> = match target {
-        InstallTarget::Aggregate => vec![("switchboard".into(), None)],
+    let wanted: Vec<(String, Reach<'_>)> = match target {
+        InstallTarget::Aggregate => vec![("switchboard".into(), Reach::Aggregate)],
+        InstallTarget::Search => vec![("switchboard".into(), Reach::Search)],
         InstallTarget::Server(name) => {
             if !servers.contains(name) {
                 return Err(ClientError::UnknownServer(name.clone()));
             }
-            vec![(name.clone(), Some(name.as_str()))]
+            vec![(name.clone(), Reach::Server(name.as_str()))]
         }
         InstallTarget::All => servers
             .iter()
-            .map(|n| (n.clone(), Some(n.as_str())))
+            .map(|n| (n.clone(), Reach::Server(n.as_str())))
             .collect(),
     };
     let mut record = previous;
-    for (entry_name, server) in &wanted {
+    for (entry_name, reach) in &wanted {
         if let Some(existing) = file.server(entry_name) {
             if !gateway.owns(&existing) {
                 if !replace {
@@ -736,7 +757,7 @@ pub fn plan_install(
                     .or_insert(existing);
             }
         }
-        file.set_server(entry_name, &gateway.entry(kind, *server));
+        file.set_server(entry_name, &gateway.entry(kind, *reach));
         if !record.installed.contains(entry_name) {
             record.installed.push(entry_name.clone());
         }
@@ -1002,8 +1023,12 @@ mod tests {
             executable: "/usr/local/bin/switchboard".into(),
         };
         for kind in ClientKind::ALL {
-            assert!(gateway.owns(&gateway.entry(kind, None)), "{kind}");
-            assert!(gateway.owns(&gateway.entry(kind, Some("git"))), "{kind}");
+            for reach in [Reach::Aggregate, Reach::Search, Reach::Server("git")] {
+                assert!(
+                    gateway.owns(&gateway.entry(kind, reach)),
+                    "{kind} {reach:?}"
+                );
+            }
         }
         assert!(!gateway.owns(&json!({ "command": "npx", "args": ["-y", "x"] })));
         assert!(!gateway.owns(&json!({ "url": "https://example.com/mcp" })));

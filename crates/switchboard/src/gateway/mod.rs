@@ -28,8 +28,9 @@ pub use streamable::StreamableServices;
 use crate::activity::{ActivityLog, Origin, Transport};
 use crate::config::GatewaySettings;
 use crate::hub::Hub;
-use crate::proxy::{Tap, View};
+use crate::proxy::{Tap, ToolSearch, View};
 use crate::store::ConfigStore;
+use crate::tokens::TokenCounter;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -47,6 +48,10 @@ pub struct AppState {
     pub sign_ins: Option<Arc<crate::oauth::SignIns>>,
     /// Where every MCP request is recorded (off unless the app gives one).
     pub activity: Arc<ActivityLog>,
+    /// The search mode's indexes, shared by every search-mode session.
+    pub search: Arc<ToolSearch>,
+    /// What tool definitions cost in tokens (the API's `cost`).
+    pub tokens: Arc<TokenCounter>,
 }
 
 /// Bounds on client sessions (`gateway.maxSessionsPerServer`, `gateway.sessionIdleSecs`).
@@ -84,6 +89,8 @@ impl AppState {
             },
             sign_ins: None,
             activity: ActivityLog::off(),
+            search: Arc::default(),
+            tokens: Arc::default(),
         }
     }
 
@@ -108,9 +115,17 @@ impl AppState {
 
 /// The path of the aggregate endpoint `base` (`/mcp`, `/sse`) for `view`, as a client uses it.
 fn view_path(base: &str, view: &View) -> String {
-    match view.key() {
-        all if all == "*" => base.to_owned(),
-        names => format!("{base}?servers={names}"),
+    let mut query = Vec::new();
+    if view.is_search() {
+        query.push("mode=search".to_owned());
+    }
+    match view.servers() {
+        all if all == "*" => {}
+        names => query.push(format!("servers={names}")),
+    }
+    match query.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", query.join("&")),
     }
 }
 

@@ -127,7 +127,8 @@ pub async fn open_aggregate(
     let mut tap = state.tap(super::view_path("/sse", &view), Transport::Sse);
     tap.origin.session = Some(Arc::from(id.as_str()));
     let origin = tap.origin.clone();
-    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view.clone(), tap);
+    let search = Arc::clone(&state.search);
+    let proxy = AggregateProxy::for_view(Arc::clone(&state.hub), view.clone(), tap, search);
     let retired = state.hub.stopping();
     open_session(
         &state,
@@ -343,19 +344,30 @@ fn to_json(message: &ServerJsonRpcMessage) -> String {
         .unwrap_or_else(|e| format!("{{\"error\":\"unserialisable message: {e}\"}}"))
 }
 
-/// `?servers=a,b` on the aggregate endpoints.
+/// `?servers=a,b` and `?mode=search` on the aggregate endpoints.
 #[derive(Debug, Deserialize)]
 pub struct ViewQuery {
     servers: Option<String>,
+    /// `search`: the search meta-tools instead of every tool (`proxy::search`).
+    mode: Option<String>,
 }
 
 impl ViewQuery {
     pub fn view(&self) -> Result<View, ApiError> {
-        match &self.servers {
-            None => Ok(View::all()),
+        let view = match &self.servers {
+            None => View::all(),
             Some(list) => View::parse(list).map_err(|why| {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_view", why.to_string())
-            }),
+            })?,
+        };
+        match self.mode.as_deref() {
+            None | Some("" | "all") => Ok(view),
+            Some("search") => Ok(view.searching()),
+            Some(other) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_mode",
+                format!("mode={other} is not a mode of the aggregate endpoint; use mode=search, or leave it out for every tool"),
+            )),
         }
     }
 }

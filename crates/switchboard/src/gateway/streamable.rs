@@ -21,7 +21,7 @@ use super::{AppState, SessionLimits};
 use crate::activity::Transport;
 use crate::events::EventBus;
 use crate::hub::Hub;
-use crate::proxy::{AggregateProxy, Route, ServerProxy, Tap, View};
+use crate::proxy::{AggregateProxy, Route, ServerProxy, Tap, ToolSearch, View};
 use crate::slot::ServerSlot;
 
 type Service = StreamableHttpService<ServerProxy, LocalSessionManager>;
@@ -130,7 +130,7 @@ impl StreamableServices {
         hub: &Arc<Hub>,
         view: &View,
         limits: SessionLimits,
-        tap: &Tap,
+        (tap, search): (&Tap, &Arc<ToolSearch>),
     ) -> Result<(AggregateService, Arc<FastSessions>), ApiError> {
         let mut services = self.aggregate.lock().unwrap_or_else(|p| p.into_inner());
         let key = view.key();
@@ -153,12 +153,14 @@ impl StreamableServices {
         let hub_for_factory = Arc::clone(hub);
         let view = view.clone();
         let tap = tap.clone();
+        let search = Arc::clone(search);
         let service = StreamableHttpService::new(
             move || {
                 Ok(AggregateProxy::for_view(
                     Arc::clone(&hub_for_factory),
                     view.clone(),
                     tap.clone(),
+                    Arc::clone(&search),
                 ))
             },
             Arc::clone(&sessions),
@@ -221,13 +223,14 @@ pub async fn handle_aggregate(
         Err(e) => return e.into_response(),
     };
     let tap = state.tap(super::view_path("/mcp", &view), Transport::Http);
-    let (service, fast) = match state
-        .streamable
-        .aggregate(&state.hub, &view, state.limits, &tap)
-    {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
+    let (service, fast) =
+        match state
+            .streamable
+            .aggregate(&state.hub, &view, state.limits, (&tap, &state.search))
+        {
+            Ok(found) => found,
+            Err(e) => return e.into_response(),
+        };
     let route = Route::Aggregate {
         hub: &state.hub,
         view: &view,
@@ -358,19 +361,23 @@ mod tests {
         let hub = Hub::new(EventBus::default(), None, Arc::new(Launcher::default()));
         let services = StreamableServices::default();
         for n in 0..1000 {
-            services.aggregate(&hub, &view(n), LIMITS, &tap()).unwrap();
+            services
+                .aggregate(&hub, &view(n), LIMITS, (&tap(), &Arc::default()))
+                .unwrap();
         }
         assert_eq!(services.views(), 1, "views without sessions do not pile up");
 
         for n in 0..MAX_VIEWS {
-            let service = services.aggregate(&hub, &view(n), LIMITS, &tap()).unwrap();
+            let service = services
+                .aggregate(&hub, &view(n), LIMITS, (&tap(), &Arc::default()))
+                .unwrap();
             open_session(service).await;
         }
         assert_eq!(services.views(), MAX_VIEWS, "views in use are kept");
-        let again = services.aggregate(&hub, &view(3), LIMITS, &tap());
+        let again = services.aggregate(&hub, &view(3), LIMITS, (&tap(), &Arc::default()));
         assert!(again.is_ok(), "a view in use is served");
         let refused = services
-            .aggregate(&hub, &view(MAX_VIEWS), LIMITS, &tap())
+            .aggregate(&hub, &view(MAX_VIEWS), LIMITS, (&tap(), &Arc::default()))
             .err()
             .expect("one view too many is refused");
         let response = refused.into_response();

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::model::{
-    ClientCapabilities, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
-    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, ProtocolVersion, ServerCapabilities, ServerResult,
+    CallToolRequestParams, ClientCapabilities, ErrorCode, ErrorData, Implementation,
+    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, ProtocolVersion, ServerCapabilities, ServerResult,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::RoleServer;
@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
 use super::names::{qualified, split_qualified, template_matches, View, SEPARATOR};
+use super::search::{called_tool, exposed_tools, meta_tools, Local, ToolSearch};
 use crate::hub::Hub;
 use crate::routing::SessionId;
 use crate::slot::ServerSlot;
@@ -31,6 +32,8 @@ use crate::slot::ServerSlot;
 pub struct Aggregate {
     hub: Arc<Hub>,
     view: View,
+    /// The search mode's indexes (see `search`), used when the view is in that mode.
+    search: Arc<ToolSearch>,
     client: OnceLock<(Peer<RoleServer>, ClientCapabilities)>,
     /// Server name -> (its slot, our session id in its registry).
     joined: Mutex<HashMap<String, (Weak<ServerSlot>, SessionId)>>,
@@ -38,10 +41,11 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
-    pub fn new(hub: Arc<Hub>, view: View) -> Self {
+    pub fn new(hub: Arc<Hub>, view: View, search: Arc<ToolSearch>) -> Self {
         Self {
             hub,
             view,
+            search,
             client: OnceLock::new(),
             joined: Mutex::new(HashMap::new()),
             listener: Mutex::new(None),
@@ -184,10 +188,33 @@ impl Routing for Aggregate {
         let mut result = InitializeResult::new(capabilities);
         result.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
         result.server_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
-        result.instructions = Some(format!(
-            "Tools and prompts of several MCP servers, each named server{SEPARATOR}name."
-        ));
+        result.instructions = Some(match self.view.is_search() {
+            false => format!(
+                "Tools and prompts of several MCP servers, each named server{SEPARATOR}name."
+            ),
+            true => format!(
+                "The tools of several MCP servers, found on demand: search_tools finds tools \
+                 for a task, describe_tools gives their parameters, call_tool calls one by its \
+                 name (server{SEPARATOR}tool). Prompts are named server{SEPARATOR}prompt."
+            ),
+        });
         result
+    }
+
+    fn calls_through(&self, request: &CallToolRequestParams) -> Option<String> {
+        self.view
+            .is_search()
+            .then(|| called_tool(request))
+            .flatten()
+            .map(str::to_owned)
+    }
+
+    fn local(&self, request: &CallToolRequestParams) -> Option<Local> {
+        if !self.view.is_search() {
+            return None;
+        }
+        self.search
+            .handle(&self.view.key(), &self.running(), request)
     }
 
     async fn open(
@@ -255,17 +282,10 @@ impl Routing for Aggregate {
         let running = self.running();
         Ok(match listing {
             Listing::Tools(_) => {
-                let mut tools = Vec::new();
-                for slot in &running {
-                    let settings = slot.settings();
-                    for tool in slot.catalog().tools.iter() {
-                        if settings.filter.exposes(&tool.name) {
-                            let mut tool = tool.clone();
-                            tool.name = qualified(slot.name(), &tool.name).into();
-                            tools.push(tool);
-                        }
-                    }
-                }
+                let tools = match self.view.is_search() {
+                    true => meta_tools(),
+                    false => exposed_tools(&running),
+                };
                 ServerResult::ListToolsResult(ListToolsResult::with_all_items(tools))
             }
             Listing::Prompts(_) => {

@@ -33,6 +33,7 @@ use rmcp::{RoleServer, ServerHandler};
 use super::changes::ListChanges;
 use super::forward::{forward, not_exposed, Expected};
 use super::rounds::{forward_in_rounds, is_stateless_era, Round};
+use super::search::Local;
 use crate::routing::SessionId;
 use crate::slot::ServerSlot;
 
@@ -153,6 +154,18 @@ pub(crate) trait Routing: Send + Sync + 'static {
 
     /// The server that answers for `target`, or an error naming what is wrong.
     fn route(&self, target: Target<'_>) -> Result<Route, ErrorData>;
+
+    /// A `tools/call` the endpoint answers itself, or turns into another call (the search
+    /// mode's meta-tools); `None` for a call routed as usual.
+    fn local(&self, _request: &CallToolRequestParams) -> Option<Local> {
+        None
+    }
+
+    /// The tool a `tools/call` reaches when it is a call of another (the search mode's
+    /// `call_tool`), for the activity log; `None` when it is its own.
+    fn calls_through(&self, _request: &CallToolRequestParams) -> Option<String> {
+        None
+    }
 
     /// The server whose lists the endpoint forwards (`None`: the endpoint answers them from
     /// catalogs itself).
@@ -308,10 +321,15 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
 
     async fn call_tool(
         &self,
-        mut request: CallToolRequestParams,
+        request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let context = self.with_log_level(context);
+        let mut request = match self.routing(&context).local(&request) {
+            Some(Local::Answer(result)) => return Ok(CallToolResponse::Complete(result)),
+            Some(Local::Call(call)) => call,
+            None => request,
+        };
         let route = self.routing(&context).route(Target::Tool(&request.name))?;
         let tool = route.name_or(&request.name).to_owned();
         if !route.slot.settings().filter.exposes(&tool) {

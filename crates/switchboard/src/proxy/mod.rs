@@ -14,6 +14,7 @@ mod names;
 mod one_server;
 mod recorded;
 mod rounds;
+mod search;
 mod watch;
 
 pub use aggregate::Aggregate;
@@ -29,6 +30,7 @@ pub use names::View;
 pub use names::{qualified, split_qualified, template_matches};
 pub use one_server::OneServer;
 pub use recorded::{Recorded, Tap};
+pub use search::{exposed_tools, meta_tools, ToolSearch};
 
 /// The handler of a session with one server's endpoint (`/servers/{name}/…`).
 pub type ServerProxy = Recorded<OneServer>;
@@ -50,7 +52,13 @@ impl ServerProxy {
 }
 
 impl AggregateProxy {
-    pub fn for_view(hub: std::sync::Arc<crate::hub::Hub>, view: View, tap: Tap) -> Self {
-        Recorded::new(Endpoint::new(Aggregate::new(hub, view)), tap)
+    /// `search` holds the search mode's indexes (used when `view` is in that mode).
+    pub fn for_view(
+        hub: std::sync::Arc<crate::hub::Hub>,
+        view: View,
+        tap: Tap,
+        search: std::sync::Arc<ToolSearch>,
+    ) -> Self {
+        Recorded::new(Endpoint::new(Aggregate::new(hub, view, search)), tap)
     }
 }

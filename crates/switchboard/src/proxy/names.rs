@@ -16,13 +16,33 @@ pub enum ViewError {
     Empty,
 }
 
-/// Which servers an aggregate session sees: all, or a named few (`/mcp?servers=a,b`).
+/// Which servers an aggregate session sees: all, or a named few (`/mcp?servers=a,b`); and
+/// whether it lists their tools or the search meta-tools (`?mode=search`, `proxy::search`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct View(Option<BTreeSet<String>>);
+pub struct View(Option<BTreeSet<String>>, Mode);
+
+/// How an aggregate endpoint offers its tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+enum Mode {
+    /// Every tool, in `tools/list`.
+    #[default]
+    All,
+    /// Three meta-tools that search, describe and call them.
+    Search,
+}
 
 impl View {
     pub fn all() -> Self {
-        Self(None)
+        Self(None, Mode::All)
+    }
+
+    /// The same view in search mode.
+    pub fn searching(self) -> Self {
+        Self(self.0, Mode::Search)
+    }
+
+    pub fn is_search(&self) -> bool {
+        self.1 == Mode::Search
     }
 
     /// Parses `a,b` (spaces and empty items ignored).
@@ -35,7 +55,7 @@ impl View {
         if names.is_empty() {
             return Err(ViewError::Empty);
         }
-        Ok(Self(Some(names)))
+        Ok(Self(Some(names), Mode::All))
     }
 
     pub fn includes(&self, name: &str) -> bool {
@@ -44,6 +64,15 @@ impl View {
 
     /// A stable key for caching per-view services.
     pub fn key(&self) -> String {
+        let servers = self.servers();
+        match self.1 {
+            Mode::All => servers,
+            Mode::Search => format!("{servers}?search"),
+        }
+    }
+
+    /// The servers as `?servers=` names them (`*`: all).
+    pub fn servers(&self) -> String {
         match &self.0 {
             None => "*".into(),
             Some(names) => names.iter().cloned().collect::<Vec<_>>().join(","),

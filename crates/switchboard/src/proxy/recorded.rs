@@ -332,12 +332,10 @@ impl<R: Routing> ServerHandler for Recorded<R> {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let watch = self.watch(
-            "tools/call",
-            (Kind::Tool, Some(request.name.as_ref())),
-            &request,
-            &context,
-        );
+        // The search mode's `call_tool` is recorded as the call of the tool it reaches.
+        let through = self.endpoint.routes().calls_through(&request);
+        let name = through.as_deref().unwrap_or(request.name.as_ref());
+        let watch = self.watch("tools/call", (Kind::Tool, Some(name)), &request, &context);
         let result = self.endpoint.call_tool(request, context).await;
         self.end(watch, result)
     }

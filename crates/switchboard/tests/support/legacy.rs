@@ -19,9 +19,14 @@ pub struct LegacySession {
 
 impl LegacySession {
     pub async fn open(sb: &Switchboard, server: &str, capabilities: Value) -> Self {
+        Self::open_url(sb, &sb.sse_url(server), capabilities).await
+    }
+
+    /// A session with the SSE endpoint at `url` (such as the aggregate's, `/sse?…`).
+    pub async fn open_url(sb: &Switchboard, url: &str, capabilities: Value) -> Self {
         use futures::StreamExt;
         let http = reqwest::Client::new();
-        let response = http.get(sb.sse_url(server)).send().await.expect("GET");
+        let response = http.get(url).send().await.expect("GET");
         let mut body = response.bytes_stream();
         let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
         let (endpoint_tx, endpoint) = tokio::sync::oneshot::channel();

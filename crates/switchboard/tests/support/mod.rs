@@ -42,6 +42,26 @@ pub fn everything() -> Value {
     json!({ "command": installed("tests/node/node_modules/.bin/mcp-server-everything").to_string_lossy(), "args": ["stdio"] })
 }
 
+/// `@modelcontextprotocol/server-filesystem` from npm, allowed into `dir`.
+pub fn filesystem(dir: &Path) -> Value {
+    json!({ "command": installed("tests/node/node_modules/.bin/mcp-server-filesystem").to_string_lossy(), "args": [dir.to_string_lossy()] })
+}
+
+/// `@modelcontextprotocol/server-memory` from npm, keeping its graph in `file`.
+pub fn memory(file: &Path) -> Value {
+    json!({ "command": installed("tests/node/node_modules/.bin/mcp-server-memory").to_string_lossy(), "env": { "MEMORY_FILE_PATH": file.to_string_lossy() } })
+}
+
+/// `@modelcontextprotocol/server-sequential-thinking` from npm.
+pub fn sequential_thinking() -> Value {
+    json!({ "command": installed("tests/node/node_modules/.bin/mcp-server-sequential-thinking").to_string_lossy() })
+}
+
+/// `mcp-server-git` from PyPI, on the repository `repo`.
+pub fn git_server(repo: &Path) -> Value {
+    json!({ "command": installed("tests/.venv-mcp2/bin/mcp-server-git").to_string_lossy(), "args": ["--repository", repo.to_string_lossy()] })
+}
+
 /// `mcp-server-time` from PyPI.
 pub fn time_server() -> Value {
     json!({ "command": installed("tests/.venv-mcp2/bin/mcp-server-time").to_string_lossy(), "args": ["--local-timezone", "UTC"] })

@@ -105,6 +105,8 @@ struct Options {
     expect: Option<String>,
     server: Option<String>,
     all: bool,
+    /// The aggregate endpoint in search mode (`?mode=search`).
+    search: bool,
     replace: bool,
     /// Work on the client's file in this project folder instead of its user file.
     project: Option<PathBuf>,
@@ -140,10 +142,11 @@ pub async fn install(
         .iter()
         .map(|s| s.name().to_owned())
         .collect();
-    let install_target = match (options.server, options.all) {
-        (Some(name), _) => InstallTarget::Server(name),
-        (None, true) => InstallTarget::All,
-        (None, false) => InstallTarget::Aggregate,
+    let install_target = match (options.server, options.all, options.search) {
+        (Some(name), _, _) => InstallTarget::Server(name),
+        (None, true, _) => InstallTarget::All,
+        (None, false, true) => InstallTarget::Search,
+        (None, false, false) => InstallTarget::Aggregate,
     };
     let records_path = clients::records_file(state.store.path());
     let mut records = Records::load(&records_path).map_err(client_error)?;

@@ -9,6 +9,7 @@ mod config;
 mod logs;
 mod secrets;
 mod servers;
+mod tokens;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::put(secrets::put).delete(secrets::remove),
         )
         .route("/api/events", get(config::events))
+        .route("/api/tokens", get(tokens::endpoint))
         .route("/api/activity", get(activity::list))
         .route("/api/activity/stats", get(activity::stats))
 }

@@ -1,6 +1,7 @@
 //! `/api/servers`: the list, one server with its tools, and the changes (restart, PATCH,
 //! PUT, DELETE; the last three edit servers.json through the config store).
 
+use crate::tokens::Cost;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -36,6 +37,9 @@ pub struct Endpoints {
 pub struct ToolCount {
     pub exposed: usize,
     pub total: usize,
+    /// What the exposed tools' definitions cost a client of the server's endpoint, in tokens
+    /// (o200k, an estimate) and bytes.
+    pub cost: Cost,
 }
 
 /// One row of `/api/servers`.
@@ -87,6 +91,8 @@ pub struct ToolView {
     pub description: Option<String>,
     pub input_schema: Value,
     pub exposed: bool,
+    /// What its definition costs in `tools/list` (tokens, an o200k estimate, and bytes).
+    pub cost: Cost,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,14 +111,17 @@ pub struct ServerDetail {
     pub tool_list: Vec<ToolView>,
 }
 
-fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
+fn summarize(slot: &ServerSlot, state: &AppState) -> ServerSummary {
+    let base_url = &*state.base_url;
     let status = slot.status();
     let settings = slot.settings();
     let tools = slot.tools();
-    let exposed = tools
+    let exposed: Vec<_> = tools
         .iter()
         .filter(|t| settings.filter.exposes(&t.name))
-        .count();
+        .collect();
+    let cost = exposed.iter().map(|t| state.tokens.cost(t)).sum();
+    let exposed = exposed.len();
     let name = slot.name().to_owned();
     ServerSummary {
         state: status.state,
@@ -125,6 +134,7 @@ fn summarize(slot: &ServerSlot, base_url: &str) -> ServerSummary {
         tools: ToolCount {
             exposed,
             total: tools.len(),
+            cost,
         },
         sessions: slot.sessions().len(),
         stray_stdout: {
@@ -181,7 +191,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
         .hub
         .slots()
         .iter()
-        .map(|slot| summarize(slot, &state.base_url))
+        .map(|slot| summarize(slot, &state))
         .collect();
     Json(serde_json::json!({ "servers": servers }))
 }
@@ -195,10 +205,10 @@ pub async fn detail(
         .hub
         .slot(&name)
         .ok_or_else(|| ApiError::unknown_server(&name))?;
-    Ok(Json(detail_of(&slot, &state.base_url)))
+    Ok(Json(detail_of(&slot, &state)))
 }
 
-fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
+fn detail_of(slot: &ServerSlot, state: &AppState) -> ServerDetail {
     let settings = slot.settings();
     let tool_list = slot
         .tools()
@@ -208,10 +218,11 @@ fn detail_of(slot: &ServerSlot, base_url: &str) -> ServerDetail {
             description: tool.description.as_ref().map(|d| d.to_string()),
             input_schema: Value::Object((*tool.input_schema).clone()),
             exposed: settings.filter.exposes(&tool.name),
+            cost: state.tokens.cost(tool),
         })
         .collect();
     ServerDetail {
-        summary: summarize(slot, base_url),
+        summary: summarize(slot, state),
         cwd: settings.spec.cwd.as_ref().map(|c| c.display().to_string()),
         env_keys: settings.spec.env.keys().cloned().collect(),
         header_keys: settings.spec.headers.keys().cloned().collect(),
@@ -296,7 +307,7 @@ fn edited(
         .hub
         .slot(name)
         .ok_or_else(|| ApiError::unknown_server(name))?;
-    Ok((status, Json(detail_of(&slot, &state.base_url))))
+    Ok((status, Json(detail_of(&slot, state))))
 }
 
 fn edit_error(error: EditError) -> ApiError {
