@@ -10,6 +10,11 @@
 //!      begun).
 //! 2. Aggregate: `tools/list` on `/mcp` with 10 servers running, then with one of them stopped
 //!    (SIGSTOP, so it answers nothing), 200 calls each.
+//! 3. Tool search (issue 18): what `tools/list` costs in tokens in full and in search mode for
+//!    the six real servers of `tests/search.rs` and for 2,000 tools (`tests/servers/many_tools.py`,
+//!    copies of those servers' definitions), and how long `search_tools` takes over each: the
+//!    first search (which builds the index) and the queries of `tests/search/queries.json`,
+//!    one keep-alive client, 2026-07-28 stateless calls.
 //!
 //! Nothing is asserted; the numbers are printed as markdown and written to
 //! `target/bench-control-plane.md`. Every process started is killed when the run ends.
@@ -309,12 +314,139 @@ async fn aggregate(report: &mut String) {
     ));
 }
 
+/// The six servers of `tests/search.rs`, their folders in `dir`, and the 2,000-tool server.
+fn search_servers(dir: &Path) -> Value {
+    let node = |bin: &str| repo_root().join("tests/node/node_modules/.bin").join(bin);
+    let venv = |bin: &str| repo_root().join("tests").join(bin);
+    let (files, repo) = (dir.join("files"), dir.join("repo"));
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::create_dir_all(&repo).unwrap();
+    for args in [
+        &["init", "-q", "."][..],
+        &["commit", "-q", "--allow-empty", "-m", "first"],
+    ] {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "b")
+            .env("GIT_AUTHOR_EMAIL", "b@example.com")
+            .env("GIT_COMMITTER_NAME", "b")
+            .env("GIT_COMMITTER_EMAIL", "b@example.com")
+            .status()
+            .expect("git");
+        assert!(status.success());
+    }
+    json!({
+        "everything": everything(),
+        "filesystem": { "command": node("mcp-server-filesystem"), "args": [files] },
+        "memory": { "command": node("mcp-server-memory"), "env": { "MEMORY_FILE_PATH": dir.join("memory.jsonl") } },
+        "thinking": { "command": node("mcp-server-sequential-thinking") },
+        "time": { "command": venv(".venv-mcp2/bin/mcp-server-time"), "args": ["--local-timezone", "UTC"] },
+        "git": { "command": venv(".venv-mcp2/bin/mcp-server-git"), "args": ["--repository", repo] },
+        "many": { "command": venv(".venv-mcp1/bin/python"), "args": [venv("servers/many_tools.py"), "2000"] },
+    })
+}
+
+/// One `search_tools` call at `url` (search mode) with a keep-alive client: its time.
+async fn search_once(http: &reqwest::Client, url: &str, query: &str) -> Duration {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "search_tools", "arguments": { "query": query, "limit": 5 },
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { "name": "bench", "version": "1" },
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    });
+    let start = Instant::now();
+    let answer = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "search_tools")
+        .json(&body)
+        .send()
+        .await
+        .expect("search")
+        .text()
+        .await
+        .expect("answer");
+    let took = start.elapsed();
+    assert!(answer.contains("structuredContent"), "{answer}");
+    took
+}
+
+async fn search(report: &mut String) {
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(&search_servers(dir.path()));
+    gateway.wait_all_running(7).await;
+    let queries: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(repo_root().join("tests/search/queries.json")).expect("queries"),
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let mut rows = Vec::new();
+    for (label, servers) in [
+        (
+            "six servers (everything, filesystem, memory, thinking, time, git)",
+            "everything,filesystem,memory,thinking,time,git",
+        ),
+        ("2,000 tools (`many_tools.py`)", "many"),
+    ] {
+        let cost: Value = http
+            .get(format!("{}/api/tokens?servers={servers}", gateway.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = format!("{}/mcp?mode=search&servers={servers}", gateway.url);
+        let first = search_once(&http, &url, "read a file").await;
+        let mut samples = Vec::new();
+        for _ in 0..3 {
+            for query in &queries {
+                samples.push(search_once(&http, &url, query["query"].as_str().unwrap()).await);
+            }
+        }
+        let s = stats(samples);
+        let (full, search) = (&cost["full"]["tokens"], &cost["search"]["tokens"]);
+        rows.push(format!(
+            "| {label} | {} | {full} ({} KB) | {search} | {} | {} | {} |\n",
+            cost["tools"],
+            cost["full"]["bytes"].as_u64().unwrap_or(0) / 1024,
+            ms(first),
+            ms(s.median),
+            ms(s.p99),
+        ));
+    }
+    report.push_str(&format!(
+        "\n### Tool search (`?mode=search`), tokens (o200k) of `tools/list` and `search_tools` latency\n\n\
+         | tools of | tools | full list, tokens | search mode, tokens | first search (builds the index) | median ({} searches) | p99 |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n{}",
+        queries.len() * 3,
+        rows.concat()
+    ));
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut report = String::from("## Control plane\n");
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let runs = |name: &str| only.is_empty() || only.split(',').any(|n| n.trim() == name);
     runtime.block_on(async {
-        reload(&mut report).await;
-        aggregate(&mut report).await;
+        if runs("reload") {
+            reload(&mut report).await;
+        }
+        if runs("aggregate") {
+            aggregate(&mut report).await;
+        }
+        if runs("search") {
+            search(&mut report).await;
+        }
     });
     println!("{report}");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-control-plane.md");

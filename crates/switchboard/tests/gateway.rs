@@ -92,13 +92,22 @@ async fn progress_notifications_reach_the_caller() {
         .await
         .expect("long-running operation");
     assert!(text_of(&result).contains("completed"));
-    let progress = recorder
-        .seen()
-        .iter()
-        .filter(|s| matches!(s, Seen::Progress(_)))
-        .count();
+    // The gateway sends every progress before the answer, but rmcp's client runs each
+    // notification's handler on a task of its own, so the last one may be recorded just after
+    // the answer came back: wait for it (bounded), then count.
+    let progress = || {
+        recorder
+            .seen()
+            .iter()
+            .filter(|s| matches!(s, Seen::Progress(_)))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while progress() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
-        progress,
+        progress(),
         4,
         "one progress notification per step: {:?}",
         recorder.seen()

@@ -279,6 +279,7 @@ async fn call_tool_reaches_the_server_from_sdk_clients_of_both_eras_and_both_tra
         WAIT,
     );
     assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["protocolVersion"], "2026-07-28", "{report:#}");
     assert!(
         report["text"]
             .as_str()

@@ -1,7 +1,7 @@
 // The REST API, typed. Every failure becomes an ApiError with the gateway's code and message
 // (or a plain explanation when the gateway could not be reached).
 
-import type { ActivityList, ActivityOutcome, ActivityStats, ClientChange, ConfigStatus, DetectedClient, Prompt, Resource, ResourceTemplate, SecretsInfo, ServerDetail, ServerEntry, ServerSummary } from "./types";
+import type { ActivityList, ActivityOutcome, ActivityStats, ClientChange, ConfigStatus, DetectedClient, EndpointCost, Prompt, Resource, ResourceTemplate, SecretsInfo, ServerDetail, ServerEntry, ServerSummary } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -99,5 +99,8 @@ export const api = {
   activity: (filters: ActivityQuery = {}) => request<ActivityList>("GET", `/api/activity${queryString(filters)}`),
   /** Calls, errors and latency percentiles over a window, in buckets, overall and per server and tool. */
   activityStats: (params: ActivityStatsQuery = {}) => request<ActivityStats>("GET", `/api/activity/stats${queryString(params)}`),
+  /** What the aggregate endpoint's tool definitions cost (in full and in search mode); `servers`: a view of some servers. */
+  tokens: (servers?: readonly string[]) =>
+    request<EndpointCost>("GET", servers && servers.length > 0 ? `/api/tokens?servers=${servers.map(enc).join(",")}` : "/api/tokens"),
   logsUrl: (name: string, tail: number) => `/api/servers/${enc(name)}/logs?follow=1&tail=${tail}`,
 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "./api";
-import { ActionFlow, clashOf, DEFAULT_OPTIONS, describeReach, inScope, requestBody, sanitizeName, summarize, throughSwitchboard, type FlowState } from "./clients";
+import { ActionFlow, clashOf, currentOptions, DEFAULT_OPTIONS, describeReach, inScope, requestBody, sanitizeName, summarize, throughSwitchboard, type FlowState } from "./clients";
 import type { ClientChange, ClientEntry, DetectedClient } from "./types";
 
 const DIFF = "--- f\n+++ f\n@@ -1,3 +1,4 @@\n {\n   \"mcpServers\": {\n+    \"switchboard\": { \"url\": \"http://127.0.0.1:7427/mcp\" }\n   }\n";
@@ -18,6 +18,12 @@ describe("requestBody", () => {
     expect(requestBody("import", { mode: "each", replace: true }, true)).toEqual({ dryRun: true });
     expect(requestBody("uninstall", DEFAULT_OPTIONS, false)).toEqual({ dryRun: false });
     expect(requestBody("import", DEFAULT_OPTIONS, false, "0123abcd")).toEqual({ dryRun: false, expect: "0123abcd" });
+  });
+  it("asks for search mode only when chosen, and only of install", () => {
+    expect(requestBody("install", { mode: "search", replace: false }, true)).toEqual({ dryRun: true, all: false, replace: false, search: true });
+    expect(requestBody("install", { mode: "search", replace: true }, false, "p")).toEqual({ dryRun: false, all: false, replace: true, search: true, expect: "p" });
+    expect(requestBody("uninstall", { mode: "search", replace: false }, true)).toEqual({ dryRun: true });
+    expect(requestBody("install", { mode: "aggregate", replace: false }, true)).not.toHaveProperty("search");
   });
 });
 
@@ -46,6 +52,12 @@ describe("throughSwitchboard", () => {
     expect(throughSwitchboard(ours("x", "/usr/bin/switchboard connect git --url http://127.0.0.1:7427"), names)).toEqual({ kind: "server", name: "git" });
     expect(throughSwitchboard(ours("x", "/usr/bin/switchboard connect --url http://127.0.0.1:7427"), names)).toEqual({ kind: "all" });
   });
+  it("tells the aggregate endpoint in search mode, by URL or by the bridge's --search", () => {
+    expect(throughSwitchboard(ours("switchboard", "http://127.0.0.1:7427/mcp?mode=search"), names)).toEqual({ kind: "all", search: true });
+    expect(throughSwitchboard(ours("switchboard", "http://127.0.0.1:7427/mcp?servers=a,b&mode=search"), names)).toEqual({ kind: "all", search: true });
+    expect(throughSwitchboard(ours("switchboard", "/usr/bin/switchboard connect --search --url http://127.0.0.1:7427"), names)).toEqual({ kind: "all", search: true });
+    expect(throughSwitchboard(ours("switchboard", "http://127.0.0.1:7427/mcp?mode=searchable"), names)).toEqual({ kind: "all" });
+  });
 });
 
 describe("summarize", () => {
@@ -67,6 +79,20 @@ describe("summarize", () => {
     const each = summarize(client([ours("time"), ours("git")]), ["time", "git"]);
     expect(each).toMatchObject({ all: false, through: ["time", "git"] });
     expect(describeReach(each, 2)).toBe("Reaches 2 servers through Switchboard.");
+  });
+
+  it("a client connected in search mode, and the options its dialog opens with", () => {
+    const search = summarize(client([ours("switchboard", "http://127.0.0.1:7427/mcp?mode=search"), direct("memory")]), ["time"]);
+    expect(search).toMatchObject({ status: "connected", all: true, search: true });
+    expect(describeReach(search, 1)).toBe("Reaches every Switchboard server (1) in search mode; starts 1 server itself.");
+    expect(currentOptions(search)).toEqual({ mode: "search", replace: false });
+    expect(currentOptions(search, true)).toEqual({ mode: "search", replace: true });
+    // An entry that lists every tool as well: not "in search mode".
+    const both = summarize(client([ours("switchboard", "http://127.0.0.1:7427/mcp?mode=search"), ours("all", "http://127.0.0.1:7427/mcp")]), ["time"]);
+    expect(both).toMatchObject({ all: true, search: false });
+    expect(currentOptions(both)).toEqual({ mode: "aggregate", replace: false });
+    expect(currentOptions(summarize(client([ours("time")]), ["time"]))).toEqual({ mode: "each", replace: false });
+    expect(currentOptions(summarize(client([direct("time")]), ["time"]))).toEqual(DEFAULT_OPTIONS);
   });
 
   it("a client without a file, or with a file it cannot read", () => {
@@ -142,6 +168,25 @@ describe("ActionFlow", () => {
     expect(await applied).toMatchObject({ written: true });
     expect(flow.state).toMatchObject({ phase: "applied", drifted: false });
     expect(seen).toEqual(["previewing", "ready", "applying", "applied"]);
+  });
+
+  it("search mode is part of the previewed plan: apply sends it with the preview's plan", async () => {
+    const gw = fakeGateway();
+    const flow = new ActionFlow("install", gw.run);
+    const aggregate = flow.preview();
+    const search = flow.preview({ mode: "search", replace: false });
+    const SEARCH = DIFF.replace("/mcp", "/mcp?mode=search");
+    gw.calls[1].resolve(answer(SEARCH, { plan: "search-plan" }));
+    await search;
+    // The older preview (every tool) answers late: it is dropped.
+    gw.calls[0].resolve(answer(DIFF, { plan: "aggregate-plan" }));
+    await aggregate;
+    expect(flow.state).toMatchObject({ phase: "ready", options: { mode: "search" }, preview: { plan: "search-plan" } });
+    const applied = flow.apply();
+    expect(gw.calls[2].body).toEqual({ dryRun: false, all: false, replace: false, search: true, expect: "search-plan" });
+    gw.calls[2].resolve(answer(SEARCH, { written: true, plan: "search-plan" }));
+    await applied;
+    expect(flow.state).toMatchObject({ phase: "applied", drifted: false, options: { mode: "search" } });
   });
 
   it("a late answer to an older preview never replaces the newer one", async () => {

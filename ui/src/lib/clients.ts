@@ -13,8 +13,12 @@ import type { ClientChange, ClientEntry, DetectedClient } from "./types";
 export type ClientAction = "install" | "uninstall" | "import";
 
 export interface ActionOptions {
-  /** install: one `switchboard` entry for the aggregate endpoint, or one entry per server. */
-  mode: "aggregate" | "each";
+  /**
+   * install: one `switchboard` entry for the aggregate endpoint, one entry per server, or one
+   * `switchboard` entry for the aggregate endpoint in search mode (`/mcp?mode=search`: three
+   * meta-tools instead of every tool, fewer tokens with many servers).
+   */
+  mode: "aggregate" | "each" | "search";
   /** install: take the client's own copies of servers Switchboard runs out of its file. */
   replace: boolean;
 }
@@ -24,6 +28,7 @@ export const DEFAULT_OPTIONS: ActionOptions = Object.freeze({ mode: "aggregate",
 /** The body of `POST /api/clients/{client}/{action}`. */
 export function requestBody(action: ClientAction, options: ActionOptions, dryRun: boolean, expect?: string): Record<string, unknown> {
   const body: Record<string, unknown> = action === "install" ? { dryRun, all: options.mode === "each", replace: options.replace } : { dryRun };
+  if (action === "install" && options.mode === "search") body.search = true;
   if (expect !== undefined) body.expect = expect;
   return body;
 }
@@ -39,8 +44,8 @@ export function sanitizeName(name: string): string {
   return out === "" ? "server" : out;
 }
 
-/** What one of Switchboard's own entries in a client's file reaches. */
-export type Through = { kind: "all" } | { kind: "server"; name: string };
+/** What one of Switchboard's own entries in a client's file reaches; `search`: the aggregate endpoint in search mode. */
+export type Through = { kind: "all"; search?: true } | { kind: "server"; name: string };
 
 /**
  * The gateway lists its own entries without their URL, so which server one reaches is read
@@ -53,8 +58,13 @@ export function throughSwitchboard(entry: ClientEntry, serverNames: readonly str
   if (url) return { kind: "server", name: safeDecode(url[1]) };
   const bridge = /\bconnect\s+(?!-)(\S+)/.exec(entry.detail);
   if (bridge) return { kind: "server", name: bridge[1] };
-  if (entry.detail.trim() !== "") return { kind: "all" };
+  if (entry.detail.trim() !== "") return searchMode(entry.detail) ? { kind: "all", search: true } : { kind: "all" };
   return entry.name !== "switchboard" && serverNames.includes(entry.name) ? { kind: "server", name: entry.name } : { kind: "all" };
+}
+
+/** An aggregate entry in search mode: its URL has `mode=search`, or its bridge command `--search`. */
+function searchMode(detail: string): boolean {
+  return /[?&]mode=search(?:[&#\s]|$)/.test(detail) || /\bconnect\b.*\s--search(?:\s|$)/.test(detail);
 }
 
 function safeDecode(s: string): string {
@@ -77,6 +87,8 @@ export interface ClientSummary {
   error: string | null;
   /** It reaches every Switchboard server through the aggregate endpoint. */
   all: boolean;
+  /** ... in search mode (and through no entry that lists every tool). */
+  search: boolean;
   /** Servers it reaches through per-server entries of Switchboard. */
   through: string[];
   /** Entries it starts itself. */
@@ -93,6 +105,7 @@ export function summarize(client: DetectedClient, serverNames: readonly string[]
   const error = client.files.find((f) => f.exists && f.error)?.error ?? null;
   const entries = client.files.flatMap((f) => f.servers);
   let all = false;
+  let listsAll = false;
   const through: string[] = [];
   const direct: ClientEntry[] = [];
   const twice: string[] = [];
@@ -100,7 +113,10 @@ export function summarize(client: DetectedClient, serverNames: readonly string[]
   for (const entry of entries) {
     if (entry.reach === "switchboard") {
       const t = throughSwitchboard(entry, serverNames);
-      if (t.kind === "all") all = true;
+      if (t.kind === "all") {
+        all = true;
+        if (!t.search) listsAll = true;
+      }
       else if (!through.includes(t.name)) through.push(t.name);
     } else if (entry.reach === "direct") {
       direct.push(entry);
@@ -110,7 +126,7 @@ export function summarize(client: DetectedClient, serverNames: readonly string[]
     }
   }
   const status: ClientStatus = !found ? "not-found" : error ? "unreadable" : all || through.length > 0 ? "connected" : "not-connected";
-  return { status, path: file?.path ?? null, found, error, all, through, direct, twice, other };
+  return { status, path: file?.path ?? null, found, error, all, search: all && !listsAll, through, direct, twice, other };
 }
 
 function count(n: number, one: string, many = `${one}s`): string {
@@ -122,12 +138,18 @@ export function describeReach(s: ClientSummary, serverCount: number): string {
   if (s.status === "not-found") return "Not found on this machine.";
   if (s.status === "unreadable") return "Its config file cannot be read.";
   const parts: string[] = [];
-  if (s.all) parts.push(`Reaches every Switchboard server (${serverCount})`);
+  if (s.all) parts.push(`Reaches every Switchboard server (${serverCount})${s.search ? " in search mode" : ""}`);
   else if (s.through.length > 0) parts.push(`Reaches ${count(s.through.length, "server")} through Switchboard`);
   if (s.direct.length > 0) parts.push(`${parts.length ? "starts" : "Starts"} ${count(s.direct.length, "server")} itself`);
   if (s.other > 0) parts.push(`${parts.length ? "uses" : "Uses"} ${count(s.other, "other server")}`);
   if (parts.length === 0) return "No MCP servers configured.";
   return `${parts.join("; ")}.`;
+}
+
+/** The install options matching how a client is connected now (a dialog opens on them). */
+export function currentOptions(s: ClientSummary, replace = false): ActionOptions {
+  const mode = s.all ? (s.search ? "search" : "aggregate") : s.through.length > 0 ? "each" : "aggregate";
+  return { mode, replace };
 }
 
 /** The entry name of an install that clashes with one of the client's own entries. */

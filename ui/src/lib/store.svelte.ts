@@ -8,7 +8,7 @@ import { beginSignIn, settleSignIns, stillWaiting, type PendingSignIn } from "./
 import { runSteps, type Step } from "./secrets";
 import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
 import { Throttle } from "./activity";
-import type { ActivityStat, DetectedClient, LiveEvent, SecretsInfo, ServerDetail, ServerEntry, ToolRules } from "./types";
+import type { ActivityStat, DetectedClient, EndpointCost, LiveEvent, SecretsInfo, ServerDetail, ServerEntry, ToolRules } from "./types";
 
 export interface Toast {
   id: number;
@@ -57,6 +57,9 @@ class Dashboard {
   /** Each server's calls and latency over the last hour (for the cards); servers without calls are absent. */
   serverActivity = $state.raw<ReadonlyMap<string, ActivityStat>>(new Map());
 
+  /** `GET /api/tokens`: the aggregate endpoint's cost, for the server list; null until read (or a gateway that counts none). */
+  aggregateCost = $state.raw<EndpointCost | null>(null);
+
   private connection: LiveConnection | null = null;
   private clientsOpen = false;
   private clientsSeq = 0;
@@ -73,6 +76,11 @@ class Dashboard {
   private activityStale = true;
   private activitySeq = 0;
   private activityThrottle = new Throttle(() => void this.fetchServerActivity(), SERVER_ACTIVITY_MS);
+  /** The server list is shown: the aggregate's cost is read with the list. */
+  private listOpen = false;
+  /** The list was refetched while the aggregate's cost was not (the list page was closed). */
+  private costStale = true;
+  private costSeq = 0;
 
   start(): void {
     if (this.connection) return;
@@ -146,7 +154,12 @@ class Dashboard {
 
   private async run(effects: Effects): Promise<void> {
     const jobs: Promise<unknown>[] = [];
-    if (effects.list) jobs.push(this.fetchList());
+    if (effects.list) {
+      jobs.push(this.fetchList());
+      // What changes the list (states, tools, filters, servers) changes the cost: read with it.
+      if (this.listOpen) jobs.push(this.fetchAggregateCost());
+      else this.costStale = true;
+    }
     if (effects.config) jobs.push(this.fetchConfig());
     const open = this.openName;
     if (open !== null && (effects.details.includes("*") || effects.details.includes(open))) jobs.push(this.fetchDetail(open));
@@ -168,6 +181,30 @@ class Dashboard {
     if (!open) this.activityThrottle.cancel();
     // Calls came meanwhile, or the hour moved on (older calls fell out of it).
     else if (this.activityStale || !this.activityThrottle.ranWithin(60_000)) this.activityThrottle.request();
+  }
+
+  /**
+   * The server list was opened (the aggregate's cost is read if the list changed meanwhile,
+   * then with every refetch of the list) or closed. Never polled.
+   */
+  watchAggregateCost(open: boolean): void {
+    if (open === this.listOpen) return;
+    this.listOpen = open;
+    // A refetch of the list already waiting reads it too.
+    if (open && this.costStale && !this.pending.list) void this.fetchAggregateCost();
+  }
+
+  private async fetchAggregateCost(): Promise<void> {
+    const seq = ++this.costSeq;
+    this.costStale = false;
+    try {
+      const cost = await api.tokens();
+      if (seq === this.costSeq) this.aggregateCost = cost;
+    } catch (e) {
+      this.costStale = true;
+      // A gateway that does not count tokens: no summary. (Not reachable: the banner says so, the numbers stay.)
+      if (seq === this.costSeq && (e as ApiError).status === 404) this.aggregateCost = null;
+    }
   }
 
   private requestServerActivity(): void {

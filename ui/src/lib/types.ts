@@ -15,7 +15,8 @@ export interface ServerSummary {
   lastError: string | null;
   /** Epoch ms of the next start attempt, while failed/restarting. */
   nextAttemptMs?: number | null;
-  tools: { exposed: number; total: number };
+  /** `cost`: what the exposed tools' definitions cost a client of the server's own endpoint (older gateways do not send it). */
+  tools: { exposed: number; total: number; cost?: Cost };
   sessions?: number;
   /** Lines the server wrote to stdout that were not MCP: skipped, never fatal. */
   strayStdout?: { count: number; lastLine: string | null; lastAtMs: number | null };
@@ -32,11 +33,22 @@ export interface ServerSummary {
   disabled: boolean;
 }
 
+/**
+ * The size of something a client receives: tokens counted with OpenAI's o200k tokenizer (an
+ * estimate: each model family tokenizes a little differently) and bytes of its JSON.
+ */
+export interface Cost {
+  tokens: number;
+  bytes: number;
+}
+
 export interface ToolView {
   name: string;
   description: string | null;
   inputSchema: JsonSchema;
   exposed: boolean;
+  /** Its definition in `tools/list`, as the server's own endpoint lists it (older gateways do not send it). */
+  cost?: Cost;
 }
 
 export interface ToolRules {
@@ -166,6 +178,20 @@ export interface SecretsInfo {
   /** The file, for the "file" store; null for the keychain. */
   path: string | null;
   names: string[];
+}
+
+/** `GET /api/tokens[?servers=a,b]`: what the aggregate endpoint's `tools/list` costs a client. */
+export interface EndpointCost {
+  /** The endpoint as a client uses it: `/mcp`, `/mcp?servers=a,b`. */
+  endpoint: string;
+  /** The tools it exposes (running servers only). */
+  tools: number;
+  /** Every tool listed (named `server__tool`). */
+  full: Cost;
+  /** In search mode (`?mode=search`): the three meta-tools. */
+  search: Cost;
+  /** Each running server's share of `full`, its tools named as the aggregate names them. */
+  servers: { name: string; tools: number; cost: Cost }[];
 }
 
 /** How a client reaches one of the servers in its own file (`GET /api/clients`). */

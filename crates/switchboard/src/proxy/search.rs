@@ -10,11 +10,10 @@
 //!   aggregate's routing, the tool filter, timeouts, progress, the activity log).
 //!
 //! Only what the view shows and the filters expose is ever found, described or called. The
-//! index is built from the slots' catalogs and rebuilt when they change (a fingerprint of the
-//! exposed tools is compared on each search), shared by every session of a view.
+//! index is built from the slots' catalogs and rebuilt when a catalog or a filter is replaced
+//! (each search compares the ones it was built from), shared by every session of a view.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use bm25::{Document, Language, SearchEngine, SearchEngineBuilder};
@@ -22,7 +21,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock, JsonObjec
 use serde_json::{json, Value};
 
 use super::names::qualified;
-use crate::slot::ServerSlot;
+use crate::slot::{LiveSettings, ServerSlot};
 
 pub const SEARCH_TOOLS: &str = "search_tools";
 pub const DESCRIBE_TOOLS: &str = "describe_tools";
@@ -115,15 +114,41 @@ pub fn exposed_tools(running: &[Arc<ServerSlot>]) -> Vec<Tool> {
     tools
 }
 
+/// What an index was built from: each server's catalog and settings, held (so they are the
+/// same allocations, not merely at the same address, when compared).
+#[derive(Default)]
+struct Sources(Vec<(Arc<Vec<Tool>>, Arc<LiveSettings>)>);
+
+impl Sources {
+    fn of(running: &[Arc<ServerSlot>]) -> Self {
+        Self(
+            running
+                .iter()
+                .map(|slot| (slot.tools(), slot.settings()))
+                .collect(),
+        )
+    }
+
+    /// Whether nothing a search sees has changed (the same catalogs and filters, in order).
+    fn same(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((t1, s1), (t2, s2))| Arc::ptr_eq(t1, t2) && Arc::ptr_eq(s1, s2))
+    }
+}
+
 /// One view's index: its tools and the search engine over them.
 struct Index {
-    fingerprint: u64,
+    sources: Sources,
     tools: Vec<Tool>,
     engine: SearchEngine<u32>,
 }
 
 impl Index {
-    fn build(fingerprint: u64, tools: Vec<Tool>) -> Self {
+    fn build(sources: Sources, tools: Vec<Tool>) -> Self {
         let documents: Vec<_> = tools
             .iter()
             .enumerate()
@@ -132,7 +157,7 @@ impl Index {
         let engine =
             SearchEngineBuilder::<u32>::with_documents(Language::English, documents).build();
         Self {
-            fingerprint,
+            sources,
             tools,
             engine,
         }
@@ -146,18 +171,15 @@ pub struct ToolSearch {
 }
 
 impl ToolSearch {
-    /// The index of the view `key` over `tools`, rebuilt when they changed.
-    fn index(&self, key: &str, tools: Vec<Tool>) -> Arc<Index> {
-        let fingerprint = fingerprint(&tools);
-        if let Some(index) = self
-            .lock()
-            .get(key)
-            .filter(|i| i.fingerprint == fingerprint)
-        {
+    /// The index of the view `key` over the tools `running` expose, rebuilt when a catalog or
+    /// a filter changed.
+    fn index(&self, key: &str, running: &[Arc<ServerSlot>]) -> Arc<Index> {
+        let sources = Sources::of(running);
+        if let Some(index) = self.lock().get(key).filter(|i| i.sources.same(&sources)) {
             return Arc::clone(index);
         }
         // Built outside the lock: another view's searches go on meanwhile.
-        let index = Arc::new(Index::build(fingerprint, tools));
+        let index = Arc::new(Index::build(sources, exposed_tools(running)));
         let mut indexes = self.lock();
         if indexes.len() >= INDEXES_MAX {
             indexes.clear();
@@ -189,7 +211,7 @@ impl ToolSearch {
                     .get("limit")
                     .and_then(Value::as_u64)
                     .map_or(DEFAULT_LIMIT, |n| (n as usize).clamp(1, MAX_LIMIT));
-                let index = self.index(key, exposed_tools(running));
+                let index = self.index(key, running);
                 Some(Local::Answer(matches(&index, query, limit)))
             }
             DESCRIBE_TOOLS => {
@@ -198,7 +220,8 @@ impl ToolSearch {
                         "describe_tools needs `names` (an array of tool names)",
                     ));
                 };
-                let tools = exposed_tools(running);
+                let index = self.index(key, running);
+                let tools = &index.tools;
                 let mut found = Vec::new();
                 let mut unknown = Vec::new();
                 for name in names {
@@ -379,20 +402,6 @@ fn words(name: &str) -> String {
     out
 }
 
-/// A hash of the tools' names and descriptions and schemas: equal when nothing a search sees
-/// has changed.
-fn fingerprint(tools: &[Tool]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for tool in tools {
-        tool.name.hash(&mut hasher);
-        tool.description.hash(&mut hasher);
-        serde_json::to_string(&tool.input_schema)
-            .unwrap_or_default()
-            .hash(&mut hasher);
-    }
-    hasher.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,7 +441,7 @@ mod tests {
                 json!({ "entities": {} }),
             ),
         ];
-        let index = Index::build(fingerprint(&tools), tools);
+        let index = Index::build(Sources::default(), tools);
         let first = |query: &str| {
             let result = matches(&index, query, 1);
             result.structured_content.unwrap()["tools"][0]["name"].clone()
