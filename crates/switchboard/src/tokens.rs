@@ -2,12 +2,15 @@
 //! encoding, through `tiktoken-rs`: an estimate, since each model family tokenizes a little
 //! differently) and in bytes, of the JSON a client receives in `tools/list`.
 //!
-//! The encoder is loaded on first use (a few tens of milliseconds) and kept; counts are cached
-//! by the text's hash, so a catalog is tokenized once, not on every dashboard refresh.
+//! Counts are cached by the text's hash, so a catalog is tokenized once, not on every dashboard
+//! refresh. The encoder itself is large (o200k's 200,000 ranks: about 47 MB once loaded), so it
+//! is loaded only to count what the cache lacks and let go again when the caller is done
+//! ([`TokenCounter::release`]); a catalog that changed costs one load (a fraction of a second)
+//! the next time its cost is asked.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use serde::Serialize;
 use tiktoken_rs::CoreBPE;
@@ -38,10 +41,11 @@ impl std::iter::Sum for Cost {
 /// Cached texts at most; past this the cache starts over (catalogs are far smaller).
 const CACHE_MAX: usize = 20_000;
 
-/// Counts tokens; one per gateway, shared by the API and the search endpoint.
+/// Counts tokens; one per gateway, shared by the API's handlers.
 #[derive(Default)]
 pub struct TokenCounter {
-    encoder: OnceLock<Option<CoreBPE>>,
+    /// Loaded while counting (see [`TokenCounter::release`]).
+    encoder: Mutex<Option<CoreBPE>>,
     cache: Mutex<HashMap<u64, u64>>,
 }
 
@@ -66,16 +70,20 @@ impl TokenCounter {
         if let Some(n) = self.lock().get(&key) {
             return *n;
         }
-        let encoder = self.encoder.get_or_init(|| match tiktoken_rs::o200k_base() {
-            Ok(encoder) => Some(encoder),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load the o200k tokenizer; token counts are 0");
-                None
+        let n = {
+            let mut encoder = self.encoder.lock().unwrap_or_else(|p| p.into_inner());
+            if encoder.is_none() {
+                match tiktoken_rs::o200k_base() {
+                    Ok(loaded) => *encoder = Some(loaded),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot load the o200k tokenizer; token counts are 0")
+                    }
+                }
             }
-        });
-        let n = encoder
-            .as_ref()
-            .map_or(0, |encoder| encoder.encode_ordinary(text).len() as u64);
+            encoder
+                .as_ref()
+                .map_or(0, |encoder| encoder.encode_ordinary(text).len() as u64)
+        };
         let mut cache = self.lock();
         if cache.len() >= CACHE_MAX {
             cache.clear();
@@ -84,8 +92,32 @@ impl TokenCounter {
         n
     }
 
+    /// Lets the encoder go if it was loaded (the counts stay cached), and gives the memory back
+    /// to the system: call when done counting.
+    pub fn release(&self) {
+        let dropped = self
+            .encoder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .is_some();
+        if dropped {
+            give_back_freed_memory();
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// glibc keeps what was freed for later allocations; the encoder's many small ones would stay
+/// in the process's RSS without this.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -98,7 +130,12 @@ mod tests {
         let counter = TokenCounter::default();
         // "hello world" is two tokens in every OpenAI encoding.
         assert_eq!(counter.tokens("hello world"), 2);
-        assert_eq!(counter.tokens("hello world"), 2);
+        counter.release();
+        assert_eq!(
+            counter.tokens("hello world"),
+            2,
+            "from the cache, after the release"
+        );
         let cost = counter.cost(&serde_json::json!({ "name": "echo" }));
         assert_eq!(cost.bytes, 15);
         assert!(cost.tokens >= 4 && cost.tokens <= 8, "{cost:?}");

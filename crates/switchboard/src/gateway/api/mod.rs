@@ -53,6 +53,29 @@ pub fn routes() -> Router<AppState> {
         .route("/api/activity/stats", get(activity::stats))
 }
 
+/// Runs `work`, which may count tokens (a fraction of a second when the tokenizer must be
+/// loaded for a catalog not counted before), on a blocking thread so no request waits behind
+/// it, then lets the tokenizer go (see `tokens::TokenCounter`).
+async fn counting<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&AppState) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let answer = work(&state);
+        state.tokens.release();
+        answer
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("counting tool tokens failed: {e}"),
+        )
+    })
+}
+
 /// Parses a request body as a JSON object, with an error that says what was wrong.
 fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {

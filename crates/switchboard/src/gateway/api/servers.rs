@@ -186,14 +186,13 @@ fn epoch_ms(t: std::time::SystemTime) -> Option<u64> {
 }
 
 /// `GET /api/servers`
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
-    let servers: Vec<ServerSummary> = state
-        .hub
-        .slots()
-        .iter()
-        .map(|slot| summarize(slot, &state))
-        .collect();
-    Json(serde_json::json!({ "servers": servers }))
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let servers: Vec<ServerSummary> = super::counting(&state, |state| {
+        let slots = state.hub.slots();
+        slots.iter().map(|slot| summarize(slot, state)).collect()
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "servers": servers })))
 }
 
 /// `GET /api/servers/{name}`
@@ -205,7 +204,8 @@ pub async fn detail(
         .hub
         .slot(&name)
         .ok_or_else(|| ApiError::unknown_server(&name))?;
-    Ok(Json(detail_of(&slot, &state)))
+    let detail = super::counting(&state, move |state| detail_of(&slot, state)).await?;
+    Ok(Json(detail))
 }
 
 fn detail_of(slot: &ServerSlot, state: &AppState) -> ServerDetail {
@@ -261,7 +261,7 @@ pub async fn patch(
         .patch_server(&name, &patch)
         .await
         .map_err(edit_error)?;
-    edited(&state, &name, StatusCode::OK)
+    edited(&state, &name, StatusCode::OK).await
 }
 
 /// `PUT /api/servers/{name}`: adds the server, or replaces its entry (in place, keeping its
@@ -285,7 +285,7 @@ pub async fn put(
     } else {
         StatusCode::CREATED
     };
-    edited(&state, &name, status)
+    edited(&state, &name, status).await
 }
 
 /// `DELETE /api/servers/{name}`
@@ -298,7 +298,7 @@ pub async fn remove(
 }
 
 /// Answers a successful edit with `status` and the server as it is now.
-fn edited(
+async fn edited(
     state: &AppState,
     name: &str,
     status: StatusCode,
@@ -307,7 +307,8 @@ fn edited(
         .hub
         .slot(name)
         .ok_or_else(|| ApiError::unknown_server(name))?;
-    Ok((status, Json(detail_of(&slot, state))))
+    let detail = super::counting(state, move |state| detail_of(&slot, state)).await?;
+    Ok((status, Json(detail)))
 }
 
 fn edit_error(error: EditError) -> ApiError {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::gateway::error::ApiError;
 use crate::gateway::sse::ViewQuery;
 use crate::gateway::AppState;
-use crate::proxy::{exposed_tools, meta_tools};
+use crate::proxy::{exposed_tools, meta_tools, View};
 use crate::tokens::Cost;
 
 #[derive(Serialize)]
@@ -39,6 +39,12 @@ pub async fn endpoint(
     Query(query): Query<ViewQuery>,
 ) -> Result<Json<EndpointCost>, ApiError> {
     let view = query.view()?;
+    let cost = super::counting(&state, move |state| cost_of(state, &view)).await?;
+    Ok(Json(cost))
+}
+
+/// What the aggregate endpoint for `view` costs a client (see [`EndpointCost`]).
+fn cost_of(state: &AppState, view: &View) -> EndpointCost {
     let running: Vec<_> = state
         .hub
         .slots()
@@ -46,25 +52,19 @@ pub async fn endpoint(
         .filter(|s| view.includes(s.name()) && s.upstream().is_some())
         .collect();
     let mut servers = Vec::new();
-    let mut full = Cost::default();
-    let mut count = 0;
     for slot in &running {
         let tools = exposed_tools(std::slice::from_ref(slot));
-        let cost: Cost = tools.iter().map(|t| state.tokens.cost(t)).sum();
-        full = full + cost;
-        count += tools.len();
         servers.push(ServerCost {
             name: slot.name().to_owned(),
             tools: tools.len(),
-            cost,
+            cost: tools.iter().map(|t| state.tokens.cost(t)).sum(),
         });
     }
-    let search = meta_tools().iter().map(|t| state.tokens.cost(t)).sum();
-    Ok(Json(EndpointCost {
-        endpoint: super::super::view_path("/mcp", &view),
-        tools: count,
-        full,
-        search,
+    EndpointCost {
+        endpoint: super::super::view_path("/mcp", view),
+        tools: servers.iter().map(|s| s.tools).sum(),
+        full: servers.iter().map(|s| s.cost).sum(),
+        search: meta_tools().iter().map(|t| state.tokens.cost(t)).sum(),
         servers,
-    }))
+    }
 }
