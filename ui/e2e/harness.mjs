@@ -113,8 +113,9 @@ export async function startSwitchboard(file, { port = 0, dir, env = {} } = {}) {
       const text = await r.text();
       return { status: r.status, body: text ? JSON.parse(text) : null };
     },
-    async server(name) {
-      return (await sb.api(`/api/servers/${name}`)).body;
+    /** `cost`: with what its tools cost in tokens (counted only when asked). */
+    async server(name, { cost = false } = {}) {
+      return (await sb.api(`/api/servers/${name}${cost ? "?cost=1" : ""}`)).body;
     },
     async waitRunning(name, timeoutMs = 30_000) {
       return waitFor(`${name} to run`, async () => {

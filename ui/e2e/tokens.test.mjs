@@ -63,7 +63,7 @@ describe("token costs on the dashboard", () => {
   it("a card shows what its exposed tools cost, and the list the aggregate endpoint's cost in full and in search mode", T, async () => {
     await page.goto(sb.url + "/");
     for (const name of ["everything", "second"]) {
-      const api = await sb.server(name);
+      const api = await sb.server(name, { cost: true });
       assert.ok(api.tools.cost.tokens > 500, `${name} has a cost: ${JSON.stringify(api.tools)}`);
       const shown = card(name).getByTestId("card-tokens");
       await waitFor(`${name}'s card to show ${api.tools.cost.tokens} tokens`, async () => (await num(shown, "data-tokens")) === api.tools.cost.tokens);
@@ -73,7 +73,7 @@ describe("token costs on the dashboard", () => {
       assert.match(await shown.getAttribute("title"), new RegExp(`≈${api.tools.cost.tokens.toLocaleString("en-US")} tokens`));
     }
     // The server with two tools hidden costs less than the same server with all of them.
-    const [all, some] = [await sb.server("everything"), await sb.server("second")];
+    const [all, some] = [await sb.server("everything", { cost: true }), await sb.server("second", { cost: true })];
     assert.equal(some.tools.exposed, all.tools.exposed - 2);
     assert.ok(some.tools.cost.tokens < all.tools.cost.tokens);
 
@@ -120,7 +120,7 @@ describe("token costs on the dashboard", () => {
       assert.ok(after.full.tokens < before.full.tokens);
       await waitFor("the summary to show the new cost", async () => (await num(summary(), "data-full-tokens")) === after.full.tokens);
       assert.ok(reads.length > 0);
-      const card = await sb.server("everything");
+      const card = await sb.server("everything", { cost: true });
       await waitFor("the card to follow", async () => (await num(page.locator('li[data-server="everything"] [data-testid="card-tokens"]'), "data-tokens")) === card.tools.cost.tokens);
       // Back as it was.
       delete file.mcpServers.everything.tools;
@@ -132,7 +132,7 @@ describe("token costs on the dashboard", () => {
   });
 
   it("the tools tab sorts by cost, and its total drops by a tool's tokens the moment its switch is flipped", T, async () => {
-    const detail = await sb.server("everything");
+    const detail = await sb.server("everything", { cost: true });
     const costliest = detail.toolList.reduce((a, b) => (b.cost.tokens > a.cost.tokens ? b : a));
     await card("everything").locator("a").first().click();
     await page.waitForURL(/\/servers\/everything$/);
@@ -155,7 +155,7 @@ describe("token costs on the dashboard", () => {
       assert.equal(await num(page.locator(`[data-tool="${tool.name}"] [data-field="tokens"]`), "data-tokens"), tool.cost.tokens, tool.name);
 
     // The total is what the server's endpoint lists: the API's sum of the exposed tools.
-    const before = (await sb.server("everything")).tools;
+    const before = (await sb.server("everything", { cost: true })).tools;
     assert.equal(before.exposed, detail.toolList.length);
     await waitFor("the total to match the API", async () => (await totalTokens()) === before.cost.tokens);
     assert.match(await total().textContent(), new RegExp(`Exposed: ${before.exposed} tools\\s*≈ [\\d.]+k tokens \\([\\d.]+ KB\\)`));
@@ -171,13 +171,15 @@ describe("token costs on the dashboard", () => {
     let patched = false;
     let passed;
     const sent = new Promise((r) => (passed = r));
+    // The page asks for /api/servers/everything?cost=1: matched by path, whatever the query.
+    const everythingApi = (url) => url.pathname === "/api/servers/everything";
     const hold = async (route) => {
       if (route.request().method() !== "PATCH") return route.continue();
       patched = true;
       await held;
       await route.continue().finally(passed);
     };
-    await page.route("**/api/servers/everything", hold);
+    await page.route(everythingApi, hold);
     try {
       await page.locator(`[data-tool="${costliest.name}"] [role="switch"]`).click();
       await waitFor("the PATCH to be sent", () => patched);
@@ -190,11 +192,11 @@ describe("token costs on the dashboard", () => {
       release();
       // Only once the held request went on: removed earlier, the route would be handled twice.
       if (patched) await sent;
-      await page.unroute("**/api/servers/everything", hold);
+      await page.unroute(everythingApi, hold);
     }
     // The gateway's answer confirms it.
     await waitFor("the save to be confirmed", async () => (await total().getAttribute("data-saving")) === "false");
-    const now = (await sb.server("everything")).tools;
+    const now = (await sb.server("everything", { cost: true })).tools;
     assert.deepEqual(sb.readConfig().mcpServers.everything.tools, { deny: [costliest.name] });
     assert.equal(now.exposed, before.exposed - 1);
     assert.equal(now.cost.tokens, before.cost.tokens - costliest.cost.tokens, "the API's total drops by the tool's own cost");

@@ -72,11 +72,12 @@ function queryString(params: object): string {
 }
 
 export const api = {
-  servers: () => request<{ servers: ServerSummary[] }>("GET", "/api/servers").then((r) => r.servers),
-  server: (name: string) => request<ServerDetail>("GET", `/api/servers/${enc(name)}`),
+  // `?cost=1`: with what the tools' definitions cost in tokens (the gateway counts only when asked).
+  servers: () => request<{ servers: ServerSummary[] }>("GET", "/api/servers?cost=1").then((r) => r.servers),
+  server: (name: string) => request<ServerDetail>("GET", `/api/servers/${enc(name)}?cost=1`),
   config: () => request<ConfigStatus>("GET", "/api/config"),
-  patch: (name: string, patch: Record<string, unknown>) => request<ServerDetail>("PATCH", `/api/servers/${enc(name)}`, patch),
-  put: (name: string, entry: ServerEntry) => request<ServerDetail>("PUT", `/api/servers/${enc(name)}`, entry),
+  patch: (name: string, patch: Record<string, unknown>) => request<ServerDetail>("PATCH", `/api/servers/${enc(name)}?cost=1`, patch),
+  put: (name: string, entry: ServerEntry) => request<ServerDetail>("PUT", `/api/servers/${enc(name)}?cost=1`, entry),
   remove: (name: string) => request<{ name: string; removed: boolean }>("DELETE", `/api/servers/${enc(name)}`),
   restart: (name: string) => request<{ name: string; restarting: boolean }>("POST", `/api/servers/${enc(name)}/restart`),
   /** Begins signing in to a remote server: the page to open in the browser. */

@@ -3,7 +3,7 @@
 
 use crate::tokens::Cost;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
@@ -38,8 +38,9 @@ pub struct ToolCount {
     pub exposed: usize,
     pub total: usize,
     /// What the exposed tools' definitions cost a client of the server's endpoint, in tokens
-    /// (o200k, an estimate) and bytes.
-    pub cost: Cost,
+    /// (o200k, an estimate) and bytes; only when asked (`?cost=1`, see [`CostQuery`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
 }
 
 /// One row of `/api/servers`.
@@ -91,8 +92,10 @@ pub struct ToolView {
     pub description: Option<String>,
     pub input_schema: Value,
     pub exposed: bool,
-    /// What its definition costs in `tools/list` (tokens, an o200k estimate, and bytes).
-    pub cost: Cost,
+    /// What its definition costs in `tools/list` (tokens, an o200k estimate, and bytes); only
+    /// when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,7 +114,24 @@ pub struct ServerDetail {
     pub tool_list: Vec<ToolView>,
 }
 
-fn summarize(slot: &ServerSlot, state: &AppState) -> ServerSummary {
+/// `?cost=1`: the answer says what tool definitions cost in tokens. Asked for by the dashboard
+/// only: counting loads a tokenizer (about a second of CPU in a debug build) the first time a
+/// catalog is counted, which a client polling a server's state has no use for.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CostQuery {
+    cost: Option<String>,
+}
+
+impl CostQuery {
+    fn counter<'a>(&self, state: &'a AppState) -> Option<&'a crate::tokens::TokenCounter> {
+        self.cost
+            .as_deref()
+            .filter(|v| !matches!(*v, "" | "0" | "false"))
+            .map(|_| &*state.tokens)
+    }
+}
+
+fn summarize(slot: &ServerSlot, state: &AppState, cost: &CostQuery) -> ServerSummary {
     let base_url = &*state.base_url;
     let status = slot.status();
     let settings = slot.settings();
@@ -120,7 +140,9 @@ fn summarize(slot: &ServerSlot, state: &AppState) -> ServerSummary {
         .iter()
         .filter(|t| settings.filter.exposes(&t.name))
         .collect();
-    let cost = exposed.iter().map(|t| state.tokens.cost(t)).sum();
+    let cost = cost
+        .counter(state)
+        .map(|counter| exposed.iter().map(|t| counter.cost(t)).sum());
     let exposed = exposed.len();
     let name = slot.name().to_owned();
     ServerSummary {
@@ -186,10 +208,16 @@ fn epoch_ms(t: std::time::SystemTime) -> Option<u64> {
 }
 
 /// `GET /api/servers`
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let servers: Vec<ServerSummary> = super::counting(&state, |state| {
+pub async fn list(
+    State(state): State<AppState>,
+    Query(cost): Query<CostQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let servers: Vec<ServerSummary> = super::counting(&state, move |state| {
         let slots = state.hub.slots();
-        slots.iter().map(|slot| summarize(slot, state)).collect()
+        slots
+            .iter()
+            .map(|slot| summarize(slot, state, &cost))
+            .collect()
     })
     .await?;
     Ok(Json(serde_json::json!({ "servers": servers })))
@@ -199,16 +227,18 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 pub async fn detail(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(cost): Query<CostQuery>,
 ) -> Result<Json<ServerDetail>, ApiError> {
     let slot = state
         .hub
         .slot(&name)
         .ok_or_else(|| ApiError::unknown_server(&name))?;
-    let detail = super::counting(&state, move |state| detail_of(&slot, state)).await?;
+    let detail = super::counting(&state, move |state| detail_of(&slot, state, &cost)).await?;
     Ok(Json(detail))
 }
 
-fn detail_of(slot: &ServerSlot, state: &AppState) -> ServerDetail {
+fn detail_of(slot: &ServerSlot, state: &AppState, cost: &CostQuery) -> ServerDetail {
+    let counter = cost.counter(state);
     let settings = slot.settings();
     let tool_list = slot
         .tools()
@@ -218,11 +248,11 @@ fn detail_of(slot: &ServerSlot, state: &AppState) -> ServerDetail {
             description: tool.description.as_ref().map(|d| d.to_string()),
             input_schema: Value::Object((*tool.input_schema).clone()),
             exposed: settings.filter.exposes(&tool.name),
-            cost: state.tokens.cost(tool),
+            cost: counter.map(|counter| counter.cost(tool)),
         })
         .collect();
     ServerDetail {
-        summary: summarize(slot, state),
+        summary: summarize(slot, state, cost),
         cwd: settings.spec.cwd.as_ref().map(|c| c.display().to_string()),
         env_keys: settings.spec.env.keys().cloned().collect(),
         header_keys: settings.spec.headers.keys().cloned().collect(),
@@ -253,6 +283,7 @@ pub async fn restart(
 pub async fn patch(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(cost): Query<CostQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ServerDetail>), ApiError> {
     let patch = Value::Object(json_object(&body)?);
@@ -261,7 +292,7 @@ pub async fn patch(
         .patch_server(&name, &patch)
         .await
         .map_err(edit_error)?;
-    edited(&state, &name, StatusCode::OK).await
+    edited(&state, &name, StatusCode::OK, cost).await
 }
 
 /// `PUT /api/servers/{name}`: adds the server, or replaces its entry (in place, keeping its
@@ -269,6 +300,7 @@ pub async fn patch(
 pub async fn put(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(cost): Query<CostQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ServerDetail>), ApiError> {
     check_server_name(&name)
@@ -285,7 +317,7 @@ pub async fn put(
     } else {
         StatusCode::CREATED
     };
-    edited(&state, &name, status).await
+    edited(&state, &name, status, cost).await
 }
 
 /// `DELETE /api/servers/{name}`
@@ -302,12 +334,13 @@ async fn edited(
     state: &AppState,
     name: &str,
     status: StatusCode,
+    cost: CostQuery,
 ) -> Result<(StatusCode, Json<ServerDetail>), ApiError> {
     let slot = state
         .hub
         .slot(name)
         .ok_or_else(|| ApiError::unknown_server(name))?;
-    let detail = super::counting(state, move |state| detail_of(&slot, state)).await?;
+    let detail = super::counting(state, move |state| detail_of(&slot, state, &cost)).await?;
     Ok((status, Json(detail)))
 }
 
