@@ -8,6 +8,10 @@ import { alive, clientCall, clientTools, everything, launchBrowser, screenshot, 
 
 const T = { timeout: 90_000 };
 
+/** Matches a request to the gateway's API `path`, whatever its query (the page asks for
+ * `/api/servers?cost=1`). */
+const apiPath = (path) => (url) => url.pathname === path;
+
 describe("the dashboard on a running gateway", () => {
   /** @type {Awaited<ReturnType<typeof startSwitchboard>>} */
   let sb;
@@ -510,9 +514,9 @@ describe("a remote server that needs sign-in (answers mocked)", () => {
     const authorize = "https://auth.example.test/authorize?response_type=code&client_id=switchboard&state=e2e";
     let auth = { status: 200, json: { authorizationUrl: authorize } };
     const posts = [];
-    await page.route("**/api/servers", (r) => r.fulfill({ json: { servers: [summary] } }));
-    await page.route("**/api/servers/locked", (r) => r.fulfill({ json: detail }));
-    await page.route("**/api/servers/locked/auth", (r) => {
+    await page.route(apiPath("/api/servers"), (r) => r.fulfill({ json: { servers: [summary] } }));
+    await page.route(apiPath("/api/servers/locked"), (r) => r.fulfill({ json: detail }));
+    await page.route(apiPath("/api/servers/locked/auth"), (r) => {
       posts.push(r.request().method());
       return r.fulfill(auth);
     });
@@ -615,8 +619,8 @@ describe("50 servers and 2,000 tools", () => {
       exposed: true,
     }));
     const detail = { ...servers[0], cwd: null, envKeys: [], filter: { allow: null, deny: [] }, toolList };
-    await page.route("**/api/servers", (r) => r.fulfill({ json: { servers } }));
-    await page.route("**/api/servers/big", (r) => r.fulfill({ json: detail }));
+    await page.route(apiPath("/api/servers"), (r) => r.fulfill({ json: { servers } }));
+    await page.route(apiPath("/api/servers/big"), (r) => r.fulfill({ json: detail }));
     await page.addInitScript(() => {
       window.__longTasks = [];
       new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => Math.round(e.duration)))).observe({ type: "longtask", buffered: true });
