@@ -127,7 +127,10 @@ async fn search_mode_lists_three_meta_tools_for_a_tenth_of_the_tokens() {
     assert!(cost["search"]["tokens"].as_u64().unwrap() * 10 <= full_tokens as u64);
     assert_eq!(cost["servers"].as_array().unwrap().len(), 6);
     let (_, plain) = sb.get("/api/servers").await;
-    assert!(plain["servers"][0]["tools"].get("cost").is_none(), "counted only when asked");
+    assert!(
+        plain["servers"][0]["tools"].get("cost").is_none(),
+        "counted only when asked"
+    );
     let (_, list) = sb.get("/api/servers?cost=1").await;
     let memory = list["servers"]
         .as_array()
