@@ -7,7 +7,9 @@
 //! again, when the delay is seen below the cap again (the supervisor resets it after a stable
 //! run, and a manual restart starts it over), or when the server is disabled or removed. A
 //! server that recovers for a moment and crashes again at the cap is the same streak: no second
-//! notification.
+//! notification. An on-demand server that goes to sleep (`idle`) ended its streak too: it sleeps
+//! only after it ran. Going to sleep, waking, and a start on demand that fails (no timer
+//! retries it; the request that asked is told why) are never told.
 //!
 //! **servers.json cannot be applied**: told once per distinct error (an editor's save that
 //! breaks the file otherwise goes unnoticed; the last good version keeps running).
@@ -68,7 +70,10 @@ impl Alerts {
                     });
                 }
             } else if !s.at_backoff_cap()
-                || matches!(s.state, ServerState::Disabled | ServerState::Stopped)
+                || matches!(
+                    s.state,
+                    ServerState::Disabled | ServerState::Stopped | ServerState::Idle
+                )
             {
                 self.failing.remove(&s.name);
             }
@@ -94,7 +99,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::model::tests::{failing, server};
+    use crate::model::tests::{failing, on_demand, server};
     use crate::model::ServerSnapshot;
     use ServerState::*;
 
@@ -228,5 +233,52 @@ mod tests {
         assert!(alerts.update(&s).is_empty());
         s.config_error = Some("servers.json:9:1: EOF".into());
         assert_eq!(alerts.update(&s).len(), 1, "broken again after a fix");
+    }
+
+    #[test]
+    fn sleeping_and_waking_on_demand_is_never_told() {
+        let mut alerts = Alerts::default();
+        let mut crashed = on_demand("git", Idle);
+        crashed.last_error = Some("exited with status 1".into());
+        let on_demand_failed = ServerSnapshot {
+            on_demand: true,
+            retry_delay: None,
+            ..failing("git", Failed, 0)
+        };
+        for _ in 0..3 {
+            for s in [
+                on_demand("git", Idle),
+                on_demand("git", Starting),
+                on_demand("git", Running),
+                on_demand("git", Idle),
+                crashed.clone(),
+                on_demand_failed.clone(),
+            ] {
+                let state = s.state;
+                assert!(alerts.update(&snap(vec![s])).is_empty(), "{state:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn going_to_sleep_ends_a_failing_streak() {
+        let mut alerts = Alerts::default();
+        let learning = |state| ServerSnapshot {
+            on_demand: true,
+            ..failing("git", state, 60)
+        };
+        assert_eq!(
+            titles(alerts.update(&snap(vec![learning(Failed)]))),
+            ["git keeps failing"]
+        );
+        // It learned its catalog and went to sleep (its last delay still at the cap).
+        let mut asleep = learning(Idle);
+        asleep.last_error = None;
+        assert!(alerts.update(&snap(vec![asleep])).is_empty());
+        assert_eq!(
+            titles(alerts.update(&snap(vec![learning(Failed)]))),
+            ["git keeps failing"],
+            "a new streak"
+        );
     }
 }

@@ -5,9 +5,14 @@
 //! icon, the [`Counts`] behind the summary line and the tooltip, and the [`Entry`] tree of the
 //! menu, whose item ids parse back into [`Action`]s.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use switchboard::config::StartMode;
 use switchboard::{ConfigStore, Hub, ServerSlot, ServerState};
+
+/// How often the tray looks again while an on-demand server runs (see
+/// [`Snapshot::next_redraw`]).
+pub const AWAKE_POLL: Duration = Duration::from_secs(10);
 
 /// One server as the tray sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +28,12 @@ pub struct ServerSnapshot {
     pub retry_delay: Option<Duration>,
     /// The entry's `restart.maxDelayMs`: the backoff's cap.
     pub max_delay: Duration,
+    /// `"start": "onDemand"`: started by the first request that needs it, stopped when unused.
+    pub on_demand: bool,
+    /// How long until a running on-demand server is stopped if nothing uses it (zero when
+    /// due); `None` while something uses it, and for every other server or state. Relative,
+    /// read when the snapshot is taken, so the model needs no clock.
+    pub sleeps_in: Option<Duration>,
 }
 
 impl ServerSnapshot {
@@ -45,7 +56,23 @@ impl ServerSnapshot {
             retry_delay: status.retry_delay,
             // As the supervisor's backoff does: the cap is never below the first delay.
             max_delay: Duration::from_millis(restart.max_delay_ms.max(restart.initial_delay_ms)),
+            on_demand: settings.spec.on_demand(),
+            sleeps_in: slot.sleeps_at().map(|at| {
+                at.duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO)
+            }),
         }
+    }
+
+    /// An on-demand server whose process runs: it sleeps once unused for its `idleStopSecs`.
+    fn awake_on_demand(&self) -> bool {
+        self.on_demand && self.state == ServerState::Running
+    }
+
+    /// An on-demand server whose start on demand failed: no timer retries it, the next request
+    /// that needs it does. (One still learning its catalog is retried with backoff.)
+    fn waits_for_a_request(&self) -> bool {
+        self.on_demand && self.state == ServerState::Failed && self.retry_delay.is_none()
     }
 
     /// The backoff has grown to its cap: every attempt since the delay started doubling failed.
@@ -118,6 +145,7 @@ impl Snapshot {
                 ServerState::Disabled => c.disabled += 1,
                 ServerState::Stopped => c.stopped += 1,
                 ServerState::NeedsAuth => c.needs_sign_in += 1,
+                ServerState::Idle => c.idle += 1,
                 ServerState::Failed => unreachable!("counted as failed above"),
             }
         }
@@ -126,7 +154,8 @@ impl Snapshot {
 
     /// The health the icon shows. Worst first: a failing server (or a servers.json that cannot
     /// be applied) is `Failed`, then anything on its way up is `Busy`; with neither, `Ok` if
-    /// something runs and `Empty` if nothing is meant to (no servers, or all disabled).
+    /// something runs or sleeps (an idle on-demand server is ready: a request starts it) and
+    /// `Empty` if nothing is meant to run (no servers, or all disabled).
     pub fn health(&self) -> Health {
         let c = self.counts();
         // A server waiting for its user to sign in is as unusable as a failed one.
@@ -134,7 +163,7 @@ impl Snapshot {
             Health::Failed
         } else if c.starting > 0 {
             Health::Busy
-        } else if c.running > 0 {
+        } else if c.running + c.idle > 0 {
             Health::Ok
         } else {
             Health::Empty
@@ -159,8 +188,15 @@ impl Snapshot {
                 n => format!("{n} servers, all disabled"),
             };
         }
+        if c.idle == c.total {
+            return match c.total {
+                1 => "1 server, idle".into(),
+                n => format!("{n} servers, all idle"),
+            };
+        }
         let mut parts = vec![format!("{} running", c.running)];
         for (n, what) in [
+            (c.idle, "idle"),
             (c.starting, "starting"),
             (c.failed, "failed"),
             (c.needs_sign_in, "need sign-in"),
@@ -184,6 +220,26 @@ impl Snapshot {
         text
     }
 
+    /// How soon to redraw though no core event came: a running on-demand server's "sleeps in"
+    /// changes with time, and a request that uses it (or stops using it) sends no event. At the
+    /// next change of a countdown's minute, and at least every [`AWAKE_POLL`]; `None` while no
+    /// on-demand server runs (everything else arrives as events).
+    pub fn next_redraw(&self) -> Option<Duration> {
+        self.servers
+            .iter()
+            .filter(|s| s.awake_on_demand())
+            .map(|s| match s.sleeps_in {
+                Some(left) if minutes_up(left) > 1 => {
+                    // The countdown's minute changes when `left` reaches the minute below.
+                    let below = Duration::from_secs(60 * (minutes_up(left) as u64 - 1));
+                    (left - below).min(AWAKE_POLL)
+                }
+                // Within a minute (its end is an event) or in use.
+                _ => AWAKE_POLL,
+            })
+            .min()
+    }
+
     /// The tray menu.
     pub fn menu(&self) -> Vec<Entry> {
         let mut menu = vec![Entry::info("summary", self.summary())];
@@ -201,14 +257,11 @@ impl Snapshot {
         if !self.servers.is_empty() {
             menu.push(Entry::Separator);
         }
-        let any_enabled = self
-            .servers
-            .iter()
-            .any(|s| s.state != ServerState::Disabled);
+        let any_to_restart = self.servers.iter().any(|s| in_restart_all(s.state));
         menu.extend([
             Entry::item(Action::OpenDashboard.id(), "Open Dashboard", true),
             Entry::item(Action::OpenConfig.id(), "Open servers.json", true),
-            Entry::item(Action::RestartAll.id(), "Restart All", any_enabled),
+            Entry::item(Action::RestartAll.id(), "Restart All", any_to_restart),
             Entry::Separator,
             Entry::Check {
                 id: Action::ToggleAutostart.id(),
@@ -223,6 +276,22 @@ impl Snapshot {
     }
 }
 
+/// Whether Restart All restarts a server in `state`: not a disabled one, nor an on-demand one
+/// asleep (restarting it would start it, for no request).
+pub fn in_restart_all(state: ServerState) -> bool {
+    !matches!(state, ServerState::Disabled | ServerState::Idle)
+}
+
+/// The `servers.json` patch that makes a server start on demand, or always.
+pub fn start_patch(on_demand: bool) -> serde_json::Value {
+    let start = if on_demand {
+        StartMode::OnDemand
+    } else {
+        StartMode::Always
+    };
+    serde_json::json!({ "start": start.as_str() })
+}
+
 fn server_submenu(s: &ServerSnapshot) -> Entry {
     let disabled = s.state == ServerState::Disabled;
     let id = |what: &str| format!("server/{}/{what}", s.name);
@@ -231,16 +300,22 @@ fn server_submenu(s: &ServerSnapshot) -> Entry {
         Entry::info(id("tools"), tools_line(s)),
     ];
     // The last error explains a server that is not up; a running, disabled or stopped one
-    // needs no explaining.
+    // needs no explaining. An idle one is not down: its error (a crash before it went to
+    // sleep) is only the last thing that happened to it.
     let down = !matches!(
         s.state,
-        ServerState::Running | ServerState::Disabled | ServerState::Stopped
+        ServerState::Running | ServerState::Disabled | ServerState::Stopped | ServerState::Idle
     );
-    if let (Some(error), true) = (&s.last_error, down) {
-        entries.push(Entry::info(
+    match &s.last_error {
+        Some(error) if down => entries.push(Entry::info(
             id("error"),
             format!("Error: {}", first_line(error, 80)),
-        ));
+        )),
+        Some(error) if s.state == ServerState::Idle => entries.push(Entry::info(
+            id("error"),
+            format!("Last error: {}", first_line(error, 80)),
+        )),
+        _ => {}
     }
     if s.state == ServerState::NeedsAuth {
         entries.push(Entry::item(
@@ -251,12 +326,27 @@ fn server_submenu(s: &ServerSnapshot) -> Entry {
     }
     entries.extend([
         Entry::Separator,
-        Entry::item(Action::Restart(s.name.clone()).id(), "Restart", !disabled),
+        Entry::item(
+            Action::Restart(s.name.clone()).id(),
+            // Asleep, a restart starts it (and it sleeps again once unused).
+            if s.state == ServerState::Idle {
+                "Start now"
+            } else {
+                "Restart"
+            },
+            !disabled,
+        ),
         Entry::item(
             Action::ToggleDisabled(s.name.clone()).id(),
             if disabled { "Enable" } else { "Disable" },
             true,
         ),
+        Entry::Check {
+            id: Action::ToggleOnDemand(s.name.clone()).id(),
+            text: "Start on demand".into(),
+            enabled: true,
+            checked: s.on_demand,
+        },
         Entry::Separator,
         Entry::item(
             Action::CopyHttpUrl(s.name.clone()).id(),
@@ -282,6 +372,7 @@ fn glyph(s: &ServerSnapshot) -> &'static str {
         ServerState::Running => "●",
         ServerState::Starting | ServerState::Restarting => "◌",
         ServerState::NeedsAuth => "⚿",
+        ServerState::Idle => "◐",
         ServerState::Stopped | ServerState::Disabled | ServerState::Failed => "○",
     }
 }
@@ -301,10 +392,17 @@ fn state_word(s: &ServerSnapshot) -> &'static str {
 fn state_line(s: &ServerSnapshot) -> String {
     match s.state {
         ServerState::NeedsAuth => "Needs sign-in (OAuth)".into(),
-        ServerState::Running => match s.pid {
-            Some(pid) => format!("Running (pid {pid})"),
-            None => "Running".into(),
-        },
+        ServerState::Running => {
+            let running = match s.pid {
+                Some(pid) => format!("Running (pid {pid})"),
+                None => "Running".into(),
+            };
+            match s.sleeps_in {
+                _ if !s.on_demand => running,
+                Some(left) => format!("{running} — sleeps {}", countdown(left)),
+                None => format!("{running} — in use"),
+            }
+        }
         ServerState::Starting if s.retrying() => match s.retry_delay {
             Some(d) if s.keeps_failing() => {
                 format!("Retrying (every {})…", human_duration(d))
@@ -312,6 +410,9 @@ fn state_line(s: &ServerSnapshot) -> String {
             _ => "Retrying…".into(),
         },
         ServerState::Starting => "Starting…".into(),
+        ServerState::Failed if s.waits_for_a_request() => {
+            "Failed; the next request tries again".into()
+        }
         ServerState::Restarting | ServerState::Failed => {
             let what = if s.state == ServerState::Failed {
                 "Failed"
@@ -326,6 +427,7 @@ fn state_line(s: &ServerSnapshot) -> String {
                 None => format!("{what}, retrying"),
             }
         }
+        ServerState::Idle => "Idle — starts on demand".into(),
         ServerState::Stopped => "Stopped".into(),
         ServerState::Disabled => "Disabled in servers.json".into(),
     }
@@ -334,7 +436,8 @@ fn state_line(s: &ServerSnapshot) -> String {
 fn tools_line(s: &ServerSnapshot) -> String {
     if s.tools_total == 0 {
         return match s.state {
-            ServerState::Running => "No tools".into(),
+            // An idle server sleeps only once its catalog is known.
+            ServerState::Running | ServerState::Idle => "No tools".into(),
             _ => "Tools: not known until it runs".into(),
         };
     }
@@ -351,6 +454,21 @@ fn plural(n: usize, what: &str) -> String {
     } else {
         format!("{n} {what}s")
     }
+}
+
+/// When a countdown ends, in whole minutes rounded up (it is redrawn only when that changes,
+/// see [`Snapshot::next_redraw`]): "within a minute", "in 5 min", "in 1 h 30 min".
+fn countdown(left: Duration) -> String {
+    match minutes_up(left) {
+        0 | 1 => "within a minute".into(),
+        m if m < 60 => format!("in {m} min"),
+        m if m % 60 == 0 => format!("in {} h", m / 60),
+        m => format!("in {} h {} min", m / 60, m % 60),
+    }
+}
+
+fn minutes_up(d: Duration) -> u128 {
+    d.as_millis().div_ceil(60_000)
 }
 
 /// "800 ms", "5 s", "1 min", "1 min 30 s".
@@ -394,7 +512,7 @@ pub fn escape_access_keys(text: &str) -> String {
 /// The tray icon's four looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Health {
-    /// Every enabled server is running.
+    /// Every enabled server is running, or asleep until a request needs it.
     Ok,
     /// Some server is starting or restarting.
     Busy,
@@ -416,6 +534,8 @@ pub struct Counts {
     pub needs_sign_in: usize,
     pub disabled: usize,
     pub stopped: usize,
+    /// On-demand servers asleep (ready: the first request starts them).
+    pub idle: usize,
 }
 
 /// One line of the menu.
@@ -507,6 +627,8 @@ pub enum Action {
     Restart(String),
     /// Flips the entry's `disabled` in servers.json.
     ToggleDisabled(String),
+    /// Flips the entry's `start` in servers.json between `"onDemand"` and `"always"`.
+    ToggleOnDemand(String),
     CopyHttpUrl(String),
     CopySseUrl(String),
     /// Opens the remote server's sign-in page in the browser.
@@ -524,6 +646,7 @@ impl Action {
             Action::Quit => "quit".into(),
             Action::Restart(name) => format!("server/{name}/restart"),
             Action::ToggleDisabled(name) => format!("server/{name}/toggle"),
+            Action::ToggleOnDemand(name) => format!("server/{name}/on-demand"),
             Action::CopyHttpUrl(name) => format!("server/{name}/copy-http"),
             Action::CopySseUrl(name) => format!("server/{name}/copy-sse"),
             Action::SignIn(name) => format!("server/{name}/sign-in"),
@@ -546,6 +669,7 @@ impl Action {
                 match what {
                     "restart" => Action::Restart(name),
                     "toggle" => Action::ToggleDisabled(name),
+                    "on-demand" => Action::ToggleOnDemand(name),
                     "copy-http" => Action::CopyHttpUrl(name),
                     "copy-sse" => Action::CopySseUrl(name),
                     "sign-in" => Action::SignIn(name),
@@ -571,6 +695,17 @@ pub(crate) mod tests {
             last_error: None,
             retry_delay: None,
             max_delay: Duration::from_secs(60),
+            on_demand: false,
+            sleeps_in: None,
+        }
+    }
+
+    /// An on-demand server; a running one is unused, with 4 minutes to go before it sleeps.
+    pub fn on_demand(name: &str, state: ServerState) -> ServerSnapshot {
+        ServerSnapshot {
+            on_demand: true,
+            sleeps_in: (state == ServerState::Running).then_some(Duration::from_secs(240)),
+            ..server(name, state)
         }
     }
 
@@ -717,7 +852,8 @@ pub(crate) mod tests {
                 failed: 1,
                 needs_sign_in: 0,
                 disabled: 1,
-                stopped: 0
+                stopped: 0,
+                idle: 0,
             }
         );
         assert_eq!(
@@ -776,6 +912,7 @@ pub(crate) mod tests {
                 "---",
                 "Restart",
                 "Disable",
+                "Start on demand",
                 "---",
                 "Copy HTTP URL",
                 "Copy SSE URL"
@@ -911,6 +1048,7 @@ pub(crate) mod tests {
             Action::Quit,
             Action::Restart("my_server.v2".into()),
             Action::ToggleDisabled("a-b".into()),
+            Action::ToggleOnDemand("on-demand".into()),
             Action::CopyHttpUrl("x".into()),
             Action::CopySseUrl("x".into()),
             Action::SignIn("remote".into()),
@@ -922,7 +1060,12 @@ pub(crate) mod tests {
         assert_eq!(Action::from_id("server/"), None);
         assert_eq!(Action::from_id("nothing"), None);
         // Every enabled item of a real menu maps to an action.
-        let s = snapshot(vec![server("a", Running), failing("b", Failed, 60)]);
+        let s = snapshot(vec![
+            server("a", Running),
+            failing("b", Failed, 60),
+            on_demand("c", Idle),
+            on_demand("d", Running),
+        ]);
         fn check(entries: &[Entry]) {
             for e in entries {
                 match e {
@@ -956,5 +1099,288 @@ pub(crate) mod tests {
         assert_eq!(human_duration(Duration::from_millis(400)), "400 ms");
         assert_eq!(human_duration(Duration::from_secs(90)), "1 min 30 s");
         assert_eq!(human_duration(Duration::from_secs(60)), "1 min");
+    }
+
+    #[test]
+    fn an_idle_server_is_healthy_and_counted_apart() {
+        assert_eq!(snapshot(vec![on_demand("a", Idle)]).health(), Health::Ok);
+        let s = snapshot(vec![
+            server("a", Running),
+            on_demand("b", Idle),
+            on_demand("c", Running),
+        ]);
+        assert_eq!(s.health(), Health::Ok);
+        assert_eq!(s.counts().idle, 1);
+        assert_eq!(s.counts().running, 2);
+        assert_eq!(s.summary(), "3 servers: 2 running, 1 idle");
+        assert_eq!(
+            s.tooltip(),
+            "Switchboard: 3 servers: 2 running, 1 idle\nhttp://127.0.0.1:7427"
+        );
+        assert_eq!(
+            snapshot(vec![on_demand("a", Idle)]).summary(),
+            "1 server, idle"
+        );
+        assert_eq!(
+            snapshot(vec![on_demand("a", Idle), on_demand("b", Idle)]).summary(),
+            "2 servers, all idle"
+        );
+        // Still worst first: an idle server does not hide a failing one.
+        assert_eq!(
+            snapshot(vec![on_demand("a", Idle), failing("b", Failed, 1)]).health(),
+            Health::Failed
+        );
+    }
+
+    #[test]
+    fn an_idle_server_says_a_request_starts_it() {
+        let mut idle = on_demand("git", Idle);
+        idle.tools_total = 12;
+        idle.tools_exposed = 12;
+        let menu = snapshot(vec![idle]).menu();
+        assert_eq!(labels(&menu)[2], "◐ git — idle");
+        let git = submenu(&menu, "server/git");
+        assert_eq!(
+            labels(git),
+            [
+                "Idle — starts on demand",
+                "12 tools",
+                "---",
+                "Start now",
+                "Disable",
+                "Start on demand",
+                "---",
+                "Copy HTTP URL",
+                "Copy SSE URL"
+            ]
+        );
+        // Asleep, its catalog is known: no tools means none, not unknown.
+        let menu = snapshot(vec![on_demand("git", Idle)]).menu();
+        assert_eq!(labels(submenu(&menu, "server/git"))[1], "No tools");
+    }
+
+    #[test]
+    fn an_idle_server_that_crashed_tells_its_last_error_without_alarm() {
+        let mut crashed = on_demand("git", Idle);
+        crashed.last_error = Some("exited with status 1\nstderr: oops".into());
+        crashed.restarts = 1;
+        let s = snapshot(vec![crashed]);
+        assert_eq!(s.health(), Health::Ok);
+        let menu = s.menu();
+        assert_eq!(labels(&menu)[2], "◐ git — idle");
+        let git = submenu(&menu, "server/git");
+        assert_eq!(labels(git)[0], "Idle — starts on demand");
+        assert_eq!(labels(git)[2], "Last error: exited with status 1");
+    }
+
+    #[test]
+    fn a_running_on_demand_server_says_when_it_sleeps() {
+        let line = |sleeps_in: Option<Duration>| {
+            let s = ServerSnapshot {
+                sleeps_in,
+                ..on_demand("git", Running)
+            };
+            labels(submenu(&snapshot(vec![s]).menu(), "server/git"))[0].clone()
+        };
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(line(secs(240)), "Running (pid 4242) — sleeps in 4 min");
+        // Rounded up: just used, a 5-minute idle stop says 5 min.
+        assert_eq!(
+            line(Some(Duration::from_millis(299_900))),
+            "Running (pid 4242) — sleeps in 5 min"
+        );
+        assert_eq!(line(secs(61)), "Running (pid 4242) — sleeps in 2 min");
+        assert_eq!(
+            line(secs(60)),
+            "Running (pid 4242) — sleeps within a minute"
+        );
+        assert_eq!(line(secs(0)), "Running (pid 4242) — sleeps within a minute");
+        assert_eq!(line(secs(2 * 3600)), "Running (pid 4242) — sleeps in 2 h");
+        assert_eq!(
+            line(secs(90 * 60)),
+            "Running (pid 4242) — sleeps in 1 h 30 min"
+        );
+        assert_eq!(line(None), "Running (pid 4242) — in use");
+        let remote = ServerSnapshot {
+            pid: None,
+            ..on_demand("git", Running)
+        };
+        assert_eq!(
+            labels(submenu(&snapshot(vec![remote]).menu(), "server/git"))[0],
+            "Running — sleeps in 4 min"
+        );
+        // A server that always runs never sleeps.
+        let menu = snapshot(vec![server("git", Running)]).menu();
+        assert_eq!(
+            labels(submenu(&menu, "server/git"))[0],
+            "Running (pid 4242)"
+        );
+    }
+
+    #[test]
+    fn the_countdown_updates_in_place_so_an_open_menu_stays_open() {
+        let at = |sleeps_in: Option<Duration>| {
+            snapshot(vec![ServerSnapshot {
+                sleeps_in,
+                ..on_demand("git", Running)
+            }])
+            .menu()
+        };
+        let (four, three, in_use) = (
+            at(Some(Duration::from_secs(240))),
+            at(Some(Duration::from_secs(180))),
+            at(None),
+        );
+        assert_ne!(four, three);
+        assert_ne!(four, in_use);
+        for other in [&three, &in_use] {
+            assert_eq!(shape(&four), shape(other));
+            assert_eq!(labels(&four)[2], labels(other)[2], "the submenu title");
+        }
+    }
+
+    #[test]
+    fn the_tray_looks_again_when_a_countdown_minute_changes_or_a_server_may_be_used() {
+        assert_eq!(
+            snapshot(vec![server("a", Running), on_demand("b", Idle)]).next_redraw(),
+            None,
+            "nothing changes without an event"
+        );
+        let awake = |sleeps_in: Option<Duration>| ServerSnapshot {
+            sleeps_in,
+            ..on_demand("a", Running)
+        };
+        let next = |servers| snapshot(servers).next_redraw();
+        // 4 min 3 s shows "5 min" until 4 min are left; polled meanwhile.
+        assert_eq!(
+            next(vec![awake(Some(Duration::from_secs(243)))]),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            next(vec![awake(Some(Duration::from_millis(240_500)))]),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            next(vec![awake(Some(Duration::from_secs(270)))]),
+            Some(AWAKE_POLL)
+        );
+        assert_eq!(next(vec![awake(None)]), Some(AWAKE_POLL), "in use");
+        assert_eq!(
+            next(vec![awake(Some(Duration::from_secs(30)))]),
+            Some(AWAKE_POLL),
+            "within a minute: its sleep is an event"
+        );
+        // The soonest of all.
+        assert_eq!(
+            next(vec![
+                awake(None),
+                awake(Some(Duration::from_secs(122))),
+                on_demand("c", Idle)
+            ]),
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn a_failed_start_on_demand_waits_for_the_next_request_not_a_timer() {
+        let failed = ServerSnapshot {
+            on_demand: true,
+            retry_delay: None,
+            ..failing("git", Failed, 0)
+        };
+        assert!(!failed.keeps_failing());
+        let s = snapshot(vec![failed]);
+        assert_eq!(s.health(), Health::Failed, "it did fail");
+        let menu = s.menu();
+        assert_eq!(labels(&menu)[2], "✕ git — failed");
+        let git = submenu(&menu, "server/git");
+        assert_eq!(labels(git)[0], "Failed; the next request tries again");
+        assert_eq!(labels(git)[2], "Error: exited with status 3");
+        // Learning its catalog (the first start), it is retried with backoff like any other.
+        let learning = ServerSnapshot {
+            on_demand: true,
+            ..failing("git", Failed, 2)
+        };
+        let menu = snapshot(vec![learning]).menu();
+        assert_eq!(
+            labels(submenu(&menu, "server/git"))[0],
+            "Failed, retrying in 2 s"
+        );
+    }
+
+    #[test]
+    fn start_on_demand_is_a_check_item_that_writes_start() {
+        let check = |s: ServerSnapshot| {
+            let menu = snapshot(vec![s]).menu();
+            submenu(&menu, "server/git")
+                .iter()
+                .find(|e| e.id() == Some("server/git/on-demand"))
+                .cloned()
+                .expect("the check item")
+        };
+        assert_eq!(
+            check(on_demand("git", Idle)),
+            Entry::Check {
+                id: "server/git/on-demand".into(),
+                text: "Start on demand".into(),
+                enabled: true,
+                checked: true,
+            }
+        );
+        assert!(matches!(
+            check(server("git", Running)),
+            Entry::Check {
+                checked: false,
+                enabled: true,
+                ..
+            }
+        ));
+        assert!(
+            matches!(
+                check(server("git", Disabled)),
+                Entry::Check { enabled: true, .. }
+            ),
+            "a disabled server's start can be set too"
+        );
+        assert_eq!(
+            Action::from_id("server/git/on-demand"),
+            Some(Action::ToggleOnDemand("git".into()))
+        );
+        // The patch is the `start` servers.json spells, and reads back as that mode.
+        assert_eq!(
+            start_patch(true),
+            serde_json::json!({ "start": "onDemand" })
+        );
+        assert_eq!(start_patch(false), serde_json::json!({ "start": "always" }));
+        for (on, mode) in [(true, StartMode::OnDemand), (false, StartMode::Always)] {
+            let read: StartMode = serde_json::from_value(start_patch(on)["start"].clone()).unwrap();
+            assert_eq!(read, mode);
+        }
+    }
+
+    #[test]
+    fn restart_all_leaves_sleeping_servers_asleep() {
+        assert!(!in_restart_all(Idle));
+        assert!(!in_restart_all(Disabled));
+        for state in [Running, Starting, Restarting, Failed, Stopped, NeedsAuth] {
+            assert!(in_restart_all(state), "{state:?}");
+        }
+        let restart_all = |s: Snapshot| {
+            s.menu()
+                .into_iter()
+                .find(|e| e.id() == Some("restart-all"))
+                .unwrap()
+        };
+        assert!(matches!(
+            restart_all(snapshot(vec![on_demand("a", Idle), server("b", Disabled)])),
+            Entry::Item { enabled: false, .. }
+        ));
+        assert!(matches!(
+            restart_all(snapshot(vec![
+                on_demand("a", Idle),
+                on_demand("b", Running)
+            ])),
+            Entry::Item { enabled: true, .. }
+        ));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use switchboard::config::{self, Dirs};
-use switchboard::{App, AppOptions, ConfigStore, EditError, Hub, ServerState, StartError};
+use switchboard::{App, AppOptions, ConfigStore, EditError, Hub, StartError};
 use switchboard_app::alerts::{Alert, Alerts};
 use switchboard_app::model::{self, Action, Snapshot};
 use switchboard_app::options::{Options, HIDDEN_ARG};
@@ -120,6 +120,7 @@ pub fn run(options: Options) -> Result<()> {
         config_file: dirs.config_file.clone(),
         server_log_dir: Some(dirs.server_log_dir()),
         activity_db: Some(dirs.activity_db()),
+        catalog_dir: Some(dirs.catalog_dir()),
         host: options.host.clone(),
         port: options.port,
         reaper: true,
@@ -226,7 +227,7 @@ pub fn perform(app: &AppHandle, id: &str) {
             let hub = Arc::clone(&shell.hub);
             shell.runtime.spawn(async move {
                 for slot in hub.slots() {
-                    if slot.status().state != ServerState::Disabled {
+                    if model::in_restart_all(slot.status().state) {
                         hub.restart(slot.name()).await;
                     }
                 }
@@ -250,6 +251,31 @@ pub fn perform(app: &AppHandle, id: &str) {
                             body: e.to_string(),
                         },
                     );
+                }
+            });
+        }
+        Action::ToggleOnDemand(name) => {
+            // Flips what the menu shows: the running settings (servers.json, when it has an
+            // error, is not what runs).
+            let Some(on_demand) = shell.hub.slot(&name).map(|s| s.settings().spec.on_demand())
+            else {
+                shell.redraw.notify_one(); // gone meanwhile: the menu follows
+                return;
+            };
+            let (app, shell) = (app.clone(), Arc::clone(&shell));
+            shell.runtime.clone().spawn(async move {
+                let patch = model::start_patch(!on_demand);
+                if let Err(e) = shell.store.patch_server(&name, &patch).await {
+                    tracing::warn!(server = %name, error = %e, "cannot change servers.json");
+                    notify(
+                        &app,
+                        Alert {
+                            title: format!("Cannot change how {name} starts"),
+                            body: e.to_string(),
+                        },
+                    );
+                    // The check mark toggled itself when clicked: put it back.
+                    shell.redraw.notify_one();
                 }
             });
         }
@@ -337,9 +363,11 @@ pub fn notify(app: &AppHandle, alert: Alert) {
     }
 }
 
-/// The thread that keeps the tray current: it redraws on every core event (bursts coalesced),
-/// and shows the notifications [`Alerts`] finds due. A thread of its own, not a task: redrawing
-/// waits for the main thread, which a runtime worker should not do.
+/// The thread that keeps the tray current: it redraws on every core event (bursts coalesced)
+/// and, while an on-demand server runs, when its "sleeps in" may have changed
+/// ([`Snapshot::next_redraw`]); and it shows the notifications [`Alerts`] finds due. A thread
+/// of its own, not a task: redrawing waits for the main thread, which a runtime worker should
+/// not do.
 fn spawn_refresh(app: AppHandle, shell: Arc<Shell>, mut tray: tray::Tray) -> std::io::Result<()> {
     let mut events = shell.hub.events().subscribe();
     let runtime = shell.runtime.clone();
@@ -355,10 +383,12 @@ fn spawn_refresh(app: AppHandle, shell: Arc<Shell>, mut tray: tray::Tray) -> std
                 for alert in alerts.update(&snapshot) {
                     notify(&app, alert);
                 }
+                let timer = snapshot.next_redraw();
                 let more = runtime.block_on(async {
                     tokio::select! {
                         received = events.recv() => !matches!(received, Err(RecvError::Closed)),
                         _ = shell.redraw.notified() => true,
+                        _ = sleep_or_never(timer) => true,
                         _ = shell.stop.cancelled() => false,
                     }
                 });
@@ -373,6 +403,13 @@ fn spawn_refresh(app: AppHandle, shell: Arc<Shell>, mut tray: tray::Tray) -> std
             }
         })
         .map(|_| ())
+}
+
+async fn sleep_or_never(delay: Option<Duration>) {
+    match delay {
+        Some(delay) => tokio::time::sleep(delay).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// SIGINT and SIGTERM quit like the menu's Quit does (servers stopped, not left to the reaper).

@@ -68,12 +68,13 @@ impl Tray {
         }
         let entries = snapshot.menu();
         if entries == self.menu {
-            return Ok(());
+            return sync_checks(&self.items, &entries);
         }
         if shape(&entries) == shape(&self.menu)
             && submenu_titles(&entries) == submenu_titles(&self.menu)
         {
             update_in_place(&self.items, &self.menu, &entries)?;
+            sync_checks(&self.items, &entries)?;
         } else {
             let (menu, items) = build_menu(app, &entries)?;
             self.icon.set_menu(Some(menu))?;
@@ -159,6 +160,26 @@ fn build_entry(
         }
         Entry::Separator => Box::new(PredefinedMenuItem::separator(app)?),
     })
+}
+
+/// A check item toggles its own mark when clicked; when what the click asked for did not
+/// happen (an edit of servers.json refused, autostart not changed), the model did not change
+/// and the mark would stay wrong: every mark is set back to the model's.
+fn sync_checks(items: &HashMap<String, Item>, entries: &[Entry]) -> tauri::Result<()> {
+    for entry in entries {
+        match entry {
+            Entry::Submenu { entries, .. } => sync_checks(items, entries)?,
+            Entry::Check { id, checked, .. } => {
+                if let Some(Item::Check(item)) = items.get(id) {
+                    if item.is_checked()? != *checked {
+                        item.set_checked(*checked)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Applies the differences between two menus of the same shape and submenu titles.

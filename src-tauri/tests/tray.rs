@@ -147,6 +147,7 @@ fn tray_app_end_to_end() {
             "---".into(),
             "Restart".into(),
             "Disable".into(),
+            "Start on demand".into(),
             "---".into(),
             "Copy HTTP URL".into(),
             "Copy SSE URL".into(),
@@ -165,6 +166,10 @@ fn tray_app_end_to_end() {
     );
     let off_menu = layout.find("○ off").unwrap();
     assert_eq!(off_menu.labels()[4], "Enable");
+    assert_eq!(
+        off_menu.find("Start on demand").unwrap().toggle,
+        Some(false)
+    );
     assert!(!off_menu.find("Restart").unwrap().enabled);
     assert_eq!(layout.find("Start at Login").unwrap().toggle, Some(false));
     assert!(!layout.children[0].enabled, "the summary is a heading");
@@ -224,6 +229,20 @@ fn tray_app_end_to_end() {
         400,
         "the rest of the entry is kept"
     );
+
+    // Start on demand writes the entry's `start`; the menu's check mark follows. (On `off`,
+    // which is disabled: nothing starts or stops.)
+    for (start, checked) in [("onDemand", true), ("always", false)] {
+        tray.click_path(&["off —", "Start on demand"]);
+        wait_for(Duration::from_secs(20), "start written", || {
+            (config_entry(&app, "off")["start"] == start).then_some(())
+        });
+        wait_for(Duration::from_secs(10), "the check mark to follow", || {
+            let layout = tray.layout()?;
+            (layout.find("○ off")?.find("Start on demand")?.toggle == Some(checked)).then_some(())
+        });
+    }
+    assert_eq!(state_of(&app, "off").as_deref(), Some("disabled"));
 
     // Start at Login: an autostart entry that starts it in the tray, and back.
     let autostart = app.dir.path().join(".config/autostart/Switchboard.desktop");

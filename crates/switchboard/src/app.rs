@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::ActivityLog;
+use crate::catalogs::CatalogStore;
 use crate::config::{self, GatewaySettings};
 use crate::events::EventBus;
 use crate::gateway::{self, AppState};
@@ -42,6 +43,9 @@ pub struct AppOptions {
     /// The activity log's SQLite file (every MCP request through the gateway); `None` records
     /// nothing.
     pub activity_db: Option<PathBuf>,
+    /// Where on-demand servers' catalogs are kept while they sleep; `None` keeps them in
+    /// memory (learned again at each start).
+    pub catalog_dir: Option<PathBuf>,
     /// Where to leave the record of this running instance (see [`instance_record`]) that
     /// `status`, `connect` and `install` look for; `None` leaves none.
     pub instance_dir: Option<PathBuf>,
@@ -157,6 +161,7 @@ impl App {
             reaper: reaper.clone(),
             own_address: Some(addr),
             sign_ins: Some(Arc::clone(&sign_ins)),
+            catalogs: CatalogStore::new(options.catalog_dir.clone()),
         };
         let hub = Hub::new(
             events.clone(),
@@ -308,6 +313,7 @@ mod tests {
             config_file: dir.join("servers.json"),
             server_log_dir: None,
             activity_db: None,
+            catalog_dir: None,
             host: Some("127.0.0.1".into()),
             port: Some(port),
             reaper: false,

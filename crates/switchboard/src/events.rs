@@ -18,6 +18,9 @@ pub enum Event {
         state: ServerState,
         pid: Option<u32>,
         last_error: Option<String>,
+        /// Whether its tools, prompts and resources are listed: it runs, or it is an
+        /// on-demand server listed from its catalog while no process answers.
+        listed: bool,
     },
     /// A server's tool list (or its filter) changed.
     ToolsChanged { name: String },

@@ -183,6 +183,7 @@ impl Hub {
                     }
                     let relaunch = old.spec.launch() != spec.launch();
                     let tools_changed = old.spec.tools != spec.tools;
+                    let start_changed = old.spec.start != spec.start;
                     slot.set_spec(spec.clone());
                     if relaunch {
                         if let Some(m) = managed.get(name) {
@@ -194,6 +195,11 @@ impl Hub {
                             notify_tools_changed(&slot);
                             self.events
                                 .publish(Event::ToolsChanged { name: name.clone() });
+                        }
+                        if start_changed {
+                            if let Some(m) = managed.get(name) {
+                                m.supervisor.reconsider();
+                            }
                         }
                         summary.updated_live.push(name.clone());
                     }
@@ -291,6 +297,9 @@ mod tests {
     impl Supervised for Recorded {
         fn restart(&self) {
             self.journal.note(format!("restart {}", self.name));
+        }
+        fn reconsider(&self) {
+            self.journal.note(format!("reconsider {}", self.name));
         }
         fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
             self.journal.note(format!("stop {}", self.name));

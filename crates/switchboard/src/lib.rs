@@ -20,6 +20,7 @@ mod activity;
 mod app;
 mod atomic_file;
 mod bridge;
+mod catalogs;
 pub mod clients;
 pub mod config;
 mod events;

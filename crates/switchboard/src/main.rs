@@ -274,6 +274,7 @@ async fn serve(
         config_file: dirs.config_file.clone(),
         server_log_dir: Some(dirs.server_log_dir()),
         activity_db: Some(dirs.activity_db()),
+        catalog_dir: Some(dirs.catalog_dir()),
         host,
         port,
         reaper: true,

@@ -6,6 +6,7 @@
 //! `watch` channel or a lock held only for a clone, so nothing on the request path waits on
 //! anything but the child itself.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +14,7 @@ use rmcp::model::{Prompt, Resource, ResourceTemplate, ServerPeerInfo, Tool};
 use rmcp::service::Peer;
 use rmcp::RoleClient;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::config::ServerSpec;
 use crate::filter::ToolFilter;
@@ -41,6 +42,9 @@ pub enum ServerState {
     /// A remote server refused us (401, or 403 `insufficient_scope`) until someone signs in
     /// (`switchboard auth NAME`, the dashboard's or the tray's Sign in); not retried before.
     NeedsAuth,
+    /// An on-demand server with no process: its catalog is known (listed from it), and the
+    /// first request that needs the process starts it.
+    Idle,
 }
 
 impl ServerState {
@@ -58,6 +62,7 @@ impl ServerState {
             ServerState::Stopped => "stopped",
             ServerState::Disabled => "disabled",
             ServerState::NeedsAuth => "needs-auth",
+            ServerState::Idle => "idle",
         }
     }
 }
@@ -82,6 +87,9 @@ pub struct ServerStatus {
     /// How the current (or last) attempt reaches the server: `stdio`, `streamable-http` or
     /// `sse`.
     pub transport: Option<&'static str>,
+    /// Start attempts begun (each `starting`): a request waiting for an on-demand start tells
+    /// by it that the start it asked for has ended.
+    pub attempts: u64,
 }
 
 impl ServerStatus {
@@ -96,6 +104,7 @@ impl ServerStatus {
             retry_delay: None,
             failures_in_row: 0,
             transport: None,
+            attempts: 0,
         }
     }
 
@@ -132,6 +141,9 @@ pub struct Catalog {
     pub prompts: Arc<Vec<Prompt>>,
     pub resources: Arc<Vec<Resource>>,
     pub templates: Arc<Vec<ResourceTemplate>>,
+    /// What the server said of itself when the catalog was fetched: how an on-demand server
+    /// that sleeps is described to a client (capabilities, name, instructions, era).
+    pub info: Option<Arc<ServerPeerInfo>>,
 }
 
 /// The part of the config entry that the proxy applies live.
@@ -159,9 +171,72 @@ pub struct StrayStdout {
     pub last_at: Option<SystemTime>,
 }
 
+/// Who needs the server's process: requests holding it, requests waiting for an on-demand
+/// start, and when it was last used. What an on-demand server's start and idle stop read;
+/// kept up on every request, so atomics only.
+#[derive(Default)]
+struct Usage {
+    /// [`Lease`]s held.
+    active: AtomicUsize,
+    /// When the last lease was let go (or the server last reached `running`), in ms since the
+    /// Unix epoch.
+    last_used_ms: AtomicU64,
+    /// Requests in [`ServerSlot::ready`] waiting for a start.
+    waiting: AtomicUsize,
+    /// Starts asked for by requests, counted; `answered` is the count when a start last
+    /// ended (running or failed): every request that asked before then has its answer.
+    asks: AtomicU64,
+    answered: AtomicU64,
+    /// Wakes a sleeping on-demand server's supervisor.
+    demand: Notify,
+}
+
+fn epoch_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A request's hold on the server's process, from before it reads the connection until it
+/// is answered: while one is held, an on-demand server is not stopped for being idle (see
+/// [`SlotWriter::sleep_unless_used`] for why it is taken first).
+pub struct Lease(Arc<Usage>);
+
+impl Lease {
+    fn take(usage: &Arc<Usage>) -> Self {
+        usage.active.fetch_add(1, SeqCst);
+        Self(Arc::clone(usage))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0
+            .last_used_ms
+            .store(epoch_ms(SystemTime::now()), SeqCst);
+        self.0.active.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Counts a request in [`ServerSlot::ready`] among those waiting for a start.
+struct Waiting<'a>(&'a Usage);
+
+impl<'a> Waiting<'a> {
+    fn new(usage: &'a Usage) -> Self {
+        usage.waiting.fetch_add(1, SeqCst);
+        Self(usage)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, SeqCst);
+    }
+}
+
 /// See the module documentation.
 pub struct ServerSlot {
     name: String,
+    usage: Arc<Usage>,
     settings: RwLock<Arc<LiveSettings>>,
     published: watch::Sender<Published>,
     stray: std::sync::Mutex<StrayStdout>,
@@ -181,6 +256,7 @@ impl ServerSlot {
         let filter = ToolFilter::new(&spec.tools);
         let slot = Arc::new(Self {
             name,
+            usage: Arc::default(),
             settings: RwLock::new(Arc::new(LiveSettings { spec, filter })),
             published: watch::channel(Published {
                 status: ServerStatus::new(initial),
@@ -241,6 +317,134 @@ impl ServerSlot {
         .await;
     }
 
+    /// The connection and a [`Lease`] on it, at once, if the server runs.
+    pub fn lease(&self) -> Option<(Upstream, Lease)> {
+        // The lease first: see `SlotWriter::sleep_unless_used`.
+        let lease = Lease::take(&self.usage);
+        Some((self.upstream()?, lease))
+    }
+
+    /// The connection for a request that needs the server's process, with a [`Lease`] on it.
+    /// At once if the server runs. An on-demand server that sleeps (or whose last start on
+    /// demand failed) is started — one start for every request waiting at the time — and
+    /// waited for within its startup timeout; a start that fails is answered with the status
+    /// that says why. Any other server that does not run is answered at once.
+    pub async fn ready(&self) -> Result<(Upstream, Lease), ServerStatus> {
+        let lease = Lease::take(&self.usage);
+        let mut published = self.published.subscribe();
+        let (state, seen) = {
+            let now = published.borrow_and_update();
+            if let Some(upstream) = &now.upstream {
+                return Ok((upstream.clone(), lease));
+            }
+            (now.status.state, now.status.attempts)
+        };
+        let spec = &self.settings().spec;
+        let wakes = matches!(
+            state,
+            ServerState::Idle
+                | ServerState::Failed
+                | ServerState::Starting
+                | ServerState::Restarting
+        );
+        if !spec.on_demand() || !wakes {
+            return Err(self.status());
+        }
+        let _waiting = Waiting::new(&self.usage);
+        // A start under way is this request's too (it holds a lease, so even a start that
+        // only learns the catalog keeps the server up for it). Otherwise it asks for one; a
+        // failed start before this request is not its answer, the one it asks for is.
+        let ended = if state == ServerState::Starting {
+            seen
+        } else {
+            self.usage.asks.fetch_add(1, SeqCst);
+            self.usage.demand.notify_one();
+            seen + 1
+        };
+        let startup = spec.timeouts.startup();
+        let settled = published.wait_for(|p| {
+            p.upstream.is_some()
+                || (p.status.attempts >= ended
+                    && !p.status.state.is_transient()
+                    && p.status.state != ServerState::Idle)
+        });
+        let outcome = match tokio::time::timeout(startup, settled).await {
+            Ok(Ok(now)) => Some(now.upstream.clone().ok_or_else(|| now.status.clone())),
+            Ok(Err(_)) => Some(Err(self.status())),
+            Err(_) => None,
+        };
+        match outcome {
+            Some(Ok(upstream)) => Ok((upstream, lease)),
+            Some(Err(status)) => Err(status),
+            None => {
+                let mut status = self.status();
+                status.last_error = Some(format!(
+                    "it did not start within {}s (timeouts.startupSecs)",
+                    startup.as_secs()
+                ));
+                Err(status)
+            }
+        }
+    }
+
+    /// Whether the server's era is stateless: the running connection's, else (an on-demand
+    /// server asleep) the one it had when its catalog was learned.
+    pub fn is_stateless(&self) -> bool {
+        self.peer_info()
+            .is_some_and(|info| !info.protocol_version.has_initialize())
+    }
+
+    /// Whether the server is listed from its catalog though no process answers: an
+    /// on-demand server asleep (or starting, or whose last start on demand failed: the next
+    /// request tries again) whose catalog is known.
+    pub fn serves_from_catalog(&self) -> bool {
+        let state = self.status().state;
+        self.settings().spec.on_demand()
+            && matches!(
+                state,
+                ServerState::Idle
+                    | ServerState::Failed
+                    | ServerState::Starting
+                    | ServerState::Restarting
+            )
+            && self
+                .catalog
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .info
+                .is_some()
+    }
+
+    /// What the server said of itself: the running connection's, else (see
+    /// [`serves_from_catalog`](Self::serves_from_catalog)) the stored one.
+    pub fn peer_info(&self) -> Option<Arc<ServerPeerInfo>> {
+        match self.upstream() {
+            Some(upstream) => Some(upstream.info),
+            None if self.serves_from_catalog() => self.catalog().info,
+            None => None,
+        }
+    }
+
+    /// Whether something needs the process beyond requests in flight: a session's
+    /// subscription, a call parked or in flight in the registry.
+    pub fn in_use(&self) -> bool {
+        self.usage.active.load(SeqCst) > 0 || self.sessions.holds_server()
+    }
+
+    /// When a running on-demand server will be stopped if nothing uses it meanwhile; `None`
+    /// while something does, and for other servers.
+    pub fn sleeps_at(&self) -> Option<SystemTime> {
+        let settings = self.settings();
+        if !settings.spec.on_demand() || self.status().state != ServerState::Running {
+            return None;
+        }
+        if self.in_use() {
+            return None;
+        }
+        let last = self.usage.last_used_ms.load(SeqCst);
+        Some(SystemTime::UNIX_EPOCH + Duration::from_millis(last) + settings.spec.idle_stop())
+    }
+
     pub fn stray_stdout(&self) -> StrayStdout {
         self.stray.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -294,6 +498,73 @@ impl SlotWriter {
             s.failures_in_row = 0;
             p.upstream = Some(upstream);
         });
+        self.mark_used();
+        self.answer_demands();
+    }
+
+    /// A start ended (running, or failed): the requests that asked for one until now have
+    /// their answer, and a wake they left is not a reason to start again.
+    pub fn answer_demands(&self) {
+        let asks = self.0.usage.asks.load(SeqCst);
+        self.0.usage.answered.store(asks, SeqCst);
+    }
+
+    /// Counts from now for the idle stop.
+    fn mark_used(&self) {
+        let now = epoch_ms(SystemTime::now());
+        self.0.usage.last_used_ms.store(now, SeqCst);
+    }
+
+    /// How long since the server was last used (see [`ServerSlot::sleeps_at`]).
+    pub fn unused_for(&self) -> Duration {
+        let last = self.0.usage.last_used_ms.load(SeqCst);
+        let now = epoch_ms(SystemTime::now());
+        Duration::from_millis(now.saturating_sub(last))
+    }
+
+    /// Takes a running server out of `running` for an idle stop, unless a request holds it.
+    /// The state becomes `idle` first, so a request from then on waits for a new start; a
+    /// request that read the connection before took its [`Lease`] before that read, so it is
+    /// seen here, and then the connection is put back and false returned.
+    pub fn sleep_unless_used(&self) -> bool {
+        let mut kept = None;
+        self.0.published.send_modify(|p| {
+            p.status.state = ServerState::Idle;
+            kept = p.upstream.take();
+        });
+        if !self.in_use() {
+            self.0.published.send_modify(|p| {
+                p.status.pid = None;
+                p.status.running_since = None;
+            });
+            return true;
+        }
+        self.0.published.send_modify(|p| {
+            p.status.state = ServerState::Running;
+            p.upstream = kept;
+        });
+        false
+    }
+
+    /// Counts a start attempt (see [`ServerStatus::attempts`]).
+    pub fn begin_attempt(&self) {
+        self.0.published.send_modify(|p| p.status.attempts += 1);
+    }
+
+    /// Waits until a request needs the process ([`ServerSlot::ready`]): one asked for a start
+    /// since the last one ended, and still waits. Many asks wake it once; an ask already
+    /// answered, or whose request gave up, is passed over.
+    pub async fn demanded(&self) {
+        let usage = &self.0.usage;
+        loop {
+            let wake = usage.demand.notified();
+            if usage.asks.load(SeqCst) > usage.answered.load(SeqCst)
+                && usage.waiting.load(SeqCst) > 0
+            {
+                return;
+            }
+            wake.await;
+        }
     }
 
     /// Changes the status in place. Any state but `running` (which only

@@ -51,11 +51,18 @@ pub fn parse(path: &Path, text: &str) -> Result<ServersFile, ConfigError> {
     if !value.is_object() {
         return Err(invalid(path, "(top level)", "expected a JSON object"));
     }
-    let file: ServersFile = serde_path_to_error::deserialize(&value).map_err(|e| {
+    let mut file: ServersFile = serde_path_to_error::deserialize(&value).map_err(|e| {
         let key = e.path().to_string();
         invalid(path, &key, &e.into_inner().to_string())
     })?;
     validate(path, &file)?;
+    // What an entry leaves unsaid comes from `gateway`, so the hub and the supervisors read
+    // one resolved value (and a change of the default reaches the entries it applies to).
+    let gateway = &file.gateway;
+    for spec in file.mcp_servers.values_mut() {
+        spec.start.get_or_insert(gateway.start);
+        spec.idle_stop_secs.get_or_insert(gateway.idle_stop_secs);
+    }
     Ok(file)
 }
 
@@ -118,6 +125,13 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
                 "expected initialDelayMs greater than 0 and maxDelayMs at least initialDelayMs",
             ));
         }
+        if spec.idle_stop_secs == Some(0) {
+            return Err(invalid(
+                path,
+                &format!("mcpServers.{name}.idleStopSecs"),
+                "expected a number of seconds greater than 0",
+            ));
+        }
         if spec.health.ping_interval_secs > 0 && spec.health.ping_timeout_secs == 0 {
             return Err(invalid(
                 path,
@@ -135,6 +149,13 @@ fn validate(path: &Path, file: &ServersFile) -> Result<(), ConfigError> {
                 ));
             }
         }
+    }
+    if file.gateway.idle_stop_secs == 0 {
+        return Err(invalid(
+            path,
+            "gateway.idleStopSecs",
+            "expected a number of seconds greater than 0",
+        ));
     }
     if file.gateway.host.trim().is_empty() {
         return Err(invalid(

@@ -12,7 +12,7 @@ pub use expand::{expand, expand_refs, expand_with, expand_with_secrets, secret_r
 pub use load::{check_server_name, load, parse, ConfigError, ServerNameError};
 pub use model::{
     ActivitySettings, GatewaySettings, Health, Launch, OAuthSettings, Remote, RemoteTransport,
-    RestartPolicy, ServerSpec, ServersFile, Timeouts, ToolRules, TransportKind, DEFAULT_HOST,
-    DEFAULT_PORT,
+    RestartPolicy, ServerSpec, ServersFile, StartMode, Timeouts, ToolRules, TransportKind,
+    DEFAULT_HOST, DEFAULT_PORT,
 };
 pub use paths::{create_if_missing, Dirs, DirsError, CONFIG_ENV, EXAMPLE_CONFIG};

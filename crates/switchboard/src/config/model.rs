@@ -79,6 +79,12 @@ pub struct GatewaySettings {
     /// MCP Inspector never end their sessions).
     #[serde(default = "default_session_idle")]
     pub session_idle_secs: u64,
+    /// The `start` of entries that do not say (`"always"` unless set).
+    #[serde(default)]
+    pub start: StartMode,
+    /// The `idleStopSecs` of entries that do not say.
+    #[serde(default = "default_idle_stop")]
+    pub idle_stop_secs: u64,
 }
 
 impl Default for GatewaySettings {
@@ -89,6 +95,8 @@ impl Default for GatewaySettings {
             token: None,
             max_sessions_per_server: default_max_sessions(),
             session_idle_secs: default_session_idle(),
+            start: StartMode::default(),
+            idle_stop_secs: default_idle_stop(),
         }
     }
 }
@@ -98,6 +106,33 @@ fn default_max_sessions() -> usize {
 }
 fn default_session_idle() -> u64 {
     600
+}
+/// Five minutes unused, as the one-shot servers of the project Switchboard grew from.
+pub const DEFAULT_IDLE_STOP_SECS: u64 = 300;
+fn default_idle_stop() -> u64 {
+    DEFAULT_IDLE_STOP_SECS
+}
+
+/// `start` of an entry: when its process runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum StartMode {
+    /// Started with Switchboard and kept running (restarted when it dies).
+    #[default]
+    #[serde(rename = "always")]
+    Always,
+    /// Started by the first request that needs it and stopped after `idleStopSecs` unused;
+    /// its catalog is learned once and listed from disk while it sleeps.
+    #[serde(rename = "onDemand")]
+    OnDemand,
+}
+
+impl StartMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartMode::Always => "always",
+            StartMode::OnDemand => "onDemand",
+        }
+    }
 }
 
 fn default_host() -> String {
@@ -149,9 +184,27 @@ pub struct ServerSpec {
     pub health: Health,
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// When the process runs; unset, `gateway.start` (filled in by loading).
+    #[serde(default)]
+    pub start: Option<StartMode>,
+    /// An on-demand server stops after this many seconds without requests in flight; unset,
+    /// `gateway.idleStopSecs` (filled in by loading).
+    #[serde(default)]
+    pub idle_stop_secs: Option<u64>,
 }
 
 impl ServerSpec {
+    /// Whether the process is started by the first request that needs it (`"start":
+    /// "onDemand"`).
+    pub fn on_demand(&self) -> bool {
+        self.start == Some(StartMode::OnDemand)
+    }
+
+    /// How long an on-demand server may go unused before it is stopped.
+    pub fn idle_stop(&self) -> Duration {
+        Duration::from_secs(self.idle_stop_secs.unwrap_or(DEFAULT_IDLE_STOP_SECS))
+    }
+
     /// The fields that define the child process. When only these are equal, a reload may keep
     /// the running child and apply the rest (filter, timeouts) live.
     pub fn launch(&self) -> Launch<'_> {

@@ -68,6 +68,11 @@ impl Dirs {
         self.data_dir.join("activity.db")
     }
 
+    /// What on-demand servers offer, kept while they sleep (`catalogs.rs`).
+    pub fn catalog_dir(&self) -> PathBuf {
+        self.data_dir.join("catalogs")
+    }
+
     pub fn server_log_dir(&self) -> PathBuf {
         self.data_dir.join("logs").join("servers")
     }

@@ -52,12 +52,15 @@ impl Aggregate {
         }
     }
 
-    /// The running servers this session sees.
+    /// The servers this session sees that are listed: those running, and on-demand ones
+    /// asleep (listed from their catalogs; a call starts them).
     fn running(&self) -> Vec<Arc<ServerSlot>> {
         self.hub
             .slots()
             .into_iter()
-            .filter(|s| self.view.includes(s.name()) && s.upstream().is_some())
+            .filter(|s| {
+                self.view.includes(s.name()) && (s.upstream().is_some() || s.serves_from_catalog())
+            })
             .collect()
     }
 

@@ -14,7 +14,6 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::names::View;
 use crate::events::{Event, EventBus};
 use crate::hub::Hub;
-use crate::slot::ServerState;
 
 /// The servers an endpoint's lists are made of.
 #[derive(Debug, Clone)]
@@ -36,21 +35,21 @@ impl Scope {
 pub(crate) struct ListChanges {
     events: broadcast::Receiver<Event>,
     scope: Scope,
-    /// Whether each server was running at the last event, so only a change is told.
-    running: HashMap<String, bool>,
+    /// Whether each server was listed at the last event, so only a change is told.
+    listed: HashMap<String, bool>,
 }
 
 impl ListChanges {
     /// Follows `events` from now on; `hub` says which servers run now (if it is at hand).
     pub fn new(events: &EventBus, hub: Option<&Hub>, scope: Scope) -> Self {
         let receiver = events.subscribe();
-        let running = hub
+        let listed = hub
             .map(|hub| {
                 hub.slots()
                     .iter()
                     .map(|s| {
-                        let running = s.status().state == ServerState::Running;
-                        (s.name().to_owned(), running)
+                        let listed = s.upstream().is_some() || s.serves_from_catalog();
+                        (s.name().to_owned(), listed)
                     })
                     .collect()
             })
@@ -58,7 +57,7 @@ impl ListChanges {
         Self {
             events: receiver,
             scope,
-            running,
+            listed,
         }
     }
 
@@ -99,9 +98,9 @@ impl ListChanges {
     fn lists_changed_by(&mut self, event: &Event) -> (bool, bool, bool) {
         let scope = &self.scope;
         match event {
-            Event::ServerState { name, state, .. } if scope.includes(name) => {
-                let now = *state == ServerState::Running;
-                let before = self.running.insert(name.clone(), now).unwrap_or(false);
+            Event::ServerState { name, listed, .. } if scope.includes(name) => {
+                let now = *listed;
+                let before = self.listed.insert(name.clone(), now).unwrap_or(false);
                 let changed = before != now;
                 (changed, changed, changed)
             }
@@ -120,6 +119,7 @@ impl ListChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slot::ServerState;
 
     fn state(name: &str, state: ServerState) -> Event {
         Event::ServerState {
@@ -127,6 +127,7 @@ mod tests {
             state,
             pid: None,
             last_error: None,
+            listed: state == ServerState::Running,
         }
     }
 

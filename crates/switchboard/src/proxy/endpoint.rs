@@ -83,7 +83,7 @@ impl Route {
 
     /// Whether the server is of the stateless era (see [`crate::slot::Upstream::is_stateless`]).
     fn is_stateless(&self) -> bool {
-        self.slot.upstream().is_some_and(|u| u.is_stateless())
+        self.slot.is_stateless()
     }
 
     fn timeout(&self, tool_call: bool) -> Duration {

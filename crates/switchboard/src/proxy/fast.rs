@@ -49,7 +49,7 @@ use crate::activity::{capture, client_label, ActivityLog, Origin, Outcome, Recor
 use crate::hub::Hub;
 use crate::lane::{LaneError, RawLane};
 use crate::routing::ClientFeature;
-use crate::slot::ServerSlot;
+use crate::slot::{Lease, ServerSlot};
 
 /// Who sends a call, as far as the fast path needs to know.
 pub enum Caller<'a> {
@@ -122,6 +122,9 @@ pub struct FastCall {
     /// The call's entry in the activity log, when it is on (written when the call ends, or
     /// as cancelled if the call is dropped first).
     recording: Option<Recording>,
+    /// Holds the server's process while the call lasts (an on-demand server is not stopped
+    /// under it).
+    _lease: Lease,
 }
 
 /// A fast call's answer for the caller, and how it ended.
@@ -204,7 +207,7 @@ impl FastCall {
             Caller::Session => {}
         }
         let (slot, tool) = route.resolve(&name)?;
-        let upstream = slot.upstream()?;
+        let (upstream, lease) = slot.lease()?;
         let lane = upstream.lane.filter(|lane| !lane.is_closed())?;
         if !upstream.info.protocol_version.has_initialize() {
             return None;
@@ -249,6 +252,7 @@ impl FastCall {
             tool: tool.to_owned(),
             caller: stateless_caller,
             recording: None,
+            _lease: lease,
         })
     }
 

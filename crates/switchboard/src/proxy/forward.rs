@@ -12,12 +12,14 @@ use serde::de::DeserializeOwned;
 use super::inputs::{forward_answering, may_ask};
 use super::rounds::is_stateless_era;
 use crate::routing::{InFlightGuard, SessionId, PROGRESS_FLUSH_LIMIT};
-use crate::slot::{ServerSlot, ServerState, ServerStatus, Upstream};
+use crate::slot::{Lease, ServerSlot, ServerState, ServerStatus, Upstream};
 use crate::upstream::{describe_transport_error, innermost, relay, RelayError};
 
-/// The child's connection, or an error that says why there is none, at once.
-pub fn upstream_of(slot: &ServerSlot) -> Result<Upstream, ErrorData> {
-    slot.connection().map_err(|status| {
+/// The child's connection for a request that needs its process, with the [`Lease`] the
+/// request holds until it is answered: at once, or after starting an on-demand server that
+/// sleeps (`ServerSlot::ready`); else an error that says why there is none.
+pub async fn upstream_of(slot: &ServerSlot) -> Result<(Upstream, Lease), ErrorData> {
+    slot.ready().await.map_err(|status| {
         ErrorData::new(
             ErrorCode::INTERNAL_ERROR,
             not_running(slot.name(), &status),
@@ -62,7 +64,7 @@ pub async fn forward<T: Expected>(
     ctx: RequestContext<RoleServer>,
     timeout: Duration,
 ) -> Result<T, ErrorData> {
-    let upstream = upstream_of(slot)?;
+    let (upstream, _lease) = upstream_of(slot).await?;
     if upstream.is_stateless() && may_ask(&request) && !is_stateless_era(&ctx) {
         return forward_answering(slot, &upstream, session, request, ctx, timeout).await;
     }

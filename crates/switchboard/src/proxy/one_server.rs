@@ -9,17 +9,17 @@ use rmcp::model::{
     ClientCapabilities, ClientRequest, ErrorCode, ErrorData, Implementation,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerResult,
+    ServerCapabilities, ServerPeerInfo, ServerResult,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::RoleServer;
 
 use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
-use super::forward::upstream_of;
+use super::forward::not_running;
 use crate::events::EventBus;
 use crate::routing::SessionId;
-use crate::slot::{ServerSlot, Upstream};
+use crate::slot::ServerSlot;
 
 /// See the module documentation. Its session joins the server's registry when it is made and
 /// leaves it when dropped.
@@ -55,9 +55,11 @@ impl OneServer {
         }
     }
 
-    fn describe(&self, upstream: Option<&Upstream>) -> InitializeResult {
-        let mut capabilities = match upstream {
-            Some(u) => u.info.capabilities.clone(),
+    /// The `initialize` answer, from what the server said of itself (`info`; an on-demand
+    /// server asleep is described from its stored catalog, without starting it).
+    fn describe(&self, info: Option<&ServerPeerInfo>) -> InitializeResult {
+        let mut capabilities = match info {
+            Some(info) => info.capabilities.clone(),
             None => ServerCapabilities::default(),
         };
         // The filter can change while a client is connected; it learns through list_changed.
@@ -65,12 +67,12 @@ impl OneServer {
         tools.list_changed = Some(true);
         let mut result = InitializeResult::new(capabilities);
         result.protocol_version = ProtocolVersion::LATEST_WITH_INITIALIZE;
-        match upstream {
-            Some(u) => {
-                if let Some(server_info) = &u.info.server_info {
+        match info {
+            Some(info) => {
+                if let Some(server_info) = &info.server_info {
                     result.server_info = server_info.clone();
                 }
-                result.instructions = u.info.instructions.clone();
+                result.instructions = info.instructions.clone();
             }
             None => {
                 result.server_info =
@@ -89,7 +91,7 @@ impl Drop for OneServer {
 
 impl Routing for OneServer {
     fn info(&self) -> InitializeResult {
-        self.describe(self.slot.upstream().as_ref())
+        self.describe(self.slot.peer_info().as_deref())
     }
 
     async fn open(
@@ -113,9 +115,12 @@ impl Routing for OneServer {
         // rather than refused (bounded by the startup timeout).
         let startup = self.slot.settings().spec.timeouts.startup();
         self.slot.settled(startup).await;
-        let upstream = upstream_of(&self.slot)?;
+        let info = self.slot.peer_info().ok_or_else(|| {
+            let status = self.slot.status();
+            ErrorData::internal_error(not_running(self.slot.name(), &status), None)
+        })?;
         self.join(peer, request.capabilities.clone());
-        Ok(self.describe(Some(&upstream)))
+        Ok(self.describe(Some(&info)))
     }
 
     fn route(&self, _target: Target<'_>) -> Result<Route, ErrorData> {
@@ -146,6 +151,9 @@ impl Routing for OneServer {
         listing: Listing,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ServerResult, ErrorData> {
+        if self.slot.upstream().is_none() && self.slot.serves_from_catalog() {
+            return Ok(self.list_from_catalog(listing));
+        }
         let route = self.route();
         match listing {
             Listing::Tools(params) => {
@@ -170,6 +178,34 @@ impl Routing for OneServer {
                 let list: ListResourceTemplatesResult = route.forward(request, ctx, false).await?;
                 Ok(ServerResult::ListResourceTemplatesResult(list))
             }
+        }
+    }
+}
+
+impl OneServer {
+    /// A list answered from the catalog (an on-demand server asleep), whole on one page.
+    fn list_from_catalog(&self, listing: Listing) -> ServerResult {
+        let catalog = self.slot.catalog();
+        match listing {
+            Listing::Tools(_) => {
+                let settings = self.slot.settings();
+                let tools = catalog
+                    .tools
+                    .iter()
+                    .filter(|t| settings.filter.exposes(&t.name))
+                    .cloned()
+                    .collect();
+                ServerResult::ListToolsResult(ListToolsResult::with_all_items(tools))
+            }
+            Listing::Prompts(_) => ServerResult::ListPromptsResult(
+                ListPromptsResult::with_all_items(catalog.prompts.to_vec()),
+            ),
+            Listing::Resources(_) => ServerResult::ListResourcesResult(
+                ListResourcesResult::with_all_items(catalog.resources.to_vec()),
+            ),
+            Listing::Templates(_) => ServerResult::ListResourceTemplatesResult(
+                ListResourceTemplatesResult::with_all_items(catalog.templates.to_vec()),
+            ),
         }
     }
 }

@@ -61,7 +61,7 @@ pub(crate) async fn forward_in_rounds<T: Expected>(
 ) -> Result<Round<T>, ErrorData> {
     let slot = &route.slot;
     let server = slot.name();
-    if upstream_of(slot)?.is_stateless() {
+    if slot.is_stateless() {
         let result: ServerResult = forward(slot, route.session, request, ctx, timeout).await?;
         return match result {
             ServerResult::InputRequiredResult(input) => Ok(Round::InputRequired(input)),
@@ -78,7 +78,7 @@ pub(crate) async fn forward_in_rounds<T: Expected>(
             answer(&mut call, retry.responses)?;
             call
         }
-        None => start(route, request, &ctx, timeout)?,
+        None => start(route, request, &ctx, timeout).await?,
     };
     loop {
         if !call.waiting.is_empty() {
@@ -115,14 +115,14 @@ pub(crate) async fn forward_in_rounds<T: Expected>(
 }
 
 /// Starts the server's call in a task of its own: it outlives this request when it asks.
-fn start(
+async fn start(
     route: &Route,
     request: ClientRequest,
     ctx: &RequestContext<RoleServer>,
     timeout: Duration,
 ) -> Result<Call, ErrorData> {
     let slot = &route.slot;
-    let upstream = upstream_of(slot)?;
+    let (upstream, lease) = upstream_of(slot).await?;
     let caps = ctx.meta.client_capabilities().unwrap_or_default();
     let (in_flight, asks) = slot
         .sessions()
@@ -132,6 +132,7 @@ fn start(
     call_ctx.ct = cancel.clone();
     let server = slot.name().to_owned();
     let task = tokio::spawn(async move {
+        let _lease = lease; // the call may outlive this request (parked)
         relay_call(&server, &upstream, in_flight, request, &call_ctx, timeout).await
     });
     Ok(Call {

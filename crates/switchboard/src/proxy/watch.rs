@@ -12,7 +12,8 @@ use crate::slot::ServerSlot;
 /// Opens the stream for `uri` (waiting for the server to accept it) and follows it in a task
 /// the slot's registry keeps until the last subscriber goes.
 pub(super) async fn follow_resource(slot: &ServerSlot, uri: &str) -> Result<(), ErrorData> {
-    let upstream = upstream_of(slot)?;
+    // The subscription keeps an on-demand server up (`SessionRegistry::holds_server`).
+    let (upstream, _lease) = upstream_of(slot).await?;
     let filter = SubscriptionFilter::builder()
         .resource_subscription(uri)
         .build();

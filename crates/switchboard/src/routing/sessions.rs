@@ -233,6 +233,13 @@ impl SessionRegistry {
         self.lock().sessions.len()
     }
 
+    /// Whether something here needs the server's process to stay: a request in flight (or a
+    /// call parked for its caller's input), or a session's resource subscription.
+    pub fn holds_server(&self) -> bool {
+        let inner = self.lock();
+        !inner.in_flight.is_empty() || inner.sessions.values().any(|s| !s.subscriptions.is_empty())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

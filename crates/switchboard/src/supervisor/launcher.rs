@@ -20,6 +20,8 @@ pub struct Launcher {
     /// Remote servers' sign-ins and tokens; without it (tests) remote servers are reached
     /// without OAuth.
     pub sign_ins: Option<Arc<crate::oauth::SignIns>>,
+    /// Where on-demand servers' catalogs are kept while they sleep.
+    pub catalogs: crate::catalogs::CatalogStore,
 }
 
 impl Launcher {

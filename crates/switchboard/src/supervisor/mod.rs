@@ -8,6 +8,7 @@ mod backoff;
 mod child;
 mod connector;
 mod launcher;
+mod on_demand;
 mod remote;
 mod stdout;
 
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 pub use backoff::Backoff;
 pub use launcher::{user_path, Launcher};
 
+use crate::catalogs::CatalogStore;
 use crate::events::{Event, EventBus};
 use crate::slot::{ServerState, SlotWriter, Upstream};
 use crate::upstream::{
@@ -33,6 +35,7 @@ use crate::upstream::{
 };
 use child::ChildConnector;
 use connector::{Connector, Link, ServerConnector};
+use on_demand::{Known, Purpose};
 use remote::RemoteConnector;
 
 /// How long a child gets to exit after its stdin closes, and again after SIGTERM.
@@ -48,6 +51,9 @@ pub enum Control {
     /// Kill the child (if any) and start again now, without backoff. Also wakes a disabled or
     /// failed server after its settings changed.
     Restart,
+    /// A live setting the supervisor acts on changed (`start`): an on-demand server asleep
+    /// switched to `always` starts, a running one switched to on-demand stores its catalog.
+    Reconsider,
 }
 
 /// Who runs servers, as the hub sees it: something that starts supervising a slot. The real
@@ -61,6 +67,8 @@ pub trait Supervisors: Send + Sync {
 pub trait Supervised: Send + Sync {
     /// Kill the child (if any) and start again now, without backoff.
     fn restart(&self);
+    /// Read the live settings again (`start` changed).
+    fn reconsider(&self);
     /// Stop the child (whole process group) and wait until it is gone.
     fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()>;
 }
@@ -84,6 +92,7 @@ impl Supervisors for ServerSupervisors {
             slot,
             self.events.clone(),
             Arc::new(connector),
+            self.launcher.catalogs.clone(),
         ))
     }
 }
@@ -91,6 +100,10 @@ impl Supervisors for ServerSupervisors {
 impl Supervised for Supervisor {
     fn restart(&self) {
         self.send(Control::Restart);
+    }
+
+    fn reconsider(&self) {
+        self.send(Control::Reconsider);
     }
 
     fn stop(self: Box<Self>) -> futures::future::BoxFuture<'static, ()> {
@@ -106,8 +119,14 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Starts supervising `slot`, reaching its server through `connector`.
-    pub fn start<C: Connector>(slot: SlotWriter, events: EventBus, connector: Arc<C>) -> Self {
+    /// Starts supervising `slot`, reaching its server through `connector`; an on-demand
+    /// server's catalog is kept in `catalogs`.
+    pub fn start<C: Connector>(
+        slot: SlotWriter,
+        events: EventBus,
+        connector: Arc<C>,
+        catalogs: CatalogStore,
+    ) -> Self {
         let (control, control_rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let slot_policy = slot.settings().spec.restart;
@@ -120,6 +139,8 @@ impl Supervisor {
                 stop: stop.clone(),
                 backoff: Backoff::new(&slot_policy),
                 legacy_only: false,
+                known: Known::new(catalogs),
+                asked: false,
             }
             .run(),
         );
@@ -171,6 +192,9 @@ enum Ended {
     Stop,
     Restart,
     Crashed(String),
+    /// An on-demand server went unused for its `idleStopSecs` (or was only learning its
+    /// catalog): it was taken out of `running` and is stopped to sleep.
+    Idle,
 }
 
 /// What interrupted a wait.
@@ -178,6 +202,10 @@ enum Woken {
     Timer,
     Restart,
     Stop,
+    /// A request needs an on-demand server that sleeps.
+    Demand,
+    /// `Control::Reconsider`.
+    Reconsider,
 }
 
 struct Task<C> {
@@ -190,6 +218,12 @@ struct Task<C> {
     /// Set once the server turned out to offer only `initialize` versions: it is not asked
     /// `server/discover` again (for the life of this supervisor).
     legacy_only: bool,
+    /// Which launch the slot's catalog was learned from, and the store it is kept in (an
+    /// on-demand server sleeps only while its catalog is known).
+    known: Known,
+    /// An on-demand server asleep was told to restart: the next start is for running, not
+    /// only learning.
+    asked: bool,
 }
 
 impl<C: Connector> Task<C> {
@@ -197,14 +231,38 @@ impl<C: Connector> Task<C> {
         loop {
             let spec = self.slot.settings().spec.clone();
             self.backoff.set_policy(&spec.restart);
+            // A restart asked of a sleeping server is for this turn only (not for after a
+            // disable that came as a restart).
+            let asked = std::mem::take(&mut self.asked);
             if spec.disabled {
                 self.set_state(ServerState::Disabled, None, None);
                 match self.wait(None).await {
                     Woken::Stop => break,
-                    Woken::Restart | Woken::Timer => continue,
+                    _ => continue,
                 }
             }
+            let purpose = if !spec.on_demand() {
+                Purpose::Always
+            } else if !self.known.covers(&self.slot, &self.events, &spec) {
+                Purpose::Learn
+            } else if asked {
+                Purpose::Run
+            } else {
+                match self.sleep().await {
+                    Woken::Stop => break,
+                    Woken::Restart => {
+                        self.asked = true;
+                        continue;
+                    }
+                    Woken::Reconsider | Woken::Timer => continue,
+                    Woken::Demand => Purpose::Run,
+                }
+            };
+            // What was asked before this start is answered by it (it reads the settings as
+            // they are now): a restart queued while the last one was being stopped, say.
+            while self.control.try_recv().is_ok() {}
             self.set_state(ServerState::Starting, None, None);
+            self.slot.begin_attempt();
             let live = match self.start(&spec).await {
                 Ok(live) => live,
                 Err(StartFailed::Stopped) => break,
@@ -225,7 +283,7 @@ impl<C: Connector> Task<C> {
                     );
                     match self.wait(None).await {
                         Woken::Stop => break,
-                        Woken::Restart | Woken::Timer => continue,
+                        _ => continue,
                     }
                 }
                 Err(StartFailed::Error(error)) => {
@@ -233,18 +291,29 @@ impl<C: Connector> Task<C> {
                     self.slot
                         .log()
                         .push(format!("[switchboard] start failed: {error}"));
+                    if purpose == Purpose::Run {
+                        // The requests that asked are answered with why; the next one tries
+                        // again (nobody else needs it, so no retries on a timer).
+                        self.record_failure(ServerState::Failed, error, None);
+                        continue;
+                    }
                     match self.retry_after(ServerState::Failed, error).await {
                         Woken::Stop => break,
-                        Woken::Restart | Woken::Timer => continue,
+                        _ => continue,
                     }
                 }
             };
             let since = SystemTime::now();
-            let ended = self.watch(live).await;
+            let ended = self.watch(live, purpose).await;
             let uptime = SystemTime::now().duration_since(since).unwrap_or_default();
             match ended {
                 Ended::Stop => break,
                 Ended::Restart => self.backoff.reset(),
+                Ended::Idle => {}
+                Ended::Crashed(error) if self.slot.settings().spec.on_demand() => {
+                    // It sleeps; the next request that needs it starts it again.
+                    self.record_failure(ServerState::Idle, error, None);
+                }
                 Ended::Crashed(error) => {
                     self.backoff.child_ended_after(uptime);
                     if let Woken::Stop = self.retry_after(ServerState::Restarting, error).await {
@@ -364,7 +433,7 @@ impl<C: Connector> Task<C> {
     /// Serves a running server until it dies, stops answering, or we are told otherwise.
     /// The slot leaves `running` the moment the end is noticed, before the far end is cleaned
     /// up, so no one is told "running" while nothing answers.
-    async fn watch(&mut self, live: Live<C::Link>) -> Ended {
+    async fn watch(&mut self, live: Live<C::Link>, purpose: Purpose) -> Ended {
         let Live {
             running,
             mut link,
@@ -386,8 +455,16 @@ impl<C: Connector> Task<C> {
         // A stateless server (2026-07-28 on) has no ping and tells of list changes only on a
         // `subscriptions/listen` stream.
         let stateless = upstream.is_stateless();
+        self.slot
+            .update_catalog(|c| c.info = Some(Arc::clone(&upstream.info)));
         self.slot.set_running(upstream, link.pid());
         self.publish_state();
+        if self.slot.settings().spec.on_demand() {
+            self.known.learned(&self.slot);
+        }
+        // Started only to learn what it offers: it goes back to sleep at once, unless a
+        // request came for it meanwhile.
+        let learn_only = purpose == Purpose::Learn && self.slot.sleep_unless_used();
         // List changes are followed beside the loop: a listing that hangs must not hold up
         // the health check, a crash or a stop.
         let follower = tokio::spawn(follow_catalog(
@@ -417,7 +494,13 @@ impl<C: Connector> Task<C> {
         let mut ping: Option<tokio::task::JoinHandle<bool>> = None;
         let mut misses = 0;
         let mut connection_closed = false;
+        // An on-demand server's idle time is looked at every second (the setting is live).
+        let mut idle_check = tokio::time::interval(Duration::from_secs(1));
+        idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ended = loop {
+            if learn_only {
+                break Ended::Idle;
+            }
             tokio::select! {
                 quit = &mut done => {
                     connection_closed = true;
@@ -435,8 +518,22 @@ impl<C: Connector> Task<C> {
                 _ = self.stop.cancelled() => break Ended::Stop,
                 control = self.control.recv() => match control {
                     Some(Control::Restart) => break Ended::Restart,
+                    Some(Control::Reconsider) => {
+                        if self.slot.settings().spec.on_demand() {
+                            self.known.learned(&self.slot);
+                        }
+                    }
                     None => break Ended::Stop,
                 },
+                _ = idle_check.tick() => {
+                    let spec = &self.slot.settings().spec;
+                    if spec.on_demand()
+                        && self.slot.unused_for() >= spec.idle_stop()
+                        && self.slot.sleep_unless_used()
+                    {
+                        break Ended::Idle;
+                    }
+                }
                 _ = tick(&mut ticker), if ping.is_none() => {
                     let peer = peer.clone();
                     ping = Some(tokio::spawn(async move {
@@ -466,6 +563,7 @@ impl<C: Connector> Task<C> {
             s.state = match ended {
                 Ended::Stop => ServerState::Stopped,
                 Ended::Restart | Ended::Crashed(_) => ServerState::Restarting,
+                Ended::Idle => ServerState::Idle,
             };
             s.running_since = None;
             if let Ended::Crashed(why) = &ended {
@@ -480,6 +578,16 @@ impl<C: Connector> Task<C> {
                     .log()
                     .push(format!("[switchboard] stopped: {why}"));
                 Ended::Crashed(self.with_stderr(why).await)
+            }
+            Ended::Idle => {
+                tracing::info!(server = %self.slot.name(), "on-demand server stopped until it is needed");
+                self.slot
+                    .log()
+                    .push("[switchboard] stopped: idle (starts on the next request)".to_owned());
+                // What it offered last (list changes while it ran included) is what it is
+                // listed with while it sleeps.
+                self.known.learned(&self.slot);
+                Ended::Idle
             }
             other => other,
         };
@@ -499,10 +607,10 @@ impl<C: Connector> Task<C> {
         ended
     }
 
-    /// Records a failed start or a crash, then waits out the backoff.
-    async fn retry_after(&mut self, state: ServerState, error: String) -> Woken {
-        let delay = self.backoff.next_delay();
-        let next = SystemTime::now() + delay;
+    /// Records a failed start or a crash (in `state`), with when the next attempt is due
+    /// (`delay`; none for an on-demand server, which the next request starts).
+    fn record_failure(&mut self, state: ServerState, error: String, delay: Option<Duration>) {
+        let next = delay.map(|delay| SystemTime::now() + delay);
         self.slot.update_status(|s| {
             s.state = state;
             s.pid = None;
@@ -510,10 +618,17 @@ impl<C: Connector> Task<C> {
             s.restarts += 1;
             s.failures_in_row += 1;
             s.last_error = Some(error);
-            s.next_attempt = Some(next);
-            s.retry_delay = Some(delay);
+            s.next_attempt = next;
+            s.retry_delay = delay;
         });
+        self.slot.answer_demands();
         self.publish_state();
+    }
+
+    /// Records a failed start or a crash, then waits out the backoff.
+    async fn retry_after(&mut self, state: ServerState, error: String) -> Woken {
+        let delay = self.backoff.next_delay();
+        self.record_failure(state, error, Some(delay));
         if self.backoff.at_cap() {
             tracing::error!(server = %self.slot.name(), "server keeps failing; retrying every {}s", delay.as_secs());
         }
@@ -528,17 +643,41 @@ impl<C: Connector> Task<C> {
 
     /// Waits for the timer (if any), a restart request or stop.
     async fn wait(&mut self, delay: Option<Duration>) -> Woken {
+        let deadline = delay.map(|d| tokio::time::Instant::now() + d);
         let timer = async {
-            match delay {
-                Some(d) => tokio::time::sleep(d).await,
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
+        tokio::pin!(timer);
+        loop {
+            tokio::select! {
+                _ = &mut timer => return Woken::Timer,
+                _ = self.stop.cancelled() => return Woken::Stop,
+                control = self.control.recv() => match control {
+                    Some(Control::Restart) => return Woken::Restart,
+                    // Read again at the next attempt.
+                    Some(Control::Reconsider) => {}
+                    None => return Woken::Stop,
+                },
+            }
+        }
+    }
+
+    /// An on-demand server with a known catalog and no process: `idle` (or `failed`, when the
+    /// start a request asked for failed, until the next one asks) until a request needs it,
+    /// a restart, a change of its `start`, or stop.
+    async fn sleep(&mut self) -> Woken {
+        if self.slot.status().state != ServerState::Failed {
+            self.set_state(ServerState::Idle, None, None);
+        }
         tokio::select! {
-            _ = timer => Woken::Timer,
+            _ = self.slot.demanded() => Woken::Demand,
             _ = self.stop.cancelled() => Woken::Stop,
             control = self.control.recv() => match control {
                 Some(Control::Restart) => Woken::Restart,
+                Some(Control::Reconsider) => Woken::Reconsider,
                 None => Woken::Stop,
             },
         }
@@ -578,6 +717,7 @@ impl<C: Connector> Task<C> {
             state: status.state,
             pid: status.pid,
             last_error: status.last_error,
+            listed: status.state == ServerState::Running || self.slot.serves_from_catalog(),
         });
     }
 }
@@ -957,7 +1097,12 @@ mod tests {
             ..Default::default()
         });
         let (slot, writer) = slot();
-        let supervisor = Supervisor::start(writer, EventBus::default(), Arc::clone(&connector));
+        let supervisor = Supervisor::start(
+            writer,
+            EventBus::default(),
+            Arc::clone(&connector),
+            CatalogStore::default(),
+        );
 
         until(&slot, "first attempt refused", |s| s.restarts == 1).await;
         until(&slot, "second attempt connected", |s| {
@@ -1013,7 +1158,12 @@ mod tests {
                 server: server.clone(),
                 ..Default::default()
             });
-            let supervisor = Supervisor::start(writer, EventBus::default(), connector);
+            let supervisor = Supervisor::start(
+                writer,
+                EventBus::default(),
+                connector,
+                CatalogStore::default(),
+            );
             until(&slot, "running", |s| s.state == ServerState::Running).await;
             let upstream = slot.upstream().expect("connected");
             assert_eq!(upstream.is_stateless(), !legacy, "legacy: {legacy}");

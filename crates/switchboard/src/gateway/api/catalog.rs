@@ -1,5 +1,6 @@
 //! `GET /api/servers/{name}/resources` and `/prompts`: asked of the running child on demand
-//! (they are not cached: few clients look, and they can be large).
+//! (they are not cached: few clients look, and they can be large); an on-demand server asleep
+//! is not started for it: its stored catalog answers.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,14 +8,24 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::gateway::{ApiError, AppState};
-use crate::slot::Upstream;
+use crate::slot::{Catalog, Upstream};
 
-/// The child's connection, or why there is none.
-fn upstream(state: &AppState, name: &str) -> Result<(Upstream, std::time::Duration), ApiError> {
+/// Where the lists come from: the running child, or an on-demand server's stored catalog.
+enum Source {
+    Live(Upstream, std::time::Duration),
+    Stored(Catalog),
+}
+
+/// The child's connection (or the catalog of an on-demand server asleep), or why there is
+/// none.
+fn upstream(state: &AppState, name: &str) -> Result<Source, ApiError> {
     let slot = state
         .hub
         .slot(name)
         .ok_or_else(|| ApiError::unknown_server(name))?;
+    if slot.upstream().is_none() && slot.serves_from_catalog() {
+        return Ok(Source::Stored(slot.catalog()));
+    }
     let timeout = slot.settings().spec.timeouts.request();
     let upstream = slot.connection().map_err(|status| {
         ApiError::new(
@@ -23,7 +34,7 @@ fn upstream(state: &AppState, name: &str) -> Result<(Upstream, std::time::Durati
             crate::proxy::not_running(name, &status),
         )
     })?;
-    Ok((upstream, timeout))
+    Ok(Source::Live(upstream, timeout))
 }
 
 fn upstream_failed(name: &str, what: &str, error: impl std::fmt::Display) -> ApiError {
@@ -39,7 +50,15 @@ pub async fn resources(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (upstream, timeout) = upstream(&state, &name)?;
+    let (upstream, timeout) = match upstream(&state, &name)? {
+        Source::Live(upstream, timeout) => (upstream, timeout),
+        Source::Stored(catalog) => {
+            let (resources, templates) = (&*catalog.resources, &*catalog.templates);
+            return Ok(Json(
+                json!({ "resources": resources, "templates": templates }),
+            ));
+        }
+    };
     if upstream.info.capabilities.resources.is_none() {
         return Ok(Json(json!({ "resources": [], "templates": [] })));
     }
@@ -64,7 +83,10 @@ pub async fn prompts(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (upstream, timeout) = upstream(&state, &name)?;
+    let (upstream, timeout) = match upstream(&state, &name)? {
+        Source::Live(upstream, timeout) => (upstream, timeout),
+        Source::Stored(catalog) => return Ok(Json(json!({ "prompts": &*catalog.prompts }))),
+    };
     if upstream.info.capabilities.prompts.is_none() {
         return Ok(Json(json!({ "prompts": [] })));
     }

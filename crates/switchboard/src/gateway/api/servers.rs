@@ -73,6 +73,13 @@ pub struct ServerSummary {
     /// without `type`, what it turned out to speak), once an attempt was made.
     pub transport: Option<&'static str>,
     pub disabled: bool,
+    /// When the process runs: `always`, or `onDemand` (started by the first request that
+    /// needs it, stopped after `idleStopSecs` unused; `idle` while it sleeps).
+    pub start: &'static str,
+    pub idle_stop_secs: u64,
+    /// Milliseconds since the Unix epoch at which a running on-demand server stops if nothing
+    /// uses it meanwhile; null while something does, and for other servers.
+    pub sleeps_at_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,8 +175,8 @@ fn summarize(slot: &ServerSlot, state: &AppState, cost: &CostQuery) -> ServerSum
             }
         },
         protocol: slot
-            .upstream()
-            .map(|u| u.info.protocol_version.as_str().to_owned()),
+            .peer_info()
+            .map(|info| info.protocol_version.as_str().to_owned()),
         endpoints: Endpoints {
             mcp: format!("{base_url}/servers/{name}/mcp"),
             sse: format!("{base_url}/servers/{name}/sse"),
@@ -179,6 +186,9 @@ fn summarize(slot: &ServerSlot, state: &AppState, cost: &CostQuery) -> ServerSum
         url: settings.spec.remote_url().map(without_secrets),
         transport: status.transport,
         disabled: settings.spec.disabled,
+        start: settings.spec.start.unwrap_or_default().as_str(),
+        idle_stop_secs: settings.spec.idle_stop().as_secs(),
+        sleeps_at_ms: slot.sleeps_at().and_then(epoch_ms),
         name,
     }
 }

@@ -49,7 +49,7 @@ fn cost_of(state: &AppState, view: &View) -> EndpointCost {
         .hub
         .slots()
         .into_iter()
-        .filter(|s| view.includes(s.name()) && s.upstream().is_some())
+        .filter(|s| view.includes(s.name()) && (s.upstream().is_some() || s.serves_from_catalog()))
         .collect();
     let mut servers = Vec::new();
     for slot in &running {
