@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, uptimeAt, type Model } from "./reducer";
-import type { LiveEvent, ServerSummary } from "./types";
+import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowFromDetail, rowsFrom, uptimeAt, type Model } from "./reducer";
+import type { ActivityEntry, LiveEvent, ServerDetail, ServerSummary } from "./types";
 
 function summary(name: string, over: Partial<ServerSummary> = {}): ServerSummary {
   return {
@@ -27,7 +27,7 @@ describe("reduce", () => {
   it("hello and lagged refetch everything", () => {
     for (const event of [{ type: "hello" }, { type: "lagged", missed: 3 }] as LiveEvent[]) {
       const { effects } = reduce(model(), event, 0);
-      expect(effects).toEqual({ list: true, config: true, details: ["*"], catalogs: [], clients: true, stats: true });
+      expect(effects).toEqual({ list: true, config: true, details: ["*"], catalogs: [], clients: true, stats: true, usage: false });
     }
   });
 
@@ -96,6 +96,28 @@ describe("reduce", () => {
     expect(effects).toEqual({ ...NO_EFFECTS, stats: true });
   });
 
+  it("activity of an on-demand server asks for its sleep time again (throttled by the store)", () => {
+    const m = model(summary("always"), summary("lazy", { start: "onDemand", sleepsAtMs: 50_000 }));
+    const entry = (server: string | null) => ({ server }) as ActivityEntry;
+    const of = (...servers: (string | null)[]) => reduce(m, { type: "activity", entries: servers.map(entry), dropped: 0 }, 0);
+    expect(of("lazy").effects).toEqual({ ...NO_EFFECTS, stats: true, usage: true });
+    expect(of("always", null).effects.usage).toBe(false);
+    expect(of(null, "always", "lazy").effects.usage).toBe(true);
+    expect(of("lazy").model).toBe(m);
+  });
+
+  it("an on-demand server's sleep time is dropped when it stops running, and unknown when it starts", () => {
+    const m = model(summary("lazy", { start: "onDemand", sleepsAtMs: 50_000 }));
+    const idle = reduce(m, { type: "serverState", name: "lazy", state: "idle", pid: null, lastError: null, listed: true }, 60_000).model;
+    expect(idle.servers[0]).toMatchObject({ state: "idle", sleepsAtMs: null, pid: null, uptimeSecs: null });
+    const woken = reduce(idle, { type: "serverState", name: "lazy", state: "running", pid: 7, lastError: null, listed: true }, 61_000);
+    expect(woken.model.servers[0]).toMatchObject({ state: "running", sleepsAtMs: null, uptimeSecs: 0 });
+    expect(woken.effects.list).toBe(true);
+    // Still running (the same process): the time stands until the refetch.
+    const same = reduce(m, { type: "serverState", name: "lazy", state: "running", pid: 100, lastError: null }, 61_000).model;
+    expect(same.servers[0].sleepsAtMs).toBe(50_000);
+  });
+
   it("ignores events it does not know", () => {
     const m = model(summary("a"));
     const { model: next, effects } = reduce(m, { type: "somethingNew" } as unknown as LiveEvent, 0);
@@ -106,8 +128,8 @@ describe("reduce", () => {
 
 describe("mergeEffects", () => {
   it("unions without duplicates", () => {
-    const a = { list: true, config: false, details: ["x"], catalogs: [{ name: "x", what: "prompts" as const }], clients: false, stats: true };
-    const b = { list: false, config: true, details: ["x", "*"], catalogs: [{ name: "x", what: "prompts" as const }, { name: "y", what: "resources" as const }], clients: true, stats: false };
+    const a = { list: true, config: false, details: ["x"], catalogs: [{ name: "x", what: "prompts" as const }], clients: false, stats: true, usage: false };
+    const b = { list: false, config: true, details: ["x", "*"], catalogs: [{ name: "x", what: "prompts" as const }, { name: "y", what: "resources" as const }], clients: true, stats: false, usage: true };
     expect(mergeEffects(a, b)).toEqual({
       list: true,
       config: true,
@@ -118,8 +140,10 @@ describe("mergeEffects", () => {
       ],
       clients: true,
       stats: true,
+      usage: true,
     });
     expect(hasEffects(NO_EFFECTS)).toBe(false);
+    expect(hasEffects({ ...NO_EFFECTS, usage: true })).toBe(true);
     expect(hasEffects({ ...NO_EFFECTS, clients: true })).toBe(true);
     expect(hasEffects({ ...NO_EFFECTS, stats: true })).toBe(true);
   });
@@ -131,5 +155,20 @@ describe("uptimeAt", () => {
     expect(uptimeAt(row, 1_000)).toBe(10);
     expect(uptimeAt(row, 4_999)).toBe(13);
     expect(uptimeAt({ ...row, state: "failed" }, 4_999)).toBeNull();
+  });
+});
+
+describe("rowFromDetail", () => {
+  it("keeps the listed fields and leaves out what only the page needs", () => {
+    const detail: ServerDetail = {
+      ...summary("lazy", { start: "onDemand", idleStopSecs: 3, sleepsAtMs: 9_000 }),
+      cwd: "/x",
+      envKeys: ["A"],
+      headerKeys: [],
+      filter: { allow: null, deny: [] },
+      toolList: [{ name: "t", description: null, inputSchema: {}, exposed: true }],
+    };
+    const row = rowFromDetail(detail, 1_234);
+    expect(row).toEqual({ ...summary("lazy", { start: "onDemand", idleStopSecs: 3, sleepsAtMs: 9_000 }), fetchedAt: 1_234 });
   });
 });

@@ -3,7 +3,8 @@
 // patched at once and the rest (restarts, tool counts, the file's error position) is
 // refetched; the caller coalesces those refetches.
 
-import type { ConfigStatus, LiveEvent, ServerSummary } from "./types";
+import { movesSleep } from "./ondemand";
+import type { ConfigStatus, LiveEvent, ServerDetail, ServerSummary } from "./types";
 
 /** A server as listed, with when its numbers were read (uptime keeps counting from there). */
 export interface ServerRow extends ServerSummary {
@@ -32,9 +33,11 @@ export interface Effects {
   clients: boolean;
   /** Refetch the servers' activity numbers (`/api/activity/stats`), throttled by the caller. */
   stats: boolean;
+  /** Refetch `/api/servers`, throttled by the caller: requests moved an on-demand server's sleep time (`sleepsAtMs`). */
+  usage: boolean;
 }
 
-export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [], clients: false, stats: false };
+export const NO_EFFECTS: Effects = { list: false, config: false, details: [], catalogs: [], clients: false, stats: false, usage: false };
 
 export function emptyModel(): Model {
   return { servers: [], config: null, configMessage: null };
@@ -42,7 +45,7 @@ export function emptyModel(): Model {
 
 /** Everything, as after a (re)connect or a lag. */
 function refetchAll(): Effects {
-  return { list: true, config: true, details: ["*"], catalogs: [], clients: true, stats: true };
+  return { list: true, config: true, details: ["*"], catalogs: [], clients: true, stats: true, usage: false };
 }
 
 export function reduce(model: Model, event: LiveEvent, now: number): { model: Model; effects: Effects } {
@@ -63,6 +66,9 @@ export function reduce(model: Model, event: LiveEvent, now: number): { model: Mo
         row.fetchedAt = now;
       }
       if (event.state === "running") row.nextAttemptMs = null;
+      // Only a running on-demand server has a sleep time; one that just started is in use (the
+      // request that started it): the refetch tells when it sleeps.
+      if (event.state !== "running" || old.state !== "running") row.sleepsAtMs = null;
       const servers = model.servers.slice();
       servers[index] = row;
       return { model: { ...model, servers }, effects: { ...NO_EFFECTS, list: true } };
@@ -81,7 +87,7 @@ export function reduce(model: Model, event: LiveEvent, now: number): { model: Mo
       return { model: { ...model, configMessage: event.message }, effects: { ...NO_EFFECTS, config: true } };
     case "activity":
       // The entries themselves go to the activity page as they are (store.svelte.ts `onLive`).
-      return { model, effects: { ...NO_EFFECTS, stats: true } };
+      return { model, effects: { ...NO_EFFECTS, stats: true, usage: movesSleep(model.servers, event.entries) } };
     default:
       // An event this dashboard does not know (a newer gateway): nothing to do.
       return { model, effects: NO_EFFECTS };
@@ -94,16 +100,22 @@ export function mergeEffects(a: Effects, b: Effects): Effects {
   for (const d of b.details) if (!details.includes(d)) details.push(d);
   const catalogs = [...a.catalogs];
   for (const c of b.catalogs) if (!catalogs.some((x) => x.name === c.name && x.what === c.what)) catalogs.push(c);
-  return { list: a.list || b.list, config: a.config || b.config, details, catalogs, clients: a.clients || b.clients, stats: a.stats || b.stats };
+  return { list: a.list || b.list, config: a.config || b.config, details, catalogs, clients: a.clients || b.clients, stats: a.stats || b.stats, usage: a.usage || b.usage };
 }
 
 export function hasEffects(e: Effects): boolean {
-  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0 || e.clients || e.stats;
+  return e.list || e.config || e.details.length > 0 || e.catalogs.length > 0 || e.clients || e.stats || e.usage;
 }
 
 /** Rows from a fresh `/api/servers` answer. */
 export function rowsFrom(servers: ServerSummary[], now: number): ServerRow[] {
   return servers.map((s) => ({ ...s, fetchedAt: now }));
+}
+
+/** A row from one server's detail (`GET /api/servers/{name}`), without what only the page needs. */
+export function rowFromDetail(detail: ServerDetail, now: number): ServerRow {
+  const { cwd, envKeys, headerKeys, filter, toolList, ...summary } = detail;
+  return { ...summary, fetchedAt: now };
 }
 
 /** Seconds a server has been up at `now`, counting on from when the row was read. */

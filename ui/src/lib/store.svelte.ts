@@ -6,8 +6,9 @@ import { exposes, setExposed, toolsPatch } from "./filter";
 import { browserDeps, LiveConnection, type LiveStatus } from "./live";
 import { beginSignIn, settleSignIns, stillWaiting, type PendingSignIn } from "./remote";
 import { runSteps, type Step } from "./secrets";
-import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
+import { emptyModel, hasEffects, mergeEffects, NO_EFFECTS, reduce, rowFromDetail, rowsFrom, type Catalog, type Effects, type Model } from "./reducer";
 import { Throttle } from "./activity";
+import { dueForRefresh, formatIdleStop, startChange } from "./ondemand";
 import type { ActivityStat, DetectedClient, EndpointCost, LiveEvent, SecretsInfo, ServerDetail, ServerEntry, ToolRules } from "./types";
 
 export interface Toast {
@@ -20,6 +21,8 @@ export interface Toast {
 const COALESCE_MS = 60;
 /** The server cards' activity numbers are read again at most this often while calls are recorded. */
 const SERVER_ACTIVITY_MS = 10_000;
+/** The list is read again at most this often while calls move on-demand servers' sleep times. */
+const SLEEP_TIMES_MS = 3_000;
 
 class Dashboard {
   model = $state<Model>(emptyModel());
@@ -81,6 +84,10 @@ class Dashboard {
   /** The list was refetched while the aggregate's cost was not (the list page was closed). */
   private costStale = true;
   private costSeq = 0;
+  /** Calls to on-demand servers move their sleep times: the list is read again, at most every 3 s. */
+  private sleepTimesThrottle = new Throttle(() => this.request({ ...NO_EFFECTS, list: true }), SLEEP_TIMES_MS);
+  /** Servers read again when their countdown ran out: name -> the sleep time that ran out (once each). */
+  private sleepsChecked = new Map<string, number>();
 
   start(): void {
     if (this.connection) return;
@@ -89,7 +96,9 @@ class Dashboard {
     // A first load without waiting for `hello` (which triggers the same fetch).
     this.request({ ...NO_EFFECTS, list: true, config: true });
     setInterval(() => {
-      if (document.visibilityState === "visible") this.now = Date.now();
+      if (document.visibilityState !== "visible") return;
+      this.now = Date.now();
+      this.checkSleeps();
     }, 1000);
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") {
@@ -165,7 +174,39 @@ class Dashboard {
     if (open !== null && (effects.details.includes("*") || effects.details.includes(open))) jobs.push(this.fetchDetail(open));
     if (effects.clients && this.clientsOpen) jobs.push(this.fetchClients());
     if (effects.stats) this.requestServerActivity();
+    if (effects.usage) this.sleepTimesThrottle.request();
     await Promise.allSettled(jobs);
+  }
+
+  /**
+   * A running on-demand server whose countdown ran out is read again, once for that sleep
+   * time (it usually went to sleep, and its `serverState` event said so already; if a call
+   * moved its time meanwhile, the answer says the new one). Never polled beyond that.
+   */
+  private checkSleeps(): void {
+    for (const name of dueForRefresh(this.model.servers, this.now, this.sleepsChecked)) {
+      const row = this.row(name);
+      if (row?.sleepsAtMs == null) continue;
+      this.sleepsChecked.set(name, row.sleepsAtMs);
+      void this.refreshServer(name);
+    }
+  }
+
+  /** Reads one server again (its row, and its detail if its page is open). */
+  private async refreshServer(name: string): Promise<void> {
+    try {
+      const detail = await api.server(name);
+      const index = this.model.servers.findIndex((s) => s.name === name);
+      if (index >= 0) {
+        const servers = this.model.servers.slice();
+        this.now = Date.now();
+        servers[index] = rowFromDetail(detail, this.now);
+        this.model = { ...this.model, servers };
+      }
+      this.setDetail(detail);
+    } catch {
+      // Gone or unreachable: the events and the banner say so.
+    }
   }
 
   /** Every event of `/api/events` as it comes (the activity page's live entries); answers the unsubscribe. */
@@ -229,7 +270,9 @@ class Dashboard {
   private async fetchList(): Promise<void> {
     try {
       const servers = await api.servers();
-      this.model = { ...this.model, servers: rowsFrom(servers, Date.now()) };
+      // The clock too, so countdowns start from the answer (not from up to a second before it).
+      this.now = Date.now();
+      this.model = { ...this.model, servers: rowsFrom(servers, this.now) };
       this.loaded = true;
       this.loadError = null;
       this.settleSignIns();
@@ -337,9 +380,11 @@ class Dashboard {
   }
 
   async restart(name: string): Promise<boolean> {
+    // An on-demand server asleep has nothing to restart: it is started.
+    const asleep = this.row(name)?.state === "idle";
     try {
       await api.restart(name);
-      this.toast("info", `Restarting ${name}…`);
+      this.toast("info", asleep ? `Starting ${name}…` : `Restarting ${name}…`);
       return true;
     } catch (e) {
       this.fail(`Could not restart ${name}`, e);
@@ -349,6 +394,18 @@ class Dashboard {
 
   async setDisabled(name: string, disabled: boolean): Promise<boolean> {
     return this.patch(name, { disabled: disabled ? true : null }, disabled ? `${name} disabled` : `${name} enabled`);
+  }
+
+  /** `start`: on demand (started by the first request that needs it) or always; answers whether it was written. */
+  async setOnDemand(name: string, onDemand: boolean): Promise<boolean> {
+    const row = this.row(name) ?? (this.detail?.name === name ? this.detail : null);
+    const change = startChange(name, onDemand, row?.state ?? "stopped", row?.idleStopSecs);
+    return this.patch(name, { start: change.start }, change.message);
+  }
+
+  /** `idleStopSecs`: how long an on-demand server may go unused before it is stopped. */
+  async setIdleStop(name: string, secs: number): Promise<boolean> {
+    return this.patch(name, { idleStopSecs: secs }, `${name} now stops after ${formatIdleStop(secs)} unused`);
   }
 
   /** A merge patch of the entry; answers whether it was written. */

@@ -1,7 +1,14 @@
 // The shapes of Switchboard's REST API and event stream (crates/switchboard/src/gateway/api).
 
-/** `needs-auth`: a remote server refused Switchboard until someone signs in (`lastError` says so). */
-export type ServerState = "starting" | "running" | "restarting" | "failed" | "stopped" | "disabled" | "needs-auth";
+/**
+ * `needs-auth`: a remote server refused Switchboard until someone signs in (`lastError` says so).
+ * `idle`: an on-demand server with no process; its catalog is listed from disk and the first
+ * request that needs the process starts it.
+ */
+export type ServerState = "starting" | "running" | "restarting" | "failed" | "stopped" | "disabled" | "needs-auth" | "idle";
+
+/** When a server's process runs: with Switchboard, or started by the first request that needs it and stopped after `idleStopSecs` unused. */
+export type StartMode = "always" | "onDemand";
 
 /** How a server is reached: a local program over stdio, or a remote URL over HTTP. */
 export type Transport = "stdio" | "streamable-http" | "sse";
@@ -13,7 +20,7 @@ export interface ServerSummary {
   uptimeSecs: number | null;
   restarts: number;
   lastError: string | null;
-  /** Epoch ms of the next start attempt, while failed/restarting. */
+  /** Epoch ms of the next start attempt, while failed/restarting; null for an on-demand server whose start failed (the next request tries again). */
   nextAttemptMs?: number | null;
   /** `cost`: what the exposed tools' definitions cost a client of the server's own endpoint (older gateways do not send it). */
   tools: { exposed: number; total: number; cost?: Cost };
@@ -31,6 +38,12 @@ export interface ServerSummary {
   /** How it is reached (for a remote entry without `type`, what it turned out to speak); null before the first attempt. */
   transport?: Transport | null;
   disabled: boolean;
+  /** Older gateways do not send it (every server runs always there). */
+  start?: StartMode;
+  /** How long an on-demand server may go unused before it is stopped (the entry's, else `gateway.idleStopSecs`). */
+  idleStopSecs?: number;
+  /** Epoch ms at which a running on-demand server stops unless something uses it meanwhile; null while something does, and for any other server or state. */
+  sleepsAtMs?: number | null;
 }
 
 /**
@@ -128,7 +141,8 @@ export interface JsonSchema {
 /** Events of `/api/events`, by their SSE event name. */
 export type LiveEvent =
   | { type: "hello" }
-  | { type: "serverState"; name: string; state: ServerState; pid: number | null; lastError: string | null }
+  /** `listed`: its tools are listed (it runs, or it is an on-demand server listed from its catalog); older gateways do not send it. */
+  | { type: "serverState"; name: string; state: ServerState; pid: number | null; lastError: string | null; listed?: boolean }
   | { type: "toolsChanged"; name: string }
   | { type: "promptsChanged"; name: string }
   | { type: "resourcesChanged"; name: string }
@@ -166,6 +180,8 @@ export interface ServerEntry {
   type?: "http" | "sse";
   headers?: Record<string, string>;
   disabled?: boolean;
+  start?: StartMode;
+  idleStopSecs?: number;
   [key: string]: unknown;
 }
 
