@@ -15,6 +15,11 @@
 //!    copies of those servers' definitions), and how long `search_tools` takes over each: the
 //!    first search (which builds the index) and the queries of `tests/search/queries.json`,
 //!    one keep-alive client, 2026-07-28 stateless calls.
+//! 4. On-demand servers (issue 19): memory (RSS of the gateway and of every process its
+//!    servers run) with 10 server-everything entries running (`always`) and asleep
+//!    (`onDemand`, `idle`); and the first call to a sleeping server (its cold start: spawn,
+//!    handshake, catalog, call) against a call to it running, and against a client that
+//!    starts its own copy over stdio (spawn, `initialize`, call), 10 rounds each.
 //!
 //! Nothing is asserted; the numbers are printed as markdown and written to
 //! `target/bench-control-plane.md`. Every process started is killed when the run ends.
@@ -432,6 +437,123 @@ async fn search(report: &mut String) {
     ));
 }
 
+/// Memory of the gateway and of the processes carrying `mark` (its servers'), once settled.
+fn memory_of(gateway: &Gateway, mark: &switchboard_test_procs::Mark) -> (u64, u64, usize) {
+    let own = switchboard_test_procs::memory(gateway.child.id()).map_or(0, |m| m.rss_kib);
+    let children = mark.processes().unwrap_or_default();
+    let theirs = children
+        .iter()
+        .filter_map(|pid| switchboard_test_procs::memory(*pid).ok())
+        .map(|m| m.rss_kib)
+        .sum();
+    (own, theirs, children.len())
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+async fn on_demand(report: &mut String) {
+    const SERVERS: usize = 10;
+    const ROUNDS: usize = 10;
+    let mut rows = String::new();
+    for start in ["always", "onDemand"] {
+        let mark = switchboard_test_procs::Mark::new(
+            "SWITCHBOARD_BENCH_ON_DEMAND",
+            format!("{}-{start}", std::process::id()),
+        );
+        let mut servers = json!({});
+        for i in 0..SERVERS {
+            let mut entry = everything();
+            entry["start"] = json!(start);
+            entry["env"] = json!({ mark.var(): mark.value() });
+            servers[format!("everything-{i}")] = entry;
+        }
+        let gateway = Gateway::start(&servers);
+        let settled = if start == "always" { "running" } else { "idle" };
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let all = gateway.servers().await;
+            if all.len() == SERVERS && all.iter().all(|s| s["state"] == settled) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not all {settled}: {all:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The learning starts' processes are stopped (stdin, TERM, KILL) after `idle` is
+        // published; Node's heap settles after start-up.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let (own, theirs, count) = memory_of(&gateway, &mark);
+        rows.push_str(&format!(
+            "| {SERVERS} × server-everything, `\"start\": \"{start}\"` ({settled}) | {count} | {} | {} | {} |\n",
+            mib(own),
+            mib(theirs),
+            mib(own + theirs)
+        ));
+        drop(gateway);
+        let _ = mark.kill_all();
+    }
+
+    // Cold start: one on-demand server that sleeps after a second unused.
+    let mut entry = everything();
+    entry["start"] = json!("onDemand");
+    entry["idleStopSecs"] = json!(1);
+    let gateway = Gateway::start(&json!({ "everything": entry }));
+    let url = format!("{}/servers/everything/mcp", gateway.url);
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.expect("connect");
+    let echo = || {
+        let mut params = rmcp::model::CallToolRequestParams::new("echo");
+        params.arguments = json!({ "message": "hi" }).as_object().cloned();
+        params
+    };
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while gateway.servers().await[0]["state"] != "idle" {
+            assert!(Instant::now() < deadline, "it did not go to sleep");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Let the stopped process go entirely (TERM, then KILL after 3 s at worst).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let sent = Instant::now();
+        client.call_tool(echo()).await.expect("cold call");
+        cold.push(sent.elapsed());
+        let sent = Instant::now();
+        client.call_tool(echo()).await.expect("warm call");
+        warm.push(sent.elapsed());
+    }
+    client.cancel().await.ok();
+    drop(gateway);
+
+    // The peer: a client that starts its own copy of the server over stdio.
+    let mut direct = Vec::new();
+    let bin = everything()["command"].as_str().unwrap().to_owned();
+    for _ in 0..ROUNDS {
+        let sent = Instant::now();
+        let mut command = tokio::process::Command::new(&bin);
+        command.arg("stdio");
+        let transport = rmcp::transport::TokioChildProcess::new(command).expect("spawn");
+        let client = ().serve(transport).await.expect("initialize");
+        client.call_tool(echo()).await.expect("direct call");
+        direct.push(sent.elapsed());
+        client.cancel().await.ok();
+    }
+    let (cold, warm, direct) = (stats(cold), stats(warm), stats(direct));
+    report.push_str(&format!(
+        "\n### On-demand servers (issue 19)\n\n\
+         Memory, settled (RSS of the gateway and of every process its servers run):\n\n\
+         | servers | processes | gateway | servers' processes | total |\n| --- | ---: | ---: | ---: | ---: |\n{rows}\n\
+         First call ({ROUNDS} rounds, one rmcp client session opened while the server slept):\n\n\
+         | call | median | p99 | max |\n| --- | --- | --- | --- |\n\
+         | to an on-demand server asleep (cold start: spawn, handshake, catalog, call) | {} | {} | {} |\n\
+         | the next one, running | {} | {} | {} |\n\
+         | peer: a client starting its own copy over stdio (spawn, `initialize`, call) | {} | {} | {} |\n",
+        ms(cold.median), ms(cold.p99), ms(cold.max),
+        ms(warm.median), ms(warm.p99), ms(warm.max),
+        ms(direct.median), ms(direct.p99), ms(direct.max),
+    ));
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut report = String::from("## Control plane\n");
@@ -446,6 +568,9 @@ fn main() {
         }
         if runs("search") {
             search(&mut report).await;
+        }
+        if runs("on_demand") {
+            on_demand(&mut report).await;
         }
     });
     println!("{report}");

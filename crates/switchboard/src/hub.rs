@@ -396,6 +396,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_change_of_start_is_handed_to_the_supervisor_without_a_restart() {
+        let (hub, journal) = hub();
+        hub.apply(&file(serde_json::json!({ "a": { "command": "a" } })))
+            .await;
+        journal.take();
+        for start in ["onDemand", "always"] {
+            let summary = hub
+                .apply(&file(
+                    serde_json::json!({ "a": { "command": "a", "start": start } }),
+                ))
+                .await;
+            assert_eq!(summary.updated_live, ["a"], "{start}");
+            assert_eq!(journal.take(), ["reconsider a"], "{start}");
+        }
+        let summary = hub
+            .apply(&file(serde_json::json!({
+                "a": { "command": "a", "start": "always", "idleStopSecs": 60 },
+            })))
+            .await;
+        assert_eq!(summary.updated_live, ["a"]);
+        assert!(journal.take().is_empty(), "read at the next idle check");
+        hub.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn a_filter_or_timeout_change_applies_live_without_a_restart() {
         let (hub, journal) = hub();
         let mut events = hub.events().subscribe();

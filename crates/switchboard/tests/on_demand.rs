@@ -120,6 +120,12 @@ async fn an_on_demand_server_is_listed_asleep_started_by_a_call_and_stopped_when
         .expect("initialize");
     let tools = all.list_all_tools().await.expect("aggregate tools/list");
     assert!(tool_names(&tools).contains(&"everything__echo".to_owned()));
+    #[allow(deprecated)] // logging is deprecated by SEP-2577, still what clients send
+    one.set_level(rmcp::model::SetLevelRequestParams::new(
+        rmcp::model::LoggingLevel::Info,
+    ))
+    .await
+    .expect("logging/setLevel, as clients send on connecting");
     assert!(one.list_all_prompts().await.is_ok_and(|p| !p.is_empty()));
     assert!(one.list_all_resources().await.is_ok_and(|r| !r.is_empty()));
     assert_eq!(sb.server("everything").await["state"], "idle");

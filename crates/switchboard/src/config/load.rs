@@ -335,6 +335,44 @@ mod tests {
     }
 
     #[test]
+    fn start_and_idle_stop_come_from_the_entry_else_from_gateway() {
+        let file = parse(
+            &p(),
+            r#"{"mcpServers":{
+                "a": {"command": "a"},
+                "b": {"command": "b", "start": "always", "idleStopSecs": 30}
+            }, "gateway": {"start": "onDemand", "idleStopSecs": 120}}"#,
+        )
+        .unwrap();
+        let (a, b) = (&file.mcp_servers["a"], &file.mcp_servers["b"]);
+        assert!(a.on_demand());
+        assert_eq!(a.idle_stop(), std::time::Duration::from_secs(120));
+        assert!(!b.on_demand());
+        assert_eq!(b.idle_stop(), std::time::Duration::from_secs(30));
+        let plain = parse(&p(), r#"{"mcpServers":{"a":{"command":"a"}}}"#).unwrap();
+        assert!(!plain.mcp_servers["a"].on_demand(), "always by default");
+        assert_eq!(plain.mcp_servers["a"].idle_stop().as_secs(), 300);
+
+        let wrong = parse(
+            &p(),
+            r#"{"mcpServers":{"a":{"command":"a","start":"lazy"}}}"#,
+        );
+        let message = wrong.unwrap_err().to_string();
+        assert!(
+            message.contains("mcpServers.a.start") && message.contains("onDemand"),
+            "{message}"
+        );
+        let zero = parse(
+            &p(),
+            r#"{"mcpServers":{"a":{"command":"a","idleStopSecs":0}}}"#,
+        );
+        assert!(zero
+            .unwrap_err()
+            .to_string()
+            .contains("mcpServers.a.idleStopSecs"));
+    }
+
+    #[test]
     fn remote_entries_parse_in_every_clients_shape() {
         let file = parse(
             &p(),

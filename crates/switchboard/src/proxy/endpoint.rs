@@ -477,7 +477,9 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         // 2026 caller's `_meta` names.
         *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = Some(request.level);
         let mut routes = self.routing(&context).fan_out(FanOut::Logging);
-        routes.retain(|route| !route.is_stateless());
+        // Nor is an on-demand server asleep started for it (clients set a level as they
+        // connect; the level is not passed on when it starts later).
+        routes.retain(|route| !route.is_stateless() && !route.slot.serves_from_catalog());
         let sets = routes.iter().map(|route| {
             let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request.clone()));
             route.forward::<ServerResult>(request, context.clone(), false)

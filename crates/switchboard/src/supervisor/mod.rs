@@ -494,7 +494,9 @@ impl<C: Connector> Task<C> {
         let mut ping: Option<tokio::task::JoinHandle<bool>> = None;
         let mut misses = 0;
         let mut connection_closed = false;
-        // An on-demand server's idle time is looked at every second (the setting is live).
+        // An on-demand server's idle time is looked at every second (`start` and
+        // `idleStopSecs` are live: `Reconsider` says when the first changed).
+        let mut on_demand = self.slot.settings().spec.on_demand();
         let mut idle_check = tokio::time::interval(Duration::from_secs(1));
         idle_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ended = loop {
@@ -519,13 +521,14 @@ impl<C: Connector> Task<C> {
                 control = self.control.recv() => match control {
                     Some(Control::Restart) => break Ended::Restart,
                     Some(Control::Reconsider) => {
-                        if self.slot.settings().spec.on_demand() {
+                        on_demand = self.slot.settings().spec.on_demand();
+                        if on_demand {
                             self.known.learned(&self.slot);
                         }
                     }
                     None => break Ended::Stop,
                 },
-                _ = idle_check.tick() => {
+                _ = idle_check.tick(), if on_demand => {
                     let spec = &self.slot.settings().spec;
                     if spec.on_demand()
                         && self.slot.unused_for() >= spec.idle_stop()
