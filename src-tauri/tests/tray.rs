@@ -11,7 +11,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,7 +22,15 @@ use support::{
 };
 use zbus::blocking::Connection;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard-app");
+/// The app under test: the one this build made, or an installed one named by
+/// `SWITCHBOARD_APP_BIN` (`scripts/package-check` runs this test against the .deb's
+/// `/usr/bin/switchboard-app`, so Start at Login, Open servers.json and the single instance are
+/// proven from the installed paths too).
+fn app_bin() -> PathBuf {
+    std::env::var_os("SWITCHBOARD_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_switchboard-app").into())
+}
 const TITLE: &str = "Switchboard";
 
 fn state_of(app: &AppProcess, name: &str) -> Option<String> {
@@ -50,7 +58,7 @@ fn tray_app_end_to_end() {
     if !inside_session() {
         return rerun_in_session("tray_app_end_to_end", Duration::from_secs(420));
     }
-    let bin = Path::new(BIN);
+    let bin = &app_bin();
     let conn = Connection::session().expect("the session bus (dbus-run-session)");
     let notifications = Notifications::default();
     let _notification_server = notifications.serve();
@@ -249,7 +257,8 @@ fn tray_app_end_to_end() {
     tray.click_path(&["Start at Login"]);
     wait_for(Duration::from_secs(10), "the autostart entry", || {
         let text = std::fs::read_to_string(&autostart).ok()?;
-        text.contains("--hidden").then_some(())
+        let starts_this_app = text.contains(&*bin.to_string_lossy());
+        (text.contains("--hidden") && starts_this_app).then_some(())
     });
     wait_for(Duration::from_secs(10), "the check mark", || {
         (tray.layout()?.find("Start at Login")?.toggle == Some(true)).then_some(())
@@ -352,7 +361,7 @@ fn tray_app_end_to_end() {
 
 #[test]
 fn without_a_display_it_points_to_switchboard_serve() {
-    let out = Command::new(BIN)
+    let out = Command::new(app_bin())
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .output()

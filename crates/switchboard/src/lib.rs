@@ -14,7 +14,7 @@
 //! 4. `hub` (the set of servers), then `store` and `watch` (servers.json, applied to the hub);
 //! 5. `proxy` (Switchboard as a server to clients) and `gateway` (HTTP);
 //! 6. `app` (the composition root); beside them, for the CLI: `clients`, `bridge`,
-//!    `instance_record`.
+//!    `instance_record`, `service` (the systemd user unit of `switchboard serve`).
 
 mod activity;
 mod app;
@@ -36,6 +36,7 @@ mod proxy;
 mod reaper;
 mod routing;
 mod secrets;
+pub mod service;
 mod slot;
 mod store;
 mod supervisor;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use switchboard::clients::{self, ClientKind, GatewayTarget, InstallTarget, Places, Records};
 use switchboard::config::{self, Dirs};
 use switchboard::instance_record;
+use switchboard::service;
 use switchboard::{App, AppOptions};
 
 #[derive(Debug, Parser)]
@@ -136,6 +137,33 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Run `switchboard serve` as a systemd user service (Linux): install, uninstall, status.
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceAction {
+    /// Write ~/.config/systemd/user/switchboard.service (this executable's `serve`, with the
+    /// servers.json chosen by --config or SWITCHBOARD_CONFIG), then enable and start it.
+    Install {
+        /// Only write the unit; leave systemctl alone.
+        #[arg(long)]
+        no_enable: bool,
+        /// Replace a switchboard.service that `service install` did not write (kept as .bak).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Stop and disable the service, and remove the unit `service install` wrote.
+    Uninstall {
+        /// Also remove a switchboard.service that `service install` did not write.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Whether the unit is installed, enabled and active, and whether its gateway answers.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +234,7 @@ fn main() -> Result<()> {
             url,
         } => uninstall(client, project, dry_run, url, config),
         Command::Secret { action } => secret(config, action),
+        Command::Service { action } => service_command(config, action, &runtime),
         Command::Token => {
             let dirs = Dirs::resolve(config)?;
             let path = switchboard::token_file(&dirs.config_file);
@@ -252,6 +281,55 @@ fn secret(config_flag: Option<PathBuf>, action: SecretAction) -> Result<()> {
         SecretAction::Rm { name } => {
             store.remove_named(&name)?;
             eprintln!("forgot {name} (from {place})");
+        }
+    }
+    Ok(())
+}
+
+/// `switchboard service install|uninstall|status`: the unit and systemctl are
+/// `switchboard::service`'s; the gateway's answer to `status` is asked here.
+fn service_command(
+    config_flag: Option<PathBuf>,
+    action: ServiceAction,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        bail!(
+            "`switchboard service` is Linux-only (a systemd user service) for now; run `switchboard serve` from your system's own service manager"
+        );
+    }
+    let unit_file = service::unit_file()?;
+    match action {
+        ServiceAction::Install { no_enable, force } => {
+            // The service does not see this shell's environment, so a servers.json chosen
+            // through SWITCHBOARD_CONFIG is written as --config too.
+            let chosen =
+                config_flag.or_else(|| std::env::var_os(config::CONFIG_ENV).map(PathBuf::from));
+            let spec = service::spec_for_this_executable(chosen.as_deref())?;
+            print!(
+                "{}",
+                service::install(&unit_file, &spec, force, !no_enable)?
+            );
+        }
+        ServiceAction::Uninstall { force } => {
+            print!("{}", service::uninstall(&unit_file, force)?);
+        }
+        ServiceAction::Status => {
+            let status = service::status(&unit_file)?;
+            print!("{status}");
+            // The gateway of the servers.json the unit serves, unless --config names another.
+            let config =
+                config_flag.or_else(|| status.unit.as_ref().and_then(|u| u.config.clone()));
+            let gateway = gateway_url(config, None)?;
+            let health = runtime.block_on(http_get(&format!("{}/api/health", gateway.url)));
+            let pid = health.ok().and_then(|body| {
+                serde_json::from_str::<serde_json::Value>(&body).ok()?["pid"].as_u64()
+            });
+            let GatewayUrl { url, source } = gateway;
+            match pid {
+                Some(pid) => println!("gateway   answers at {url} (pid {pid}; {source})"),
+                None => println!("gateway   no Switchboard answers at {url} ({source})"),
+            }
         }
     }
     Ok(())
