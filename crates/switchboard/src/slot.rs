@@ -488,6 +488,7 @@ impl std::ops::Deref for SlotWriter {
 impl SlotWriter {
     /// The server is up, initialised and its catalog fetched (`pid`: its process, if ours).
     pub fn set_running(&self, upstream: Upstream, pid: Option<u32>) {
+        self.answer_demands();
         self.0.published.send_modify(|p| {
             let s = &mut p.status;
             s.state = ServerState::Running;
@@ -499,11 +500,11 @@ impl SlotWriter {
             p.upstream = Some(upstream);
         });
         self.mark_used();
-        self.answer_demands();
     }
 
-    /// A start ended (running, or failed): the requests that asked for one until now have
-    /// their answer, and a wake they left is not a reason to start again.
+    /// A start ends (running, or failed): the requests that asked for one until now have
+    /// their answer, and a wake they left is not a reason to start again. Called before the
+    /// outcome is published: a request that sees it and asks again is a new ask.
     pub fn answer_demands(&self) {
         let asks = self.0.usage.asks.load(SeqCst);
         self.0.usage.answered.store(asks, SeqCst);

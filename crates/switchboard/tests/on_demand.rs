@@ -70,6 +70,24 @@ async fn starts(sb: &Switchboard, name: &str) -> usize {
         .count()
 }
 
+/// `n` rmcp client sessions on server `name`'s endpoint, opened at once.
+async fn sessions(
+    sb: &Switchboard,
+    name: &str,
+    n: usize,
+) -> Vec<rmcp::service::RunningService<rmcp::RoleClient, ()>> {
+    join_all((0..n).map(|_| {
+        let url = sb.mcp_url(name);
+        async move {
+            tokio::time::timeout(WAIT, ().serve(StreamableHttpClientTransport::from_uri(url)))
+                .await
+                .expect("initialize in time")
+                .expect("initialize")
+        }
+    }))
+    .await
+}
+
 fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
     tools.iter().map(|t| t.name.to_string()).collect()
 }
@@ -206,16 +224,7 @@ async fn concurrent_first_calls_start_the_server_once() {
     );
 
     // 32 sessions open while it sleeps, then call at once.
-    let sessions = join_all((0..32).map(|_| {
-        let url = sb.mcp_url("everything");
-        async move {
-            tokio::time::timeout(WAIT, ().serve(StreamableHttpClientTransport::from_uri(url)))
-                .await
-                .expect("initialize in time")
-                .expect("initialize")
-        }
-    }))
-    .await;
+    let sessions = sessions(&sb, "everything", 32).await;
     let answers = join_all(sessions.iter().enumerate().map(|(i, client)| {
         client.call_tool(call("echo", json!({ "message": format!("caller {i}") })))
     }))
@@ -261,16 +270,7 @@ async fn a_start_that_fails_answers_every_waiting_caller_with_the_reason() {
     // The launch is unchanged (so the stored catalog stays), but the program now fails.
     let good = std::fs::read_to_string(&script).unwrap();
     std::fs::write(&script, "echo 'cannot open the database' >&2\nexit 3\n").unwrap();
-    let sessions = join_all((0..8).map(|_| {
-        let url = sb.mcp_url("flaky");
-        async move {
-            tokio::time::timeout(WAIT, ().serve(StreamableHttpClientTransport::from_uri(url)))
-                .await
-                .expect("initialize in time")
-                .expect("initialize")
-        }
-    }))
-    .await;
+    let sessions = sessions(&sb, "flaky", 8).await;
     let answers = join_all(
         sessions
             .iter()

@@ -287,6 +287,9 @@ impl<C: Connector> Task<C> {
                     }
                 }
                 Err(StartFailed::Error(error)) => {
+                    // Its failure is the answer of every request that asked until now (a
+                    // crash is not: a request that asks meanwhile waits for the next start).
+                    self.slot.answer_demands();
                     tracing::warn!(server = %self.slot.name(), %error, "server failed to start");
                     self.slot
                         .log()
@@ -624,7 +627,6 @@ impl<C: Connector> Task<C> {
             s.next_attempt = next;
             s.retry_delay = delay;
         });
-        self.slot.answer_demands();
         self.publish_state();
     }
 
