@@ -51,7 +51,7 @@ mod tests {
     #[test]
     fn the_app_icons_tauri_embeds_are_8_bit_rgba() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons");
-        for name in ["32x32.png", "128x128.png", "128x128@2x.png", "icon.png"] {
+        for name in ["32x32.png", "128x128.png", "256x256.png", "icon.png"] {
             let bytes = std::fs::read(dir.join(name)).unwrap();
             let (w, h, depth, colour) = png_header(&bytes).expect(name);
             assert_eq!((depth, colour), (8, RGBA), "{name}");

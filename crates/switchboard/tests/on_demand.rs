@@ -397,3 +397,43 @@ async fn the_start_switch_restart_and_disable_apply_to_an_on_demand_server() {
         "its catalog is still known"
     );
 }
+
+#[tokio::test]
+async fn a_remote_server_on_demand_is_connected_when_needed_and_let_go_when_idle() {
+    let http = support::HttpServer::start(support::everything_script(), &["streamableHttp"]);
+    let sb = Switchboard::start(json!({
+        "remote": { "url": http.url("/mcp"), "start": "onDemand", "idleStopSecs": 2 },
+    }));
+    let server = idle(&sb, "remote").await;
+    assert!(server["tools"]["total"].as_u64().unwrap() > 5, "{server:#}");
+    let connects = |logs: Value| {
+        logs.to_string()
+            .matches("[switchboard] started: connecting")
+            .count()
+    };
+    assert_eq!(
+        connects(sb.get("/api/servers/remote/logs").await.1),
+        1,
+        "connected once to learn"
+    );
+
+    let client = ().serve(StreamableHttpClientTransport::from_uri(format!(
+        "{}/mcp",
+        sb.url
+    )));
+    let client = tokio::time::timeout(WAIT, client)
+        .await
+        .unwrap()
+        .expect("initialize");
+    let result = client
+        .call_tool(call(
+            "remote__echo",
+            json!({ "message": "over HTTP, on demand" }),
+        ))
+        .await
+        .expect("tools/call");
+    assert!(text_of(&result).contains("over HTTP, on demand"));
+    assert_eq!(connects(sb.get("/api/servers/remote/logs").await.1), 2);
+    idle(&sb, "remote").await;
+    let _ = client.cancel().await;
+}
