@@ -7,12 +7,15 @@ Tools:
   whose ids are strings "sbl~N", from rmcp's numbers) and "cancelled wait" if cancelled.
   steps(count): reports progress 1..count of count (when asked for progress), then answers
   "COUNT steps"; prints "started steps COUNT (request ID)" to stderr.
+  ask(question): asks the client for a `name` (elicitation) during the call, then answers
+  "ACTION NAME"; prints "started ask (request ID)" to stderr.
 """
 
 import sys
 
 import anyio
 from mcp.server.fastmcp import Context, FastMCP
+from pydantic import BaseModel
 
 server = FastMCP("cancel-probe")
 
@@ -36,6 +39,19 @@ async def steps(count: int, ctx: Context) -> str:
     for step in range(1, count + 1):
         await ctx.report_progress(step, count)
     return f"{count} steps"
+
+
+class Name(BaseModel):
+    name: str
+
+
+@server.tool()
+async def ask(question: str, ctx: Context) -> str:
+    """Ask the client for a name during the call, then answer with what it said."""
+    print(f"started ask (request {ctx.request_id})", file=sys.stderr, flush=True)
+    answer = await ctx.elicit(message=question, schema=Name)
+    name = answer.data.name if answer.action == "accept" else "-"
+    return f"{answer.action} {name}"
 
 
 if __name__ == "__main__":

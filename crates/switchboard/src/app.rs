@@ -17,6 +17,7 @@ use crate::catalogs::CatalogStore;
 use crate::config::{self, GatewaySettings};
 use crate::events::EventBus;
 use crate::gateway::{self, AppState};
+use crate::heap;
 use crate::hub::Hub;
 use crate::instance_record::{self, InstanceRecord, Published};
 use crate::oauth::SignIns;
@@ -197,6 +198,7 @@ impl App {
             .with_sign_ins(Arc::clone(&sign_ins))
             .with_activity(Arc::clone(&activity));
         let gateway = tokio::spawn(gateway::serve(listener, state, stop.clone()));
+        tokio::spawn(heap::trim_periodically(stop.clone()));
         tracing::info!("gateway listening on http://{addr}");
         let record = options.instance_dir.as_deref().and_then(|dir| {
             let record = InstanceRecord::for_this_process(addr, &options.config_file);

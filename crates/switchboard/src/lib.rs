@@ -6,7 +6,8 @@
 //! it. The layers, from the bottom (each uses only those below it):
 //!
 //! 1. leaves: `config` (over `jsonc`), `filter`, `logs`, `events`, `atomic_file`, `token`,
-//!    `reaper`, `telemetry`, `secrets` (keychain or its 0600 file);
+//!    `reaper`, `telemetry`, `secrets` (keychain or its 0600 file), `heap` (gives freed memory
+//!    back);
 //! 2. `routing` (who gets what a server sends) and `lane` (a child's stdio for requests
 //!    forwarded as bytes) below `slot` (one server's shared state);
 //! 3. `upstream` (Switchboard as a client of a server), `oauth` (signing in to remote
@@ -26,6 +27,7 @@ pub mod config;
 mod events;
 mod filter;
 mod gateway;
+mod heap;
 mod hub;
 pub mod instance_record;
 mod jsonc;

@@ -102,22 +102,13 @@ impl TokenCounter {
             .take()
             .is_some();
         if dropped {
-            give_back_freed_memory();
+            // The encoder's many small allocations would stay in the RSS.
+            crate::heap::give_back_freed();
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// glibc keeps what was freed for later allocations; the encoder's many small ones would stay
-/// in the process's RSS without this.
-fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the system; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

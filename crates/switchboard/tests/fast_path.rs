@@ -1,6 +1,6 @@
 //! The fast path (`proxy::fast`): a 2026-07-28 stateless `tools/call`, or one in a 2025-era
-//! session whose client takes no requests, forwarded as bytes, answers what the full path
-//! answers, and keeps its timeouts, cancellation, errors and sessions.
+//! session, forwarded as bytes, answers what the full path answers, and keeps its timeouts,
+//! cancellation, errors, sessions, and the server's requests of the client during a call.
 //!
 //! The requests are written by hand (a 2026 client's headers and `_meta`) so each test can
 //! choose which path a call takes; the TypeScript SDK 2.x test in `sdk_clients.rs` takes the
@@ -278,7 +278,7 @@ fn session_call(id: u64, tool: &str, arguments: Value, meta: Option<Value>) -> V
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_session_whose_client_takes_no_requests_takes_the_fast_path_with_the_same_answers() {
+async fn a_session_takes_the_fast_path_with_the_same_answers_whatever_its_client_offers() {
     let sb = Switchboard::start(json!({ "every": everything() }));
     sb.wait_running("every").await;
     let plain = Session::open(sb.mcp_url("every"), json!({})).await;
@@ -296,15 +296,24 @@ async fn a_session_whose_client_takes_no_requests_takes_the_fast_path_with_the_s
             .send(&session_call(id, tool, arguments.clone(), None))
             .await;
         assert_eq!(path, Path::Fast, "{tool}: {fast}");
-        // A client that takes requests needs the full path.
+        // A client that takes requests too (nothing is asked of it here).
         let (path, takes_requests) = sampling
             .send(&session_call(id, tool, arguments.clone(), None))
             .await;
+        assert_eq!(path, Path::Fast, "{tool}");
+        assert_eq!(fast, takes_requests, "{tool}");
+        // The full path (a call that asks for log messages, which only it passes on) answers
+        // the same.
+        let logs = json!({ "io.modelcontextprotocol/logLevel": "error" });
+        let full_body = session_call(id, tool, arguments.clone(), Some(logs));
+        let (path, full) = plain.send(&full_body).await;
         assert_eq!(path, Path::Full, "{tool}");
-        assert_eq!(
-            fast, takes_requests,
-            "{tool}: the fast path answers the same"
-        );
+        if tool != "no-such-tool" {
+            assert_eq!(
+                fast["result"], full["result"],
+                "{tool}: the full path answers the same"
+            );
+        }
         let qualified = format!("every__{tool}");
         let (path, through_aggregate) = aggregate
             .send(&session_call(id, &qualified, arguments, None))
@@ -411,7 +420,7 @@ async fn a_session_used_only_through_the_fast_path_does_not_expire_while_in_use(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_legacy_sse_session_whose_client_takes_no_requests_takes_the_fast_path() {
+async fn a_legacy_sse_session_takes_the_fast_path() {
     let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
     sb.wait_running("probe").await;
     let wait =
@@ -438,22 +447,13 @@ async fn a_legacy_sse_session_whose_client_takes_no_requests_takes_the_fast_path
     sb.wait_for_log("probe", "cancelled wait").await;
     assert_eq!(plain.answer_to(2).await["error"]["code"], -32800);
 
-    // A client that takes requests: the full path, rmcp's numeric id.
+    // A client that takes requests takes it too.
     let mut sampling = LegacySession::open(&sb, "probe", json!({ "sampling": {} })).await;
     sampling.post(wait(3, 0.02)).await;
     let answer = sampling.answer_to(3).await;
     assert_eq!(answer["result"]["content"][0]["text"], "waited", "{answer}");
-    let (_, logs) = sb.get("/api/servers/probe/logs").await;
-    let line = logs
-        .to_string()
-        .split("started wait 0.02")
-        .nth(1)
-        .map(|rest| rest.chars().take(20).collect::<String>())
-        .unwrap_or_default();
-    assert!(
-        line.starts_with(" (request ") && !line.contains("sbl~"),
-        "{line:?}"
-    );
+    sb.wait_for_log("probe", "started wait 0.02 (request sbl~")
+        .await;
 
     // The client goes away mid-call: the server hears of it.
     plain.post(wait(4, 30.0)).await;
@@ -461,6 +461,119 @@ async fn a_legacy_sse_session_whose_client_takes_no_requests_takes_the_fast_path
         .await;
     drop(plain);
     sb.wait_for_log_times("probe", "cancelled wait", 2).await;
+}
+
+/// The client's answer to an elicitation request of the probe's `ask` tool.
+fn named(request: &Value, name: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": request["id"],
+        "result": { "action": "accept", "content": { "name": name } },
+    })
+}
+
+/// The messages of a streamed (SSE) response, as they come.
+fn streamed(response: reqwest::Response) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut body = response.bytes_stream();
+    tokio::spawn(async move {
+        let mut buffer = String::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                for message in sse_messages(&block) {
+                    let _ = tx.send(message);
+                }
+            }
+        }
+    });
+    rx
+}
+
+async fn next_message(messages: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Value {
+    tokio::time::timeout(WAIT, messages.recv())
+        .await
+        .expect("a message in time")
+        .expect("the stream is open")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_server_asks_during_a_fast_call_is_asked_on_the_calls_stream() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let asks = json!({ "elicitation": {} });
+    for (url, tool, name) in [
+        (sb.mcp_url("probe"), "ask", "Ada"),
+        (format!("{}/mcp", sb.url), "probe__ask", "Grace"),
+    ] {
+        let session = Session::open(url.clone(), asks.clone()).await;
+        let body = session_call(7, tool, json!({ "question": "Your name?" }), None);
+        let response = session.post(&body).send().await.expect("POST");
+        assert_eq!(response.status(), 200);
+        let mut messages = streamed(response);
+        let request = next_message(&mut messages).await;
+        assert_eq!(request["method"], "elicitation/create", "{request}");
+        assert_eq!(request["params"]["message"], "Your name?", "{request}");
+        // The answer is POSTed to the session like any message, and taken at once.
+        let answered = session
+            .post(&named(&request, name))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(answered.status(), 202, "{url}");
+        let reply = next_message(&mut messages).await;
+        assert_eq!(reply["id"], 7, "{reply}");
+        assert_eq!(
+            reply["result"]["content"][0]["text"],
+            format!("accept {name}"),
+            "{url}: {reply}"
+        );
+        // The answer went once: sent again, it is not the fast path's any more.
+        let again = session
+            .post(&named(&request, name))
+            .send()
+            .await
+            .expect("POST");
+        assert!(again.status().is_success(), "{}", again.status());
+    }
+    sb.wait_for_log_times("probe", "started ask (request sbl~", 2)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_server_asks_during_a_legacy_sse_fast_call_is_asked_on_the_sessions_stream() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let mut session = LegacySession::open(&sb, "probe", json!({ "elicitation": {} })).await;
+    session
+        .post(session_call(3, "ask", json!({ "question": "Name?" }), None))
+        .await;
+    let request = session.request_of("elicitation/create").await;
+    assert_eq!(request["params"]["message"], "Name?", "{request}");
+    session.post(named(&request, "Barbara")).await;
+    let answer = session.answer_to(3).await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "accept Barbara",
+        "{answer}"
+    );
+    sb.wait_for_log("probe", "started ask (request sbl~").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_asking_during_a_call_of_a_client_that_takes_no_requests_is_refused() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let session = Session::open(sb.mcp_url("probe"), json!({})).await;
+    let body = session_call(4, "ask", json!({ "question": "Name?" }), None);
+    let (path, reply) = session.send(&body).await;
+    assert_eq!(path, Path::Fast, "{reply}");
+    // The probe's elicitation was refused, so its tool failed, in the server's words.
+    let text = reply["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(reply["result"]["isError"], true, "{reply}");
+    assert!(text.contains("elicitation"), "{text}");
 }
 
 /// The messages of an SSE response body, in order.

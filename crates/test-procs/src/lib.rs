@@ -102,6 +102,9 @@ pub struct Memory {
     pub rss_kib: u64,
     /// `VmHWM`: the most it was ever resident (the high-water mark).
     pub peak_kib: u64,
+    /// `RssAnon`: the resident part that is the process's own (heap, stacks), without the
+    /// mapped pages of its executable and libraries (`RssFile`, shared and reclaimable).
+    pub anon_kib: u64,
 }
 
 pub fn memory(pid: u32) -> io::Result<Memory> {
@@ -114,12 +117,16 @@ pub fn memory(pid: u32) -> io::Result<Memory> {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
     };
-    match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(rss_kib), Some(peak_kib)) => Ok(Memory { rss_kib, peak_kib }),
+    match (field("VmRSS:"), field("VmHWM:"), field("RssAnon:")) {
+        (Some(rss_kib), Some(peak_kib), Some(anon_kib)) => Ok(Memory {
+            rss_kib,
+            peak_kib,
+            anon_kib,
+        }),
         // A zombie's or a kernel thread's status has no Vm lines.
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("no VmRSS/VmHWM in {path}"),
+            format!("no VmRSS/VmHWM/RssAnon in {path}"),
         )),
     }
 }

@@ -24,8 +24,19 @@ pub(crate) struct PlainHttpClient {
     next_id: AtomicU64,
 }
 
+/// What a client that takes the server's requests declares (VS Code's `initialize`).
+pub(crate) fn takes_requests() -> Value {
+    json!({ "roots": { "listChanged": true }, "sampling": {}, "elicitation": {} })
+}
+
 impl PlainHttpClient {
+    /// A session whose client offers nothing.
     pub(crate) async fn connect(url: &str) -> BenchResult<Self> {
+        Self::connect_offering(url, json!({})).await
+    }
+
+    /// A session whose client declares `capabilities`.
+    pub(crate) async fn connect_offering(url: &str, capabilities: Value) -> BenchResult<Self> {
         let mut client = Self {
             http: reqwest::Client::new(),
             url: url.to_owned(),
@@ -39,7 +50,7 @@ impl PlainHttpClient {
                 "initialize",
                 json!({
                     "protocolVersion": client.version,
-                    "capabilities": {},
+                    "capabilities": capabilities,
                     "clientInfo": { "name": "switchboard-bench-http", "version": "0" }
                 }),
             )

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rmcp::service::Peer;
 use rmcp::RoleClient;
+use serde_json::{json, Value};
 
 use crate::client::{close_all, connect_many, echo_rmcp, CALL_LIMIT};
 use crate::http::{close_session, PlainHttpClient};
@@ -57,7 +58,16 @@ impl Echoer<'_> {
 
 /// Latency through the bench's keep-alive Streamable HTTP client (see [`PlainHttpClient`]).
 pub(crate) async fn plain_latency(url: &str, s: &Settings) -> BenchResult<Stats> {
-    let client = PlainHttpClient::connect(url).await?;
+    offering_latency(url, json!({}), s).await
+}
+
+/// Latency through the keep-alive client in a session whose client declares `capabilities`.
+pub(crate) async fn offering_latency(
+    url: &str,
+    capabilities: Value,
+    s: &Settings,
+) -> BenchResult<Stats> {
+    let client = PlainHttpClient::connect_offering(url, capabilities).await?;
     let result = latency(Echoer::Plain(&client), s).await;
     client.close().await;
     result
@@ -89,6 +99,14 @@ pub(crate) async fn latency(client: Echoer<'_>, s: &Settings) -> BenchResult<Sta
         }
     }
     Stats::of(samples).ok_or_else(|| "no samples".to_owned())
+}
+
+/// The keep-alive clients of a throughput run.
+pub(crate) enum Plain {
+    /// Each its own session, its client declaring these capabilities.
+    Session(Value),
+    /// 2026-07-28, no session.
+    Stateless,
 }
 
 pub(crate) struct Throughput {
@@ -226,7 +244,7 @@ pub(crate) async fn throughput_levels(
 pub(crate) async fn plain_throughput_levels(
     name: &str,
     url: &str,
-    stateless: bool,
+    kind: Plain,
     gateway: Option<u32>,
     s: &Settings,
     r: &mut Report,
@@ -236,11 +254,14 @@ pub(crate) async fn plain_throughput_levels(
         let mut sessions = Vec::new();
         let mut failed = None;
         for _ in 0..level {
-            if stateless {
-                callers.push(Caller::Plain(PlainHttpClient::stateless(url)));
-                continue;
-            }
-            match PlainHttpClient::connect(url).await {
+            let capabilities = match &kind {
+                Plain::Stateless => {
+                    callers.push(Caller::Plain(PlainHttpClient::stateless(url)));
+                    continue;
+                }
+                Plain::Session(capabilities) => capabilities.clone(),
+            };
+            match PlainHttpClient::connect_offering(url, capabilities).await {
                 Ok(client) => {
                     sessions.push((client.http.clone(), client.session.clone()));
                     callers.push(Caller::Plain(client));

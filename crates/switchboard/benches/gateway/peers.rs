@@ -15,10 +15,10 @@ use rmcp::transport::TokioChildProcess;
 use crate::client::{close_all, connect_http};
 use crate::measure::{latency, plain_latency, throughput, throughput_levels, Caller, Echoer};
 use crate::procs::{
-    children_rss, free_port, mark, memory_kib, sweep, wait_port, GroupGuard, Proc, Processes,
-    MARK_VAR,
+    children_rss, described, free_port, mark, memory_kib, sweep, wait_port, GroupGuard, Proc,
+    Processes, MARK_VAR,
 };
-use crate::report::{mib, Report};
+use crate::report::Report;
 use crate::settings::{everything_bin, installed, node_options, Settings};
 use crate::sse::SseClient;
 use crate::BenchResult;
@@ -116,7 +116,7 @@ pub(crate) async fn supergateway(s: &Settings, r: &mut Report, dir: &Path) -> Be
     if let Some((m, children)) = at_max {
         r.memory(
             &format!("supergateway (streamable), right after the {max}-client run"),
-            m.map(|(rss, hwm)| format!("VmRSS {} / VmHWM {}", mib(rss), mib(hwm))),
+            m.map(|m| described(&m)),
         );
         r.memory(
             "… its server children at that moment (`sh -c` + node per open session)",
@@ -186,7 +186,7 @@ pub(crate) async fn mcp_proxy(s: &Settings, r: &mut Report, dir: &Path) -> Bench
     if let Some(m) = at_max {
         r.memory(
             &format!("mcp-proxy, right after the {max}-client run"),
-            m.map(|(rss, hwm)| format!("VmRSS {} / VmHWM {}", mib(rss), mib(hwm))),
+            m.map(|m| described(&m)),
         );
     }
     drop(proc);

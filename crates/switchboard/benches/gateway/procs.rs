@@ -174,10 +174,19 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 }
 
 /// (VmRSS, VmHWM) in KiB.
-pub(crate) fn memory_kib(pid: u32) -> BenchResult<(u64, u64)> {
-    switchboard_test_procs::memory(pid)
-        .map(|m| (m.rss_kib, m.peak_kib))
-        .map_err(|e| format!("memory of {pid}: {e}"))
+pub(crate) fn memory_kib(pid: u32) -> BenchResult<switchboard_test_procs::Memory> {
+    switchboard_test_procs::memory(pid).map_err(|e| format!("memory of {pid}: {e}"))
+}
+
+/// VmRSS with its own part (heap and stacks; the rest is the executable's and libraries'
+/// mapped pages), and VmHWM.
+pub(crate) fn described(m: &switchboard_test_procs::Memory) -> String {
+    format!(
+        "VmRSS {} (RssAnon {}) / VmHWM {}",
+        mib(m.rss_kib),
+        mib(m.anon_kib),
+        mib(m.peak_kib)
+    )
 }
 
 pub(crate) fn free_port() -> BenchResult<u16> {
@@ -290,7 +299,7 @@ pub(crate) fn children_rss(pids: &[u32]) -> String {
     let total: u64 = pids
         .iter()
         .filter_map(|pid| memory_kib(*pid).ok())
-        .map(|(rss, _)| rss)
+        .map(|m| m.rss_kib)
         .sum();
     format!("{} processes, VmRSS total {}", pids.len(), mib(total))
 }

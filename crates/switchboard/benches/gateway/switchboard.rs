@@ -14,10 +14,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::client::{close_all, connect_http};
+use crate::http::{takes_requests, PlainHttpClient};
 use crate::measure::{
-    latency, plain_latency, plain_throughput_levels, stateless_latency, throughput_levels, Echoer,
+    latency, offering_latency, plain_latency, plain_throughput_levels, stateless_latency,
+    throughput_levels, Echoer, Plain,
 };
-use crate::procs::{alive, children_rss, cmdline, mark, memory_kib, Proc, Processes, MARK_VAR};
+use crate::procs::{
+    alive, children_rss, cmdline, described, mark, memory_kib, Proc, Processes, MARK_VAR,
+};
 use crate::report::{mib, Report};
 use crate::settings::{everything_bin, switchboard_bin, Settings};
 use crate::sse::SseClient;
@@ -126,9 +130,35 @@ impl Switchboard {
     }
 
     fn memory(&self) -> BenchResult<String> {
-        let (rss, hwm) = memory_kib(self.proc.pid())?;
-        Ok(format!("VmRSS {} / VmHWM {}", mib(rss), mib(hwm)))
+        memory_kib(self.proc.pid()).map(|m| described(&m))
     }
+}
+
+/// The rows of the keep-alive client whose session declares sampling, elicitation and roots
+/// (as VS Code's does).
+const TAKES_REQUESTS: &str =
+    "Switchboard, Streamable HTTP, keep-alive client taking requests (sampling, elicitation, roots)";
+
+/// What an idle open session costs: `n` keep-alive clients each open a session and make one
+/// call, and stay connected; the growth of RssAnon per session, read 2 s later.
+async fn idle_sessions(sb: &Switchboard, url: &str, n: usize) -> BenchResult<String> {
+    let before = memory_kib(sb.proc.pid())?;
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let client = PlainHttpClient::connect(url).await?;
+        client.echo().await?;
+        clients.push(client);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = memory_kib(sb.proc.pid())?;
+    for client in &clients {
+        client.close().await;
+    }
+    let per_session = after.anon_kib.saturating_sub(before.anon_kib) / n as u64;
+    Ok(format!(
+        "{} — {per_session} KiB per session",
+        described(&after)
+    ))
 }
 
 /// The activity log's database after a run: its entries and size, per 100,000 calls.
@@ -182,7 +212,7 @@ pub(crate) async fn switchboard_log_off(s: &Settings, r: &mut Report) -> BenchRe
     plain_throughput_levels(
         &format!("{label}, Streamable HTTP, keep-alive client"),
         &mcp,
-        false,
+        Plain::Session(json!({})),
         Some(pid),
         s,
         r,
@@ -191,7 +221,7 @@ pub(crate) async fn switchboard_log_off(s: &Settings, r: &mut Report) -> BenchRe
     plain_throughput_levels(
         &format!("{label}, Streamable HTTP 2026-07-28 (stateless)"),
         &mcp,
-        true,
+        Plain::Stateless,
         Some(pid),
         s,
         r,
@@ -244,6 +274,11 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
 
     let mcp = format!("{}/servers/e0/mcp", sb.url);
     let sse = format!("{}/servers/e0/sse", sb.url);
+    let idle = s.max_level();
+    r.memory(
+        &format!("Switchboard, {idle} idle sessions open (one call each, connections kept)"),
+        idle_sessions(&sb, &mcp, idle).await,
+    );
     let result = match connect_http(&mcp).await {
         Ok(client) => {
             let result = latency(Echoer::Rmcp(client.peer()), s).await;
@@ -256,6 +291,10 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
     r.latency(
         "Switchboard, Streamable HTTP, keep-alive client",
         plain_latency(&mcp, s).await,
+    );
+    r.latency(
+        TAKES_REQUESTS,
+        offering_latency(&mcp, takes_requests(), s).await,
     );
     r.latency(
         "Switchboard, Streamable HTTP 2026-07-28 (stateless), keep-alive client",
@@ -282,7 +321,16 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
     plain_throughput_levels(
         "Switchboard, Streamable HTTP, keep-alive client",
         &mcp,
-        false,
+        Plain::Session(json!({})),
+        Some(pid),
+        s,
+        r,
+    )
+    .await;
+    plain_throughput_levels(
+        TAKES_REQUESTS,
+        &mcp,
+        Plain::Session(takes_requests()),
         Some(pid),
         s,
         r,
@@ -291,7 +339,7 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
     plain_throughput_levels(
         "Switchboard, Streamable HTTP 2026-07-28 (stateless)",
         &mcp,
-        true,
+        Plain::Stateless,
         Some(pid),
         s,
         r,
@@ -300,12 +348,18 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
     if let Some(m) = at_max {
         r.memory(
             &format!("Switchboard, right after the {max}-client run (sessions still open)"),
-            m.map(|(rss, hwm)| format!("VmRSS {} / VmHWM {}", mib(rss), mib(hwm))),
+            m.map(|m| described(&m)),
         );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     r.memory(
         &format!("Switchboard, after the {max}-client run, clients closed, 2 s later"),
+        sb.memory(),
+    );
+    // The gateway gives freed memory back every 20 s (`heap.rs`).
+    tokio::time::sleep(Duration::from_secs(23)).await;
+    r.memory(
+        &format!("Switchboard, after the {max}-client run, clients closed, 25 s later"),
         sb.memory(),
     );
 

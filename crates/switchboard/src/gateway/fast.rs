@@ -3,8 +3,10 @@
 //! server's state then agree.
 //!
 //! Two kinds of request may take it: a 2026-07-28 stateless one (`Mcp-Method: tools/call`,
-//! no session), and one in a 2025-era session whose client takes no requests
-//! ([`FastSessions`], learnt from the session's `initialize` by [`opening`] and [`closing`]).
+//! no session), and one in a 2025-era session ([`FastSessions`], learnt from the session's
+//! `initialize` by [`opening`] and [`closing`]). A session's client that takes requests is
+//! asked what the server asks during its call on the call's stream, and its answers, POSTed
+//! to the session, are taken here before anything else (`proxy::FastAsks`).
 //! The headers are looked at first, so every other request reaches rmcp untouched. A request
 //! whose headers qualify has its body read here; when the body or the server's state then
 //! turns out to need the full path, the request goes on to rmcp rebuilt from the same bytes.
@@ -77,12 +79,16 @@ async fn in_session(
         return Err(request);
     };
     let Some(session) = sessions.get(&id) else {
-        return Err(request); // a client that takes requests, or a session rmcp answers for
+        return Err(request); // a session rmcp answers for (or refuses)
     };
     let (parts, body) = match read(request).await {
         Ok(read) => read,
         Err(answer) => return Ok(answer),
     };
+    if session.asks.answer(&body) {
+        // rmcp answers a POSTed response so too.
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
     if let Some(cancelled) = cancelled_request(&body) {
         // rmcp hears it too (for calls it forwarded itself).
         session.cancel(cancelled.trim());
@@ -94,18 +100,21 @@ async fn in_session(
     if !sessions.in_use(&id, &session).await {
         return Err(Request::from_parts(parts, Body::from(body)));
     }
-    let call = call.recorded(&tap.log, session.origin(&tap.origin, &id), &body);
+    let call = session
+        .asking(call)
+        .recorded(&tap.log, session.origin(&tap.origin, &id), &body);
     let flight = session.begin(call.id_text().trim());
     Ok(answer(call, flight.token.clone(), Some(flight)).await)
 }
 
-/// Runs `call` and answers it: with one JSON body, unless the server sends progress before
-/// its answer; then with an SSE stream of that progress and the answer, written as they come
+/// Runs `call` and answers it: with one JSON body, unless the server sends progress or asks
+/// the client something before its answer; then with an SSE stream of those and the answer,
+/// written as they come
 /// by a task of its own (with keep-alive comments, so a client gone between two messages is
 /// noticed). The client going away ends the call at the server either way. `cancel` ends the
 /// call early; `flight` is kept until it has ended.
 async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlight>) -> Response {
-    if !call.wants_progress() {
+    if !call.may_stream() {
         let mut answer = Vec::new();
         call.run(&cancel, |message| {
             answer = message.into_bytes();
@@ -154,8 +163,8 @@ fn call_ended_unanswered() -> Vec<u8> {
 }
 
 /// For a request that may open a session (a POST without one): its body read, and, when it
-/// is an `initialize` from a client that takes no requests, what it says, so the session it
-/// opens may take the fast path (see [`opened`]).
+/// is an `initialize`, what it says, so the session it opens may take the fast path (see
+/// [`opened`]).
 pub async fn opening(request: Request) -> Result<(Request, Option<Opening>), Response> {
     let headers = request.headers();
     if request.method() != Method::POST
@@ -165,12 +174,12 @@ pub async fn opening(request: Request) -> Result<(Request, Option<Opening>), Res
         return Ok((request, None));
     }
     let (parts, body) = read(request).await?;
-    let eligible = read_initialize(&body).filter(|opening| !opening.takes_requests);
-    Ok((Request::from_parts(parts, Body::from(body)), eligible))
+    let opening = read_initialize(&body);
+    Ok((Request::from_parts(parts, Body::from(body)), opening))
 }
 
-/// After rmcp answered an `initialize` that [`opening`] found eligible: the session it
-/// opened is remembered.
+/// After rmcp answered an `initialize` that [`opening`] read: the session it opened is
+/// remembered.
 pub fn opened(sessions: &FastSessions, response: &Response, opening: Opening) {
     if response.status().is_success() {
         if let Some(id) = single(response.headers(), SESSION_ID) {

@@ -1,12 +1,13 @@
 //! What the fast path (`gateway::fast`) knows of one endpoint's 2025-era Streamable HTTP
 //! sessions, which rmcp's session manager owns.
 //!
-//! - **Which sessions may take it:** those whose client takes no requests, learnt from the
-//!   `initialize` that opened them (`opened`) and forgotten when they close. A session not
-//!   known here (opened before, or by a client with sampling, elicitation or roots) always
-//!   takes the full path.
+//! - **Which sessions may take it:** those opened by an `initialize` the gateway saw
+//!   (`opened`), with what their client offers, forgotten when they close. A session not known
+//!   here (opened before Switchboard started serving this endpoint) always takes the full path.
 //! - **Their calls in flight**, by the caller's request id, so a `notifications/cancelled`
 //!   reaches a call rmcp never saw.
+//! - **What the server asked their client** during fast calls and is waiting for
+//!   ([`FastAsks`]), so the client's answer, POSTed to the session, reaches the asker.
 //! - **rmcp's idle timer:** a session's worker counts only what reaches it, so a session used
 //!   only through the fast path would expire in use. Every call checks that rmcp still has the
 //!   session (else it goes to rmcp, which answers 404 as always) and, at most every quarter of
@@ -17,11 +18,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use rmcp::model::ClientCapabilities;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Origin;
-use crate::proxy::Opening;
+use crate::proxy::{takes_requests, FastAsks, FastCall, Opening};
 
 /// Sessions remembered at most, beyond which those rmcp no longer has are dropped.
 const PRUNE_ABOVE: usize = 1024;
@@ -43,6 +45,10 @@ pub struct FastSession {
     /// What its `initialize` said of the client, for the activity log.
     client: Option<Arc<str>>,
     protocol: Option<Arc<str>>,
+    /// What the client offers, when it takes requests (sampling, elicitation, roots).
+    capabilities: Option<ClientCapabilities>,
+    /// The server's requests asked of the client during fast calls, awaiting its answers.
+    pub asks: Arc<FastAsks>,
 }
 
 impl FastSessions {
@@ -60,7 +66,7 @@ impl FastSessions {
         self.lock().get(id).cloned()
     }
 
-    /// A session was opened by a client that takes no requests.
+    /// A session was opened (by `initialize`).
     pub fn opened(&self, id: &str, opening: Opening) {
         let mut sessions = self.lock();
         if sessions.len() >= PRUNE_ABOVE {
@@ -118,7 +124,18 @@ impl FastSession {
             in_flight: Mutex::new(HashMap::new()),
             client: opening.client,
             protocol: opening.protocol,
+            capabilities: Some(opening.capabilities).filter(takes_requests),
+            asks: Arc::default(),
         })
+    }
+
+    /// `call`, made able to ask this session's client what the server asks during it (when
+    /// the client takes requests).
+    pub fn asking(&self, call: FastCall) -> FastCall {
+        match &self.capabilities {
+            Some(capabilities) => call.asking(capabilities.clone(), &self.asks),
+            None => call,
+        }
     }
 
     /// Where the session's calls come from: the endpoint's `origin`, with this session (`id`)
@@ -175,7 +192,7 @@ mod tests {
 
     fn opening() -> Opening {
         Opening {
-            takes_requests: false,
+            capabilities: ClientCapabilities::default(),
             client: None,
             protocol: None,
         }

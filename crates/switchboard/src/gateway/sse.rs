@@ -4,9 +4,10 @@
 //! where to POST, then every message to the client is an SSE `message` event.
 //! `POST .../messages?sessionId=` delivers one JSON-RPC message and answers 202. Each session
 //! is an rmcp server (a [`ServerProxy`]) over a pair of bounded channels, so a client that does
-//! not read its stream slows only its own session. A `tools/call` from a session whose client
-//! takes no requests may take the fast path (`proxy::FastCall`): it is answered on the stream
-//! by a task of its own, and rmcp never sees it.
+//! not read its stream slows only its own session. A `tools/call` may take the fast path
+//! (`proxy::FastCall`): it is answered on the stream by a task of its own, and rmcp never sees
+//! it; what the server asks the client during it goes on the stream too, and the client's
+//! answer, POSTed like any message, is taken before rmcp sees it (`proxy::FastAsks`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -33,8 +34,7 @@ use super::fast_sessions::FastSession;
 use super::AppState;
 use crate::activity::{client_label, Origin, Transport};
 use crate::proxy::{
-    cancelled_request, takes_requests, AggregateProxy, Caller, FastCall, Opening, Route,
-    ServerProxy, View,
+    cancelled_request, AggregateProxy, Caller, FastCall, Opening, Route, ServerProxy, View,
 };
 
 /// Messages buffered per direction and session before the sender waits.
@@ -54,7 +54,7 @@ struct SseSession {
     inbound: mpsc::Sender<ClientJsonRpcMessage>,
     /// The stream (each message as JSON text), for answers the fast path writes itself.
     outbound: futures::channel::mpsc::Sender<String>,
-    /// Set once the client's `initialize` showed it takes no requests.
+    /// Set by the client's `initialize`: its calls may take the fast path from then on.
     fast: OnceLock<Arc<FastSession>>,
     /// Cancelled when the session ends.
     ended: CancellationToken,
@@ -260,11 +260,14 @@ async fn deliver(
         .into_response();
     };
     if let Some(fast) = session.fast.get() {
+        if fast.asks.answer(body) {
+            return (StatusCode::ACCEPTED, "Accepted").into_response();
+        }
         if let Some(cancelled) = cancelled_request(body) {
             fast.cancel(cancelled.trim()); // and rmcp hears it too, for its own calls
         } else if let Some(call) = fast_call(state, &session, body) {
             let origin = fast.origin(&session.origin, &id);
-            let call = call.recorded(&state.activity, origin, body);
+            let call = fast.asking(call).recorded(&state.activity, origin, body);
             answer_on_stream(call, Arc::clone(fast), &session);
             return (StatusCode::ACCEPTED, "Accepted").into_response();
         }
@@ -281,14 +284,12 @@ async fn deliver(
         ..
     }) = &message
     {
-        if !takes_requests(&initialize.params.capabilities) {
-            let info = &initialize.params.client_info;
-            let _ = session.fast.set(FastSession::new(Opening {
-                takes_requests: false,
-                client: Some(client_label(&info.name, &info.version)),
-                protocol: Some(Arc::from(initialize.params.protocol_version.as_str())),
-            }));
-        }
+        let info = &initialize.params.client_info;
+        let _ = session.fast.set(FastSession::new(Opening {
+            capabilities: initialize.params.capabilities.clone(),
+            client: Some(client_label(&info.name, &info.version)),
+            protocol: Some(Arc::from(initialize.params.protocol_version.as_str())),
+        }));
     }
     if session.inbound.send(message).await.is_err() {
         return ApiError::new(
@@ -318,8 +319,8 @@ fn fast_call(state: &AppState, session: &SseSession, body: &[u8]) -> Option<Fast
     }
 }
 
-/// Sends `call` to its server, and its progress and answer on the session's stream, from a
-/// task of its own (the POST has its 202 already). The caller's `notifications/cancelled` or
+/// Sends `call` to its server, and its progress, the server's requests of the client and the
+/// answer on the session's stream, from a task of its own (the POST has its 202 already). The caller's `notifications/cancelled` or
 /// the session's end stops it, and the server is told.
 fn answer_on_stream(call: FastCall, fast: Arc<FastSession>, session: &SseSession) {
     let outbound = session.outbound.clone();

@@ -17,9 +17,11 @@
 //!   aggregate or a view of it for a `server__tool` it shows;
 //! - it asks for no log messages (`logLevel`), carries no retry (`requestState`,
 //!   `inputResponses`) and nothing else beside `name`, `arguments` and `_meta`;
-//! - its caller takes no requests (no sampling, elicitation or roots among the capabilities
-//!   of its `_meta`, or of its session's `initialize`), so nothing the server might ask
-//!   during the call could be routed to it;
+//! - a stateless caller takes no requests (no sampling, elicitation or roots among the
+//!   capabilities of its `_meta`: those it is asked in rounds, `input_required`, which is the
+//!   full proxy's). A session's client may: what the server asks it during the call is
+//!   written on the call's own stream and its answer taken from the session's POSTs
+//!   ([`FastAsks`]), as the full path would ask it;
 //! - the server is running, is a child (it has a lane), speaks an `initialize` era (a 2026
 //!   server would need Switchboard's own lifecycle on the request), and its filter exposes
 //!   the tool.
@@ -35,7 +37,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, ProtocolVersion};
+use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, NumberOrString, ProtocolVersion};
 use rmcp::ServiceError;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -43,12 +45,13 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::fast_asks::FastAsks;
 use super::forward::upstream_error;
 use super::names::{split_qualified, View};
 use crate::activity::{capture, client_label, ActivityLog, Origin, Outcome, Recording};
 use crate::hub::Hub;
 use crate::lane::{LaneError, RawLane};
-use crate::routing::ClientFeature;
+use crate::routing::{Ask, ClientFeature};
 use crate::slot::{Lease, ServerSlot};
 
 /// Who sends a call, as far as the fast path needs to know.
@@ -56,8 +59,8 @@ pub enum Caller<'a> {
     /// A 2026-07-28 stateless request, with what its HTTP headers said (each present exactly
     /// once, checked by the gateway): `MCP-Protocol-Version` and `Mcp-Name`.
     Stateless { version: &'a str, name: &'a str },
-    /// A request in a 2025-era session whose client takes no requests (the gateway knows
-    /// this from the session's `initialize`).
+    /// A request in a 2025-era session (see [`FastCall::asking`] for a client that takes
+    /// requests).
     Session,
 }
 
@@ -78,17 +81,19 @@ const PROGRESS_TOKEN: &str = "progressToken";
 /// Where a 2026 server names itself on a result (dropped, as the full path does).
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
-/// A message for the caller of a fast call: the JSON-RPC text of a progress notification, or
-/// of the answer (the last message).
+/// A message for the caller of a fast call: the JSON-RPC text of a progress notification,
+/// of a request of the server's (sampling, elicitation, roots), or of the answer (the last
+/// message).
 pub enum Message {
     Progress(Vec<u8>),
+    Request(Vec<u8>),
     Answer(Vec<u8>),
 }
 
 impl Message {
     pub fn into_bytes(self) -> Vec<u8> {
         match self {
-            Self::Progress(bytes) | Self::Answer(bytes) => bytes,
+            Self::Progress(bytes) | Self::Request(bytes) | Self::Answer(bytes) => bytes,
         }
     }
 
@@ -122,6 +127,9 @@ pub struct FastCall {
     /// The call's entry in the activity log, when it is on (written when the call ends, or
     /// as cancelled if the call is dropped first).
     recording: Option<Recording>,
+    /// For a session's client that takes requests: what it offers, and where the requests
+    /// asked of it wait for its answers (see [`FastCall::asking`]).
+    asks: Option<(ClientCapabilities, Arc<FastAsks>)>,
     /// Holds the server's process while the call lasts (an on-demand server is not stopped
     /// under it).
     _lease: Lease,
@@ -252,8 +260,25 @@ impl FastCall {
             tool: tool.to_owned(),
             caller: stateless_caller,
             recording: None,
+            asks: None,
             _lease: lease,
         })
+    }
+
+    /// For a session whose client takes requests (`capabilities`, from its `initialize`):
+    /// what the server asks of "the client" while this call runs may be asked of this caller
+    /// (the server's requests are routed as on the full path), on the call's own stream, with
+    /// the answers taken from the session's POSTs by `asks`. Without it (a client that takes
+    /// none), nothing is routed to the call.
+    pub fn asking(mut self, capabilities: ClientCapabilities, asks: &Arc<FastAsks>) -> Self {
+        self.asks = Some((capabilities, Arc::clone(asks)));
+        self
+    }
+
+    /// Whether the server may send the caller messages before the answer (progress it asked
+    /// for, or requests): then the transport must be ready to stream.
+    pub fn may_stream(&self) -> bool {
+        self.progress.is_some() || self.asks.is_some()
     }
 
     /// Writes the call to `log` when it ends (if the log is on): `origin` is where it came
@@ -316,12 +341,6 @@ impl FastCall {
         )
     }
 
-    /// Whether the caller asked for progress (then [`FastCall::run`] may hand over progress
-    /// before the answer).
-    pub fn wants_progress(&self) -> bool {
-        self.progress.is_some()
-    }
-
     /// The caller's progress notification made of the server's `line` (its token replaced by
     /// the caller's), or `None` for a line that is not one.
     pub fn progress_for_caller(&self, line: &[u8]) -> Option<Vec<u8>> {
@@ -364,12 +383,24 @@ impl FastCall {
         F: FnMut(Message) -> Fut,
         Fut: Future<Output = bool>,
     {
-        let (progress, mut heard) = match self.wants_progress() {
+        let (progress, mut heard) = match self.progress.is_some() {
             true => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 (Some(tx), Some(rx))
             }
             false => (None, None),
+        };
+        // While it runs, the call is where the server's requests of a client it offers go.
+        let (asking, mut asked) = match &self.asks {
+            Some((caps, _)) => {
+                let sessions = self.slot.sessions();
+                let caller_id =
+                    serde_json::from_str(self.id.get()).unwrap_or(NumberOrString::Number(0));
+                let (flight, asked) =
+                    sessions.begin_asking(sessions.allocate(), caller_id, caps.clone());
+                (Some(flight), Some(asked))
+            }
+            None => (None, None),
         };
         let answer = {
             let send = self.send(progress);
@@ -379,14 +410,22 @@ impl FastCall {
                     biased;
                     answer = &mut send => break answer,
                     () = cancel.cancelled() => break self.cancelled(),
-                    Some(line) = next_line(&mut heard) => {
+                    Some(line) = next_message(&mut heard) => {
                         if !self.pass_progress(&line, &mut out).await {
+                            return;
+                        }
+                    }
+                    Some(ask) = next_message(&mut asked) => {
+                        if !self.pass_request(ask, &mut out).await {
                             return;
                         }
                     }
                 }
             }
         };
+        // The call is no longer where the server's requests go; one it had not yet passed on
+        // is answered that its client went away.
+        drop(asking);
         // Progress read before the answer goes first.
         while let Some(line) = heard.as_mut().and_then(|rx| rx.try_recv().ok()) {
             if !self.pass_progress(&line, &mut out).await {
@@ -406,6 +445,19 @@ impl FastCall {
     {
         match self.progress_for_caller(line) {
             Some(message) => out(Message::Progress(message)).await,
+            None => true,
+        }
+    }
+
+    /// Hands a request of the server's to `out`, to be asked of the caller; false when `out`
+    /// says the caller is gone.
+    async fn pass_request<F, Fut>(&self, ask: Ask, out: &mut F) -> bool
+    where
+        F: FnMut(Message) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        match &self.asks {
+            Some((_, asks)) => out(Message::Request(asks.request(ask))).await,
             None => true,
         }
     }
@@ -498,8 +550,8 @@ impl FastCall {
     }
 }
 
-/// The next line on `heard`; never, when there is none to hear.
-async fn next_line(heard: &mut Option<mpsc::UnboundedReceiver<Vec<u8>>>) -> Option<Vec<u8>> {
+/// The next message on `heard`; never, when there is none to hear.
+async fn next_message<T>(heard: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match heard {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -531,9 +583,9 @@ pub fn cancelled_request(body: &[u8]) -> Option<&str> {
 
 /// What an `initialize` says of the session it opens, as far as the gateway needs to know.
 pub struct Opening {
-    /// Whether its client takes requests a server may send during a call (sampling,
-    /// elicitation, roots).
-    pub takes_requests: bool,
+    /// What its client offers: whether it takes requests a server may send during a call
+    /// (sampling, elicitation, roots).
+    pub capabilities: ClientCapabilities,
     /// `clientInfo` as `name version`.
     pub client: Option<Arc<str>>,
     pub protocol: Option<Arc<str>>,
@@ -559,7 +611,7 @@ pub fn read_initialize(body: &[u8]) -> Option<Opening> {
     }
     let request: Initialize = serde_json::from_slice(body).ok()?;
     (request.method == "initialize").then(|| Opening {
-        takes_requests: takes_requests(&request.params.capabilities),
+        capabilities: request.params.capabilities,
         client: request.params.client_info.and_then(label_of),
         protocol: request.params.protocol_version.map(|v| Arc::from(&*v)),
     })

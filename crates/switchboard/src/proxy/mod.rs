@@ -8,6 +8,7 @@ mod aggregate;
 mod changes;
 mod endpoint;
 mod fast;
+mod fast_asks;
 mod forward;
 mod inputs;
 mod names;
@@ -22,6 +23,7 @@ pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};
 pub use fast::{
     cancelled_request, read_initialize, takes_requests, Caller, FastCall, Message, Opening, Route,
 };
+pub use fast_asks::FastAsks;
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
 pub use forward::reread;

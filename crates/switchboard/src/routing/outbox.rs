@@ -7,7 +7,7 @@
 //! at most [`OUTBOX_CAPACITY`] notifications; what does not fit is dropped and counted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rmcp::model::ServerNotification;
@@ -23,44 +23,42 @@ pub const DOWNSTREAM_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// See the module documentation. Cheap to clone; the sending task ends when the last clone
 /// is dropped (the session unregistered) or the session is gone.
+///
+/// Most sessions are never sent a notification, so the queue and its task are made by the
+/// first [`post`](Self::post), and queued notifications are boxed: a queue's first block
+/// holds [`OUTBOX_CAPACITY`] entries whatever is sent, and unboxed that was ~10 KiB per open
+/// session (BENCHMARKS.md, "Memory per open session").
 #[derive(Clone)]
 pub struct Outbox {
-    queue: mpsc::Sender<ServerNotification>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    peer: Peer<RoleServer>,
+    queue: OnceLock<mpsc::Sender<Box<ServerNotification>>>,
     dropped: Arc<AtomicU64>,
 }
 
 impl Outbox {
-    /// Starts the sending task for `peer`. Needs a tokio runtime.
     pub fn new(peer: Peer<RoleServer>) -> Self {
-        let (queue, mut pending) = mpsc::channel::<ServerNotification>(OUTBOX_CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let dropped_by_task = Arc::clone(&dropped);
-        tokio::spawn(async move {
-            while let Some(notification) = pending.recv().await {
-                match tokio::time::timeout(
-                    DOWNSTREAM_SEND_TIMEOUT,
-                    peer.send_notification(notification),
-                )
-                .await
-                {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => break, // the session is gone
-                    Err(_) => {
-                        dropped_by_task.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
-        Self { queue, dropped }
+        Self {
+            inner: Arc::new(Inner {
+                peer,
+                queue: OnceLock::new(),
+                dropped: Arc::new(AtomicU64::new(0)),
+            }),
+        }
     }
 
     /// Queues `notification`; never waits. Returns false when it was dropped (the session
-    /// is not reading, or gone).
+    /// is not reading, or gone). The first call starts the sending task: needs a tokio
+    /// runtime.
     pub fn post(&self, notification: ServerNotification) -> bool {
-        match self.queue.try_send(notification) {
+        let queue = self.inner.queue.get_or_init(|| self.inner.start_sending());
+        match queue.try_send(Box::new(notification)) {
             Ok(()) => true,
             Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
                 false
             }
         }
@@ -68,7 +66,34 @@ impl Outbox {
 
     /// Notifications this session did not get: its queue was full, or one timed out.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    /// The queue, and the task that sends what it holds to the session in order. The task
+    /// holds no reference back to the outbox, so dropping the last clone ends it.
+    fn start_sending(&self) -> mpsc::Sender<Box<ServerNotification>> {
+        let (queue, mut pending) = mpsc::channel::<Box<ServerNotification>>(OUTBOX_CAPACITY);
+        let peer = self.peer.clone();
+        let dropped = Arc::clone(&self.dropped);
+        tokio::spawn(async move {
+            while let Some(notification) = pending.recv().await {
+                match tokio::time::timeout(
+                    DOWNSTREAM_SEND_TIMEOUT,
+                    peer.send_notification(*notification),
+                )
+                .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break, // the session is gone
+                    Err(_) => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        queue
     }
 }
 
@@ -81,5 +106,37 @@ pub fn post_all(outboxes: Vec<Outbox>, notification: ServerNotification) {
                 "a client session is not reading its stream; notification dropped"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::ToolListChangedNotification;
+
+    use super::*;
+    use crate::routing::test_peers::stuck;
+
+    fn list_changed() -> ServerNotification {
+        ServerNotification::ToolListChangedNotification(ToolListChangedNotification::default())
+    }
+
+    #[tokio::test]
+    async fn a_session_never_sent_a_notification_has_no_queue() {
+        let outbox = Outbox::new(stuck("quiet").await);
+        let copy = outbox.clone();
+        assert!(copy.inner.queue.get().is_none());
+        assert!(outbox.post(list_changed()));
+        assert!(copy.inner.queue.get().is_some(), "clones share one queue");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_that_does_not_read_has_what_exceeds_its_queue_dropped_and_counted() {
+        let outbox = Outbox::new(stuck("stuck").await);
+        let sent = (0..OUTBOX_CAPACITY + 10)
+            .filter(|_| outbox.post(list_changed()))
+            .count();
+        // The task takes at most one out to send (it waits on the full pipe); the rest queue.
+        assert!(sent <= OUTBOX_CAPACITY + 1, "{sent} queued");
+        assert_eq!(outbox.dropped(), (OUTBOX_CAPACITY + 10 - sent) as u64);
     }
 }

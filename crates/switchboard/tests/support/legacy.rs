@@ -92,6 +92,22 @@ impl LegacySession {
         assert_eq!(response.status(), 202);
     }
 
+    /// The next request of the server's with `method` on the stream (skipping what comes
+    /// before it).
+    pub async fn request_of(&mut self, method: &str) -> Value {
+        let wait = async {
+            loop {
+                let message = self.messages.recv().await.expect("the stream is open");
+                if message["method"] == method && message.get("id").is_some() {
+                    return message;
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("a {method} request on the stream"))
+    }
+
     /// The response to request `id` on the stream.
     pub async fn answer_to(&mut self, id: u64) -> Value {
         let wait = async {
