@@ -109,10 +109,9 @@ async fn in_session(
 
 /// Runs `call` and answers it: with one JSON body, unless the server sends progress or asks
 /// the client something before its answer; then with an SSE stream of those and the answer,
-/// written as they come
-/// by a task of its own (with keep-alive comments, so a client gone between two messages is
-/// noticed). The client going away ends the call at the server either way. `cancel` ends the
-/// call early; `flight` is kept until it has ended.
+/// written as they come by a task of its own (with keep-alive comments, so a client gone
+/// between two messages is noticed). The client going away ends the call at the server
+/// either way. `cancel` ends the call early; `flight` is kept until it has ended.
 async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlight>) -> Response {
     if !call.may_stream() {
         let mut answer = Vec::new();

@@ -320,8 +320,9 @@ fn fast_call(state: &AppState, session: &SseSession, body: &[u8]) -> Option<Fast
 }
 
 /// Sends `call` to its server, and its progress, the server's requests of the client and the
-/// answer on the session's stream, from a task of its own (the POST has its 202 already). The caller's `notifications/cancelled` or
-/// the session's end stops it, and the server is told.
+/// answer on the session's stream, from a task of its own (the POST has its 202 already).
+/// The caller's `notifications/cancelled` or the session's end stops it, and the server is
+/// told.
 fn answer_on_stream(call: FastCall, fast: Arc<FastSession>, session: &SseSession) {
     let outbound = session.outbound.clone();
     let ended = session.ended.clone();

@@ -27,7 +27,7 @@ pub const DOWNSTREAM_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most sessions are never sent a notification, so the queue and its task are made by the
 /// first [`post`](Self::post), and queued notifications are boxed: a queue's first block
 /// holds [`OUTBOX_CAPACITY`] entries whatever is sent, and unboxed that was ~10 KiB per open
-/// session (BENCHMARKS.md, "Memory per open session").
+/// session (BENCHMARKS.md, run J).
 #[derive(Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
