@@ -26,8 +26,11 @@ pub fn give_back_freed() {
 }
 
 /// Trims every [`TRIM_EVERY`] (on a blocking thread, so no worker stalls on the arenas'
-/// locks) until `stop`.
+/// locks) until `stop`. Returns at once where there is nothing to trim.
 pub async fn trim_periodically(stop: CancellationToken) {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return;
+    }
     let mut every = tokio::time::interval(TRIM_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     every.tick().await; // the first tick is now: nothing to give back yet

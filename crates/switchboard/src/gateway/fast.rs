@@ -109,8 +109,8 @@ async fn in_session(
 
 /// Runs `call` and answers it: with one JSON body, unless the server sends progress or asks
 /// the client something before its answer; then with an SSE stream of those and the answer,
-/// written as they come by a task of its own (with keep-alive comments, so a client gone
-/// between two messages is noticed). The client going away ends the call at the server
+/// written as they come by a task of its own from then on (with keep-alive comments, so a
+/// client gone between two messages is noticed). The client going away ends the call at the server
 /// either way. `cancel` ends the call early; `flight` is kept until it has ended.
 async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlight>) -> Response {
     if !call.may_stream() {
@@ -124,7 +124,7 @@ async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlig
         return json(answer);
     }
     let (messages, mut heard) = tokio::sync::mpsc::channel::<Message>(16);
-    tokio::spawn(async move {
+    let mut run = Box::pin(async move {
         let _flight = flight;
         let client = messages.clone();
         let run = call.run(&cancel, |message| {
@@ -136,12 +136,25 @@ async fn answer(call: FastCall, cancel: CancellationToken, flight: Option<InFlig
             () = client.closed() => {} // the client is gone: the call is dropped, and cancelled
         }
     });
-    // Until the first message, this handler waits (and hyper drops it if the client goes).
-    let first = match heard.recv().await {
+    // Until the first message the call runs in this handler (hyper drops it, and so the call,
+    // if the client goes); only a call that then streams gets a task of its own.
+    let mut ended = false;
+    let first = tokio::select! {
+        biased;
+        first = heard.recv() => first,
+        () = &mut run => {
+            ended = true;
+            heard.recv().await // what it sent is queued, and the queue is closed
+        }
+    };
+    let first = match first {
         Some(Message::Answer(answer)) => return json(answer),
         Some(progress) => progress,
         None => return json(call_ended_unanswered()),
     };
+    if !ended {
+        tokio::spawn(run);
+    }
     let events = futures::stream::once(async { first })
         .chain(tokio_stream::wrappers::ReceiverStream::new(heard))
         .map(|message| {
