@@ -201,7 +201,8 @@ impl ToolSearch {
         running: &[Arc<ServerSlot>],
         request: &CallToolRequestParams,
     ) -> Option<Local> {
-        let arguments = request.arguments.clone().unwrap_or_default();
+        let no_arguments = serde_json::Map::new();
+        let arguments = request.arguments.as_ref().unwrap_or(&no_arguments);
         match request.name.as_ref() {
             SEARCH_TOOLS => {
                 let Some(query) = arguments.get("query").and_then(Value::as_str) else {
