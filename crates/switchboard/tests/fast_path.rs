@@ -473,19 +473,10 @@ fn named(request: &Value, name: &str) -> Value {
 
 /// The messages of a streamed (SSE) response, as they come.
 fn streamed(response: reqwest::Response) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
-    use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut body = response.bytes_stream();
-    tokio::spawn(async move {
-        let mut buffer = String::new();
-        while let Some(Ok(chunk)) = body.next().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                for message in sse_messages(&block) {
-                    let _ = tx.send(message);
-                }
-            }
+    support::sse::read_data(response, move |data| {
+        if let Ok(message) = serde_json::from_str(data) {
+            let _ = tx.send(message);
         }
     });
     rx

@@ -70,22 +70,19 @@ async fn starts(sb: &Switchboard, name: &str) -> usize {
         .count()
 }
 
+type Session = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+/// An rmcp client session (a client that offers nothing) with the endpoint at `url`.
+async fn session(url: String) -> Session {
+    tokio::time::timeout(WAIT, ().serve(StreamableHttpClientTransport::from_uri(url)))
+        .await
+        .expect("initialize in time")
+        .expect("initialize")
+}
+
 /// `n` rmcp client sessions on server `name`'s endpoint, opened at once.
-async fn sessions(
-    sb: &Switchboard,
-    name: &str,
-    n: usize,
-) -> Vec<rmcp::service::RunningService<rmcp::RoleClient, ()>> {
-    join_all((0..n).map(|_| {
-        let url = sb.mcp_url(name);
-        async move {
-            tokio::time::timeout(WAIT, ().serve(StreamableHttpClientTransport::from_uri(url)))
-                .await
-                .expect("initialize in time")
-                .expect("initialize")
-        }
-    }))
-    .await
+async fn sessions(sb: &Switchboard, name: &str, n: usize) -> Vec<Session> {
+    join_all((0..n).map(|_| session(sb.mcp_url(name)))).await
 }
 
 fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
@@ -114,13 +111,7 @@ async fn an_on_demand_server_is_listed_asleep_started_by_a_call_and_stopped_when
 
     // A session and its lists do not start it: its endpoint and the aggregate answer from
     // the catalog.
-    let one = ().serve(StreamableHttpClientTransport::from_uri(
-        sb.mcp_url("everything"),
-    ));
-    let one = tokio::time::timeout(WAIT, one)
-        .await
-        .unwrap()
-        .expect("initialize");
+    let one = session(sb.mcp_url("everything")).await;
     let info = one.peer_info().expect("server info");
     assert!(
         info.capabilities.tools.is_some(),
@@ -128,14 +119,7 @@ async fn an_on_demand_server_is_listed_asleep_started_by_a_call_and_stopped_when
     );
     let tools = one.list_all_tools().await.expect("tools/list");
     assert!(tool_names(&tools).contains(&"echo".to_owned()));
-    let all = ().serve(StreamableHttpClientTransport::from_uri(format!(
-        "{}/mcp",
-        sb.url
-    )));
-    let all = tokio::time::timeout(WAIT, all)
-        .await
-        .unwrap()
-        .expect("initialize");
+    let all = session(format!("{}/mcp", sb.url)).await;
     let tools = all.list_all_tools().await.expect("aggregate tools/list");
     assert!(tool_names(&tools).contains(&"everything__echo".to_owned()));
     #[allow(deprecated)] // logging is deprecated by SEP-2577, still what clients send
@@ -417,14 +401,7 @@ async fn a_remote_server_on_demand_is_connected_when_needed_and_let_go_when_idle
         "connected once to learn"
     );
 
-    let client = ().serve(StreamableHttpClientTransport::from_uri(format!(
-        "{}/mcp",
-        sb.url
-    )));
-    let client = tokio::time::timeout(WAIT, client)
-        .await
-        .unwrap()
-        .expect("initialize");
+    let client = session(format!("{}/mcp", sb.url)).await;
     let result = client
         .call_tool(call(
             "remote__echo",

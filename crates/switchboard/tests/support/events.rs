@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -19,21 +18,9 @@ impl Events {
             .expect("GET /api/events");
         assert_eq!(response.status(), 200);
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            let mut body = response.bytes_stream();
-            let mut buffer = String::new();
-            while let Some(Ok(chunk)) = body.next().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    for line in block.lines() {
-                        if let Some(data) = line.strip_prefix("data:") {
-                            if let Ok(value) = serde_json::from_str::<Value>(data.trim()) {
-                                let _ = tx.send(value);
-                            }
-                        }
-                    }
-                }
+        let task = super::sse::read_data(response, move |data| {
+            if let Ok(value) = serde_json::from_str::<Value>(data) {
+                let _ = tx.send(value);
             }
         });
         let mut events = Self { rx, task };

@@ -24,32 +24,19 @@ impl LegacySession {
 
     /// A session with the SSE endpoint at `url` (such as the aggregate's, `/sse?…`).
     pub async fn open_url(sb: &Switchboard, url: &str, capabilities: Value) -> Self {
-        use futures::StreamExt;
         let http = reqwest::Client::new();
         let response = http.get(url).send().await.expect("GET");
-        let mut body = response.bytes_stream();
         let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
         let (endpoint_tx, endpoint) = tokio::sync::oneshot::channel();
-        let reader = tokio::spawn(async move {
-            let mut endpoint_tx = Some(endpoint_tx);
-            let mut buffer = String::new();
-            while let Some(Ok(chunk)) = body.next().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
-                        continue;
-                    };
-                    match endpoint_tx.take() {
-                        Some(endpoint) => {
-                            let _ = endpoint.send(data.trim().to_owned());
-                        }
-                        None => {
-                            if let Ok(message) = serde_json::from_str(data.trim()) {
-                                let _ = tx.send(message);
-                            }
-                        }
-                    }
+        // The first event names the endpoint; every later one is a message.
+        let mut endpoint_tx = Some(endpoint_tx);
+        let reader = super::sse::read_data(response, move |data| match endpoint_tx.take() {
+            Some(endpoint) => {
+                let _ = endpoint.send(data.to_owned());
+            }
+            None => {
+                if let Ok(message) = serde_json::from_str(data) {
+                    let _ = tx.send(message);
                 }
             }
         });
@@ -95,30 +82,31 @@ impl LegacySession {
     /// The next request of the server's with `method` on the stream (skipping what comes
     /// before it).
     pub async fn request_of(&mut self, method: &str) -> Value {
+        let what = format!("a {method} request on the stream");
+        self.next_where(&what, |m| m["method"] == method && m.get("id").is_some())
+            .await
+    }
+
+    /// The response to request `id` on the stream.
+    pub async fn answer_to(&mut self, id: u64) -> Value {
+        self.next_where("an answer", |m| m["id"] == id && m.get("method").is_none())
+            .await
+    }
+
+    /// The next message on the stream that `pred` accepts, within [`WAIT`] (`what` names it
+    /// when none comes).
+    async fn next_where(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let wait = async {
             loop {
                 let message = self.messages.recv().await.expect("the stream is open");
-                if message["method"] == method && message.get("id").is_some() {
+                if pred(&message) {
                     return message;
                 }
             }
         };
         tokio::time::timeout(WAIT, wait)
             .await
-            .unwrap_or_else(|_| panic!("a {method} request on the stream"))
-    }
-
-    /// The response to request `id` on the stream.
-    pub async fn answer_to(&mut self, id: u64) -> Value {
-        let wait = async {
-            loop {
-                let message = self.messages.recv().await.expect("the stream is open");
-                if message["id"] == id && message.get("method").is_none() {
-                    return message;
-                }
-            }
-        };
-        tokio::time::timeout(WAIT, wait).await.expect("an answer")
+            .unwrap_or_else(|_| panic!("{what} within {WAIT:?}"))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod client;
 pub mod events;
 pub mod files;
 pub mod legacy;
+pub mod sse;
 pub mod stateless;
 
 use std::io::{BufRead, BufReader};
