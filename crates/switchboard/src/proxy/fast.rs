@@ -37,7 +37,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, NumberOrString, ProtocolVersion};
+use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, ProtocolVersion};
 use rmcp::ServiceError;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -394,10 +394,7 @@ impl FastCall {
         let (asking, mut asked) = match &self.asks {
             Some((caps, _)) => {
                 let sessions = self.slot.sessions();
-                let caller_id =
-                    serde_json::from_str(self.id.get()).unwrap_or(NumberOrString::Number(0));
-                let (flight, asked) =
-                    sessions.begin_asking(sessions.allocate(), caller_id, caps.clone());
+                let (flight, asked) = sessions.begin_asking(sessions.allocate(), caps.clone());
                 (Some(flight), Some(asked))
             }
             None => (None, None),

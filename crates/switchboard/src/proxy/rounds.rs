@@ -124,9 +124,7 @@ async fn start(
     let slot = &route.slot;
     let (upstream, lease) = upstream_of(slot).await?;
     let caps = ctx.meta.client_capabilities().unwrap_or_default();
-    let (in_flight, asks) = slot
-        .sessions()
-        .begin_asking(route.session, ctx.id.clone(), caps);
+    let (in_flight, asks) = slot.sessions().begin_asking(route.session, caps);
     let cancel = CancellationToken::new();
     let mut call_ctx = ctx.clone();
     call_ctx.ct = cancel.clone();

@@ -98,10 +98,18 @@ struct Session {
 
 struct InFlight {
     session: SessionId,
-    request: RequestId,
-    /// For a 2026-era caller, who cannot be sent requests: where the server's requests of the
-    /// client go instead (to be answered `input_required`), with what the caller offers.
-    asks: Option<(mpsc::UnboundedSender<Ask>, ClientCapabilities)>,
+    /// Where the server's requests of the client go while it runs.
+    asked: Asked,
+}
+
+/// How a call in flight is asked what the server asks of its client.
+enum Asked {
+    /// Through its session's peer, related to this request of the session's (so Streamable
+    /// HTTP sends it on the request's stream).
+    OnSession(RequestId),
+    /// Through a channel of the call's own, with what its caller offers: a 2026-era caller's
+    /// (answered `input_required`) or a fast call's (asked on its own stream).
+    OnChannel(mpsc::UnboundedSender<Ask>, Box<ClientCapabilities>),
 }
 
 /// A request the server sent "the client" during a 2026-era caller's call, with where its
@@ -226,7 +234,7 @@ impl SessionRegistry {
         inner.progress.retain(|_, r| r.session != id);
         inner
             .in_flight
-            .retain(|_, f| f.session != id || f.asks.is_some());
+            .retain(|_, f| f.session != id || matches!(f.asked, Asked::OnChannel(..)));
     }
 
     pub fn len(&self) -> usize {
@@ -247,7 +255,7 @@ impl SessionRegistry {
     /// Marks a request from `session` as forwarded upstream. The returned guard removes the
     /// entry (and its progress route, once set) when dropped, however the call ends.
     pub fn begin(self: &Arc<Self>, session: SessionId, request: RequestId) -> InFlightGuard {
-        self.insert_flight(session, request, None)
+        self.insert_flight(session, Asked::OnSession(request))
     }
 
     /// Like [`begin`](Self::begin), for the call of a 2026-era caller offering `caps`: what
@@ -255,32 +263,22 @@ impl SessionRegistry {
     pub fn begin_asking(
         self: &Arc<Self>,
         session: SessionId,
-        request: RequestId,
         caps: ClientCapabilities,
     ) -> (InFlightGuard, mpsc::UnboundedReceiver<Ask>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (self.insert_flight(session, request, Some((tx, caps))), rx)
+        (
+            self.insert_flight(session, Asked::OnChannel(tx, Box::new(caps))),
+            rx,
+        )
     }
 
-    fn insert_flight(
-        self: &Arc<Self>,
-        session: SessionId,
-        request: RequestId,
-        asks: Option<(mpsc::UnboundedSender<Ask>, ClientCapabilities)>,
-    ) -> InFlightGuard {
+    fn insert_flight(self: &Arc<Self>, session: SessionId, asked: Asked) -> InFlightGuard {
         let mut inner = self.lock();
         let seq = inner.next_seq();
         if let Some(s) = inner.sessions.get_mut(&session) {
             s.last_active = seq;
         }
-        inner.in_flight.insert(
-            seq,
-            InFlight {
-                session,
-                request,
-                asks,
-            },
-        );
+        inner.in_flight.insert(seq, InFlight { session, asked });
         InFlightGuard {
             registry: Arc::clone(self),
             seq,
@@ -384,18 +382,21 @@ impl SessionRegistry {
     pub fn pick(&self, feature: ClientFeature) -> Option<Target> {
         let inner = self.lock();
         for flight in inner.in_flight.values().rev() {
-            if let Some((asks, caps)) = &flight.asks {
-                if feature.offered_by(caps) && !asks.is_closed() {
-                    return Some(Target::Call(asks.clone()));
+            match &flight.asked {
+                Asked::OnChannel(asks, caps) => {
+                    if feature.offered_by(caps) && !asks.is_closed() {
+                        return Some(Target::Call(asks.clone()));
+                    }
                 }
-                continue;
-            }
-            if let Some(s) = inner.sessions.get(&flight.session) {
-                if feature.offered_by(&s.caps) {
-                    return Some(Target::Peer {
-                        peer: s.peer.clone(),
-                        related_request: Some(flight.request.clone()),
-                    });
+                Asked::OnSession(request) => {
+                    if let Some(s) = inner.sessions.get(&flight.session) {
+                        if feature.offered_by(&s.caps) {
+                            return Some(Target::Peer {
+                                peer: s.peer.clone(),
+                                related_request: Some(request.clone()),
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -610,7 +611,7 @@ mod tests {
         let older = session(&registry, "older", sampling()).await;
         let _older_call = registry.begin(older, request(1));
         let stateless = registry.allocate();
-        let (call, mut asks) = registry.begin_asking(stateless, request(2), sampling());
+        let (call, mut asks) = registry.begin_asking(stateless, sampling());
         // The request that started the call is answered (input_required) and its handler goes.
         registry.unregister(stateless);
         let Some(Target::Call(channel)) = registry.pick(ClientFeature::Sampling) else {
