@@ -18,12 +18,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rmcp::model::ClientCapabilities;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Origin;
-use crate::proxy::{takes_requests, FastAsks, FastCall, Opening};
+use crate::proxy::{FastAsks, FastCall, Opening};
+use crate::routing::Offers;
 
 /// Sessions remembered at most, beyond which those rmcp no longer has are dropped.
 const PRUNE_ABOVE: usize = 1024;
@@ -45,8 +45,8 @@ pub struct FastSession {
     /// What its `initialize` said of the client, for the activity log.
     client: Option<Arc<str>>,
     protocol: Option<Arc<str>>,
-    /// What the client offers, when it takes requests (sampling, elicitation, roots).
-    capabilities: Option<ClientCapabilities>,
+    /// Which requests the client takes (sampling, elicitation, roots).
+    offers: Offers,
     /// The server's requests asked of the client during fast calls, awaiting its answers.
     pub asks: Arc<FastAsks>,
 }
@@ -124,7 +124,7 @@ impl FastSession {
             in_flight: Mutex::new(HashMap::new()),
             client: opening.client,
             protocol: opening.protocol,
-            capabilities: Some(opening.capabilities).filter(takes_requests),
+            offers: opening.offers,
             asks: Arc::default(),
         })
     }
@@ -132,9 +132,9 @@ impl FastSession {
     /// `call`, made able to ask this session's client what the server asks during it (when
     /// the client takes requests).
     pub fn asking(&self, call: FastCall) -> FastCall {
-        match &self.capabilities {
-            Some(capabilities) => call.asking(capabilities.clone(), &self.asks),
-            None => call,
+        match self.offers.any() {
+            true => call.asking(self.offers, &self.asks),
+            false => call,
         }
     }
 
@@ -192,7 +192,7 @@ mod tests {
 
     fn opening() -> Opening {
         Opening {
-            capabilities: ClientCapabilities::default(),
+            offers: Offers::default(),
             client: None,
             protocol: None,
         }

@@ -36,6 +36,7 @@ use crate::activity::{client_label, Origin, Transport};
 use crate::proxy::{
     cancelled_request, AggregateProxy, Caller, FastCall, Opening, Route, ServerProxy, View,
 };
+use crate::routing::Offers;
 
 /// Messages buffered per direction and session before the sender waits.
 const CHANNEL_CAPACITY: usize = 64;
@@ -286,7 +287,7 @@ async fn deliver(
     {
         let info = &initialize.params.client_info;
         let _ = session.fast.set(FastSession::new(Opening {
-            capabilities: initialize.params.capabilities.clone(),
+            offers: Offers::of(&initialize.params.capabilities),
             client: Some(client_label(&info.name, &info.version)),
             protocol: Some(Arc::from(initialize.params.protocol_version.as_str())),
         }));

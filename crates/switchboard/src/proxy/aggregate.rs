@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ErrorCode, ErrorData, Implementation,
-    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, ProtocolVersion, ServerCapabilities, ServerResult,
+    CallToolRequestParams, ErrorCode, ErrorData, Implementation, InitializeRequestParams,
+    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, ProtocolVersion, ServerCapabilities, ServerResult,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::RoleServer;
@@ -25,7 +25,7 @@ use super::endpoint::{FanOut, Listing, Route, Routing, Target};
 use super::names::{qualified, split_qualified, template_matches, View, SEPARATOR};
 use super::search::{called_tool, exposed_tools, meta_tools, Local, ToolSearch};
 use crate::hub::Hub;
-use crate::routing::SessionId;
+use crate::routing::{Offers, SessionId};
 use crate::slot::ServerSlot;
 
 /// See the module documentation.
@@ -34,7 +34,7 @@ pub struct Aggregate {
     view: View,
     /// The search mode's indexes (see `search`), used when the view is in that mode.
     search: Arc<ToolSearch>,
-    client: OnceLock<(Peer<RoleServer>, ClientCapabilities)>,
+    client: OnceLock<(Peer<RoleServer>, Offers)>,
     /// Server name -> (its slot, our session id in its registry).
     joined: Mutex<HashMap<String, (Weak<ServerSlot>, SessionId)>>,
     listener: Mutex<Option<JoinHandle<()>>>,
@@ -83,9 +83,8 @@ impl Aggregate {
             }
         }
         let id = slot.sessions().allocate();
-        if let Some((peer, caps)) = self.client.get() {
-            slot.sessions()
-                .register(id, peer.clone(), caps.clone(), true);
+        if let Some((peer, offers)) = self.client.get() {
+            slot.sessions().register(id, peer.clone(), *offers, true);
         }
         joined.insert(slot.name().to_owned(), (Arc::downgrade(slot), id));
         id
@@ -225,7 +224,7 @@ impl Routing for Aggregate {
         request: &InitializeRequestParams,
         peer: &Peer<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
-        self.join(peer, request.capabilities.clone());
+        self.join(peer, Offers::of(&request.capabilities));
         self.start_listener(peer.clone());
         Ok(self.info())
     }
@@ -246,8 +245,8 @@ impl Routing for Aggregate {
         self.changes()
     }
 
-    fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities) {
-        let _ = self.client.set((peer.clone(), capabilities));
+    fn join(&self, peer: &Peer<RoleServer>, offers: Offers) {
+        let _ = self.client.set((peer.clone(), offers));
     }
 
     fn fan_out(&self, kind: FanOut) -> Vec<Route> {

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use rmcp::model::SubscriptionFilter;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
-    ClientNotification, ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult,
-    ErrorData, GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientNotification,
+    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, ErrorData,
+    GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
     InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
     ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
@@ -34,7 +34,7 @@ use super::changes::ListChanges;
 use super::forward::{forward, not_exposed, Expected};
 use super::rounds::{forward_in_rounds, is_stateless_era, Round};
 use super::search::Local;
-use crate::routing::SessionId;
+use crate::routing::{Offers, SessionId};
 use crate::slot::ServerSlot;
 
 /// Protocol versions the gateway's endpoints serve: every known one, 2026-07-28's stateless
@@ -181,7 +181,7 @@ pub(crate) trait Routing: Send + Sync + 'static {
     /// the capabilities in its `_meta`) joins here, so what the server sends during the call
     /// (progress, requests) can reach it. Called before each routed request; only the first
     /// call of a handler counts.
-    fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities);
+    fn join(&self, peer: &Peer<RoleServer>, offers: Offers);
 
     /// The answer to a list request (already filtered by the servers' tool filters).
     fn list(
@@ -225,7 +225,7 @@ impl<R: Routing> Endpoint<R> {
     /// The routing, with the caller joined when it came without `initialize` (2026 era).
     fn routing(&self, ctx: &RequestContext<RoleServer>) -> &R {
         if let Some(capabilities) = ctx.meta.client_capabilities() {
-            self.routing.join(&ctx.peer, capabilities);
+            self.routing.join(&ctx.peer, Offers::of(&capabilities));
         }
         &self.routing
     }

@@ -51,7 +51,7 @@ use super::names::{split_qualified, View};
 use crate::activity::{capture, client_label, ActivityLog, Origin, Outcome, Recording};
 use crate::hub::Hub;
 use crate::lane::{LaneError, RawLane};
-use crate::routing::{Ask, ClientFeature};
+use crate::routing::{Ask, Offers};
 use crate::slot::{Lease, ServerSlot};
 
 /// Who sends a call, as far as the fast path needs to know.
@@ -129,7 +129,7 @@ pub struct FastCall {
     recording: Option<Recording>,
     /// For a session's client that takes requests: what it offers, and where the requests
     /// asked of it wait for its answers (see [`FastCall::asking`]).
-    asks: Option<(ClientCapabilities, Arc<FastAsks>)>,
+    asks: Option<(Offers, Arc<FastAsks>)>,
     /// Holds the server's process while the call lasts (an on-demand server is not stopped
     /// under it).
     _lease: Lease,
@@ -205,7 +205,7 @@ impl FastCall {
                 if name != *header_name
                     || version != *header_version
                     || !stateless
-                    || takes_requests(&capabilities)
+                    || Offers::of(&capabilities).any()
                 {
                     return None;
                 }
@@ -265,13 +265,13 @@ impl FastCall {
         })
     }
 
-    /// For a session whose client takes requests (`capabilities`, from its `initialize`):
+    /// For a session whose client takes requests (`offers`, from its `initialize`):
     /// what the server asks of "the client" while this call runs may be asked of this caller
     /// (the server's requests are routed as on the full path), on the call's own stream, with
     /// the answers taken from the session's POSTs by `asks`. Without it (a client that takes
     /// none), nothing is routed to the call.
-    pub fn asking(mut self, capabilities: ClientCapabilities, asks: &Arc<FastAsks>) -> Self {
-        self.asks = Some((capabilities, Arc::clone(asks)));
+    pub fn asking(mut self, offers: Offers, asks: &Arc<FastAsks>) -> Self {
+        self.asks = Some((offers, Arc::clone(asks)));
         self
     }
 
@@ -392,9 +392,9 @@ impl FastCall {
         };
         // While it runs, the call is where the server's requests of a client it offers go.
         let (asking, mut asked) = match &self.asks {
-            Some((caps, _)) => {
+            Some((offers, _)) => {
                 let sessions = self.slot.sessions();
-                let (flight, asked) = sessions.begin_asking(sessions.allocate(), caps.clone());
+                let (flight, asked) = sessions.begin_asking(sessions.allocate(), *offers);
                 (Some(flight), Some(asked))
             }
             None => (None, None),
@@ -580,9 +580,9 @@ pub fn cancelled_request(body: &[u8]) -> Option<&str> {
 
 /// What an `initialize` says of the session it opens, as far as the gateway needs to know.
 pub struct Opening {
-    /// What its client offers: whether it takes requests a server may send during a call
-    /// (sampling, elicitation, roots).
-    pub capabilities: ClientCapabilities,
+    /// Which requests a server may send during a call its client takes (sampling,
+    /// elicitation, roots).
+    pub offers: Offers,
     /// `clientInfo` as `name version`.
     pub client: Option<Arc<str>>,
     pub protocol: Option<Arc<str>>,
@@ -608,7 +608,7 @@ pub fn read_initialize(body: &[u8]) -> Option<Opening> {
     }
     let request: Initialize = serde_json::from_slice(body).ok()?;
     (request.method == "initialize").then(|| Opening {
-        capabilities: request.params.capabilities,
+        offers: Offers::of(&request.params.capabilities),
         client: request.params.client_info.and_then(label_of),
         protocol: request.params.protocol_version.map(|v| Arc::from(&*v)),
     })
@@ -639,18 +639,6 @@ impl Route<'_> {
 fn is_id(id: &RawValue) -> bool {
     let text = id.get().as_bytes();
     matches!(text.first(), Some(b'"' | b'-' | b'0'..=b'9'))
-}
-
-/// Whether a client with `caps` takes requests a server may send during a call (sampling,
-/// elicitation, roots): then its calls need the full proxy.
-pub fn takes_requests(caps: &ClientCapabilities) -> bool {
-    [
-        ClientFeature::Sampling,
-        ClientFeature::Elicitation,
-        ClientFeature::Roots,
-    ]
-    .into_iter()
-    .any(|feature| feature.offered_by(caps))
 }
 
 /// Whether a tool's `result` says `isError: true` (its other members skipped unparsed).

@@ -20,9 +20,7 @@ mod watch;
 
 pub use aggregate::Aggregate;
 pub use endpoint::{discover_not_offered, initialize_versions, Endpoint};
-pub use fast::{
-    cancelled_request, read_initialize, takes_requests, Caller, FastCall, Message, Opening, Route,
-};
+pub use fast::{cancelled_request, read_initialize, Caller, FastCall, Message, Opening, Route};
 pub use fast_asks::FastAsks;
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rmcp::model::{
-    ClientCapabilities, ClientRequest, ErrorCode, ErrorData, Implementation,
-    InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerPeerInfo, ServerResult,
+    ClientRequest, ErrorCode, ErrorData, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerPeerInfo, ServerResult,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::RoleServer;
@@ -18,7 +17,7 @@ use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
 use super::forward::not_running;
 use crate::events::EventBus;
-use crate::routing::SessionId;
+use crate::routing::{Offers, SessionId};
 use crate::slot::ServerSlot;
 
 /// See the module documentation. Its session joins the server's registry when it is made and
@@ -119,7 +118,7 @@ impl Routing for OneServer {
             let status = self.slot.status();
             ErrorData::internal_error(not_running(self.slot.name(), &status), None)
         })?;
-        self.join(peer, request.capabilities.clone());
+        self.join(peer, Offers::of(&request.capabilities));
         Ok(self.describe(Some(&info)))
     }
 
@@ -131,10 +130,10 @@ impl Routing for OneServer {
         Some(self.slot.name())
     }
 
-    fn join(&self, peer: &Peer<RoleServer>, capabilities: ClientCapabilities) {
+    fn join(&self, peer: &Peer<RoleServer>, offers: Offers) {
         if !self.joined.swap(true, Ordering::AcqRel) {
             let sessions = self.slot.sessions();
-            sessions.register(self.session, peer.clone(), capabilities, false);
+            sessions.register(self.session, peer.clone(), offers, false);
         }
     }
 

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::endpoint::Route;
 use super::forward::{cancelled, expected, forward, relay_call, upstream_of, Expected};
 use super::inputs::input_fields;
-use crate::routing::{Ask, Call};
+use crate::routing::{Ask, Call, Offers};
 
 /// What a request of a 2026-era caller comes to.
 pub(crate) enum Round<T> {
@@ -123,8 +123,12 @@ async fn start(
 ) -> Result<Call, ErrorData> {
     let slot = &route.slot;
     let (upstream, lease) = upstream_of(slot).await?;
-    let caps = ctx.meta.client_capabilities().unwrap_or_default();
-    let (in_flight, asks) = slot.sessions().begin_asking(route.session, caps);
+    let offers = ctx
+        .meta
+        .client_capabilities()
+        .map(|caps| Offers::of(&caps))
+        .unwrap_or_default();
+    let (in_flight, asks) = slot.sessions().begin_asking(route.session, offers);
     let cancel = CancellationToken::new();
     let mut call_ctx = ctx.clone();
     call_ctx.ct = cancel.clone();

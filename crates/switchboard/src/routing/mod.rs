@@ -15,6 +15,6 @@ pub(crate) mod test_peers;
 pub use outbox::{post_all, DOWNSTREAM_SEND_TIMEOUT};
 pub use parked::Call;
 pub use sessions::{
-    ask_client, Ask, ClientFeature, InFlightGuard, ProgressIndex, SessionId, SessionRegistry,
-    Target, CLIENT_ANSWER_TIMEOUT, PROGRESS_FLUSH_LIMIT, PROGRESS_ROUTE_WAIT,
+    ask_client, Ask, ClientFeature, InFlightGuard, Offers, ProgressIndex, SessionId,
+    SessionRegistry, Target, CLIENT_ANSWER_TIMEOUT, PROGRESS_FLUSH_LIMIT, PROGRESS_ROUTE_WAIT,
 };

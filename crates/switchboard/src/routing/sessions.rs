@@ -64,14 +64,44 @@ pub async fn ask_client(
         .await
 }
 
+/// Which of a server's requests a client takes: its capabilities, as far as routing needs
+/// them. Three flags, so the sessions and calls in a registry carry no copy of the client's
+/// capabilities (a fast call of a client that takes requests enters one per call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offers {
+    sampling: bool,
+    elicitation: bool,
+    roots: bool,
+}
+
+impl Offers {
+    /// What a client declaring `caps` offers.
+    pub fn of(caps: &ClientCapabilities) -> Self {
+        Self {
+            sampling: caps.sampling.is_some(),
+            elicitation: caps.elicitation.is_some(),
+            roots: caps.roots.is_some(),
+        }
+    }
+
+    pub fn includes(self, feature: ClientFeature) -> bool {
+        match feature {
+            ClientFeature::Sampling => self.sampling,
+            ClientFeature::Elicitation => self.elicitation,
+            ClientFeature::Roots => self.roots,
+        }
+    }
+
+    /// Whether the client takes any request a server may send during a call.
+    pub fn any(self) -> bool {
+        self.sampling || self.elicitation || self.roots
+    }
+}
+
 impl ClientFeature {
     /// Whether a client with `caps` takes requests of this kind.
     pub fn offered_by(self, caps: &ClientCapabilities) -> bool {
-        match self {
-            ClientFeature::Sampling => caps.sampling.is_some(),
-            ClientFeature::Elicitation => caps.elicitation.is_some(),
-            ClientFeature::Roots => caps.roots.is_some(),
-        }
+        Offers::of(caps).includes(self)
     }
 
     pub fn name(self) -> &'static str {
@@ -87,7 +117,7 @@ struct Session {
     peer: Peer<RoleServer>,
     /// Where fan-out notifications go, so a session that does not read delays no one else.
     outbox: Outbox,
-    caps: ClientCapabilities,
+    offers: Offers,
     /// A session of the aggregate endpoint: it learns of list changes from the hub (with
     /// prefixed names), not from this child's raw notifications.
     aggregate: bool,
@@ -109,7 +139,7 @@ enum Asked {
     OnSession(RequestId),
     /// Through a channel of the call's own, with what its caller offers: a 2026-era caller's
     /// (answered `input_required`) or a fast call's (asked on its own stream).
-    OnChannel(mpsc::UnboundedSender<Ask>, Box<ClientCapabilities>),
+    OnChannel(mpsc::UnboundedSender<Ask>, Offers),
 }
 
 /// A request the server sent "the client" during a 2026-era caller's call, with where its
@@ -204,13 +234,7 @@ impl SessionRegistry {
     }
 
     /// Records the session's peer once it has initialised.
-    pub fn register(
-        &self,
-        id: SessionId,
-        peer: Peer<RoleServer>,
-        caps: ClientCapabilities,
-        aggregate: bool,
-    ) {
+    pub fn register(&self, id: SessionId, peer: Peer<RoleServer>, offers: Offers, aggregate: bool) {
         let mut inner = self.lock();
         let last_active = inner.next_seq();
         inner.sessions.insert(
@@ -218,7 +242,7 @@ impl SessionRegistry {
             Session {
                 outbox: Outbox::new(peer.clone()),
                 peer,
-                caps,
+                offers,
                 aggregate,
                 last_active,
                 subscriptions: HashSet::new(),
@@ -258,16 +282,17 @@ impl SessionRegistry {
         self.insert_flight(session, Asked::OnSession(request))
     }
 
-    /// Like [`begin`](Self::begin), for the call of a 2026-era caller offering `caps`: what
-    /// the server asks of the client while it runs comes out of the returned receiver.
+    /// Like [`begin`](Self::begin), for a call whose caller (offering `offers`) is asked
+    /// through the call itself (a 2026-era caller's, or a fast call's): what the server asks of
+    /// the client while it runs comes out of the returned receiver.
     pub fn begin_asking(
         self: &Arc<Self>,
         session: SessionId,
-        caps: ClientCapabilities,
+        offers: Offers,
     ) -> (InFlightGuard, mpsc::UnboundedReceiver<Ask>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
-            self.insert_flight(session, Asked::OnChannel(tx, Box::new(caps))),
+            self.insert_flight(session, Asked::OnChannel(tx, offers)),
             rx,
         )
     }
@@ -383,14 +408,14 @@ impl SessionRegistry {
         let inner = self.lock();
         for flight in inner.in_flight.values().rev() {
             match &flight.asked {
-                Asked::OnChannel(asks, caps) => {
-                    if feature.offered_by(caps) && !asks.is_closed() {
+                Asked::OnChannel(asks, offers) => {
+                    if offers.includes(feature) && !asks.is_closed() {
                         return Some(Target::Call(asks.clone()));
                     }
                 }
                 Asked::OnSession(request) => {
                     if let Some(s) = inner.sessions.get(&flight.session) {
-                        if feature.offered_by(&s.caps) {
+                        if s.offers.includes(feature) {
                             return Some(Target::Peer {
                                 peer: s.peer.clone(),
                                 related_request: Some(request.clone()),
@@ -403,7 +428,7 @@ impl SessionRegistry {
         inner
             .sessions
             .values()
-            .filter(|s| feature.offered_by(&s.caps))
+            .filter(|s| s.offers.includes(feature))
             .max_by_key(|s| s.last_active)
             .map(|s| Target::Peer {
                 peer: s.peer.clone(),
@@ -542,17 +567,13 @@ mod tests {
     use crate::routing::test_peers::{client_name, reading};
 
     #[allow(deprecated)] // sampling is deprecated by SEP-2577 but still what servers use
-    fn sampling() -> ClientCapabilities {
-        ClientCapabilities::builder().enable_sampling().build()
+    fn sampling() -> Offers {
+        Offers::of(&ClientCapabilities::builder().enable_sampling().build())
     }
 
-    async fn session(
-        registry: &SessionRegistry,
-        name: &str,
-        caps: ClientCapabilities,
-    ) -> SessionId {
+    async fn session(registry: &SessionRegistry, name: &str, offers: Offers) -> SessionId {
         let id = registry.allocate();
-        registry.register(id, reading(name).await, caps, false);
+        registry.register(id, reading(name).await, offers, false);
         id
     }
 
@@ -577,7 +598,7 @@ mod tests {
         let registry = SessionRegistry::new();
         let a = session(&registry, "a", sampling()).await;
         let b = session(&registry, "b", sampling()).await;
-        let plain = session(&registry, "plain", ClientCapabilities::default()).await;
+        let plain = session(&registry, "plain", Offers::default()).await;
         let _call_a = registry.begin(a, request(1));
         let picked = peer_of(registry.pick(ClientFeature::Sampling));
         assert_eq!(picked, ("a".into(), Some(request(1))));
@@ -637,7 +658,7 @@ mod tests {
     #[tokio::test]
     async fn progress_goes_to_the_callers_own_token_only_while_the_call_runs() {
         let registry = SessionRegistry::new();
-        let a = session(&registry, "a", ClientCapabilities::default()).await;
+        let a = session(&registry, "a", Offers::default()).await;
         let upstream = ProgressToken(rmcp::model::NumberOrString::Number(7));
         let theirs = ProgressToken(rmcp::model::NumberOrString::String("caller-token".into()));
         let mut call = registry.begin(a, request(1));
@@ -659,7 +680,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_progress_read_before_its_route_is_added_waits_for_it() {
         let registry = SessionRegistry::new();
-        let a = session(&registry, "a", ClientCapabilities::default()).await;
+        let a = session(&registry, "a", Offers::default()).await;
         let upstream = ProgressToken(rmcp::model::NumberOrString::Number(3));
         let theirs = ProgressToken(rmcp::model::NumberOrString::Number(30));
         let waiting = {
@@ -736,8 +757,8 @@ mod tests {
     #[tokio::test]
     async fn only_the_first_subscription_and_the_last_unsubscription_go_upstream() {
         let registry = SessionRegistry::new();
-        let a = session(&registry, "a", ClientCapabilities::default()).await;
-        let b = session(&registry, "b", ClientCapabilities::default()).await;
+        let a = session(&registry, "a", Offers::default()).await;
+        let b = session(&registry, "b", Offers::default()).await;
         assert!(registry.subscribe(a, "file:///x"), "the first");
         assert!(!registry.subscribe(b, "file:///x"));
         assert_eq!(registry.subscribers("file:///x").len(), 2);
@@ -749,14 +770,9 @@ mod tests {
     #[tokio::test]
     async fn aggregate_sessions_hear_broadcasts_but_not_the_raw_list_changes() {
         let registry = SessionRegistry::new();
-        let direct = session(&registry, "direct", ClientCapabilities::default()).await;
+        let direct = session(&registry, "direct", Offers::default()).await;
         let id = registry.allocate();
-        registry.register(
-            id,
-            reading("aggregate").await,
-            ClientCapabilities::default(),
-            true,
-        );
+        registry.register(id, reading("aggregate").await, Offers::default(), true);
         assert_eq!(registry.everyone().len(), 2);
         assert_eq!(registry.direct().len(), 1);
         registry.unregister(direct);
