@@ -14,6 +14,7 @@ Exit status 0 when the tool call went through; every wait is bounded."""
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,6 +169,7 @@ def main():
             serve.kill()
         if os.environ.get("OAUTH_DRIVER_VERBOSE"):
             sys.stderr.write(open(os.path.join(work, "stderr")).read())
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

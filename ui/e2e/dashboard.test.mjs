@@ -277,7 +277,7 @@ describe("the dashboard on a running gateway", () => {
     const port = sb.port;
     const dir = sb.dir;
     const oldPid = (await sb.server("everything")).pid;
-    await sb.stop();
+    await sb.stop({ keep: true });
     await page.getByText("Not connected to Switchboard.").waitFor({ timeout: 20_000 });
     await screenshot(page, "07-disconnected");
     sb = await startSwitchboard(undefined, { port, dir });

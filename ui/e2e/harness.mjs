@@ -132,14 +132,20 @@ export async function startSwitchboard(file, { port = 0, dir, env = {} } = {}) {
       writeFileSync(tmp, typeof value === "string" ? value : JSON.stringify(value, null, 2));
       renameSync(tmp, config);
     },
-    /** SIGTERM (Switchboard stops its servers), SIGKILL after 15 s. */
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      await exited;
-      clearTimeout(timer);
+    /**
+     * SIGTERM (Switchboard stops its servers), SIGKILL after 15 s; then its directory
+     * (servers.json, data, and whatever the test put there) is removed, unless `keep` (for a
+     * restart on the same files).
+     */
+    async stop({ keep = false } = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
       live.delete(child);
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
   return sb;
