@@ -161,6 +161,15 @@ impl PlainHttpClient {
         close_session(&self.http, &self.url, self.session.as_deref()).await;
     }
 
+    /// `tools/list`, as a client does once its session is open; the number of tools.
+    pub(crate) async fn list_tools(&self) -> BenchResult<usize> {
+        let (result, _) = self.exchange("tools/list", json!({})).await?;
+        result["tools"]
+            .as_array()
+            .map(Vec::len)
+            .ok_or_else(|| format!("tools/list answered no tools: {result}"))
+    }
+
     pub(crate) async fn echo(&self) -> BenchResult<()> {
         let (result, _) = self
             .exchange(

@@ -139,14 +139,39 @@ impl Switchboard {
 const TAKES_REQUESTS: &str =
     "Switchboard, Streamable HTTP, keep-alive client taking requests (sampling, elicitation, roots)";
 
-/// What an idle open session costs: `n` keep-alive clients each open a session and make one
-/// call, and stay connected; the growth of RssAnon per session, read 2 s later.
-async fn idle_sessions(sb: &Switchboard, url: &str, n: usize) -> BenchResult<String> {
+/// How the sessions of an idle-memory row are opened.
+#[derive(Clone, Copy)]
+enum Opened {
+    /// A client offering nothing, one `echo` call.
+    OneCall,
+    /// As a client such as VS Code opens one: declaring roots, sampling and elicitation, and
+    /// listing the tools.
+    AsClientsDo,
+}
+
+/// What an idle open session costs: `n` keep-alive clients each open a session (`opened`),
+/// and stay connected; the growth of RssAnon per session, read 2 s later.
+async fn idle_sessions(
+    sb: &Switchboard,
+    url: &str,
+    n: usize,
+    opened: Opened,
+) -> BenchResult<String> {
     let before = memory_kib(sb.proc.pid())?;
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
-        let client = PlainHttpClient::connect(url).await?;
-        client.echo().await?;
+        let client = match opened {
+            Opened::OneCall => {
+                let client = PlainHttpClient::connect(url).await?;
+                client.echo().await?;
+                client
+            }
+            Opened::AsClientsDo => {
+                let client = PlainHttpClient::connect_offering(url, takes_requests()).await?;
+                client.list_tools().await?;
+                client
+            }
+        };
         clients.push(client);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -277,7 +302,19 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
     let idle = s.max_level();
     r.memory(
         &format!("Switchboard, {idle} idle sessions open (one call each, connections kept)"),
-        idle_sessions(&sb, &mcp, idle).await,
+        idle_sessions(&sb, &mcp, idle, Opened::OneCall).await,
+    );
+    r.memory(
+        &format!("Switchboard, {idle} idle sessions opened as clients do (offering requests, tools listed)"),
+        idle_sessions(&sb, &mcp, idle, Opened::AsClientsDo).await,
+    );
+    let aggregate = format!("{}/mcp", sb.url);
+    r.memory(
+        &format!(
+            "… the same on the aggregate endpoint (/mcp, {} servers' tools)",
+            s.servers
+        ),
+        idle_sessions(&sb, &aggregate, idle, Opened::AsClientsDo).await,
     );
     let result = match connect_http(&mcp).await {
         Ok(client) => {
