@@ -10,7 +10,9 @@
 //! 2. throughput at 1, 16 and 64 concurrent clients (each its own session, sequential calls
 //!    for a fixed time) through Switchboard, the peers, and direct stdio (callers sharing one
 //!    connection), with the CPU each process used during the window;
-//! 3. Switchboard's own RSS with 10 servers: idle, and after the 64-client run.
+//! 3. Switchboard's own RSS with 10 servers: idle, with 64 idle sessions (opened with one call;
+//!    opened as clients do, on a server's endpoint and on the aggregate), and after the
+//!    64-client run.
 //!
 //! This is a benchmark, not a test: nothing is asserted about time. Every wait is bounded, every
 //! process started here is killed (as a process group) when its guard drops, and every process
