@@ -150,12 +150,13 @@ enum Opened {
 }
 
 /// What an idle open session costs: `n` keep-alive clients each open a session (`opened`),
-/// and stay connected; the growth of RssAnon per session, read 2 s later.
+/// and stay connected; the growth of RssAnon per session, read 2 s later. The clients are
+/// kept in `open` (closed by the caller once every row is read), so no row's sessions reuse
+/// the memory of another's.
 async fn idle_sessions(
     sb: &Switchboard,
-    url: &str,
-    n: usize,
-    opened: Opened,
+    (url, n, opened): (&str, usize, Opened),
+    open: &mut Vec<PlainHttpClient>,
 ) -> BenchResult<String> {
     let before = memory_kib(sb.proc.pid())?;
     let mut clients = Vec::with_capacity(n);
@@ -176,9 +177,7 @@ async fn idle_sessions(
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = memory_kib(sb.proc.pid())?;
-    for client in &clients {
-        client.close().await;
-    }
+    open.append(&mut clients);
     let per_session = after.anon_kib.saturating_sub(before.anon_kib) / n as u64;
     Ok(format!(
         "{} — {per_session} KiB per session",
@@ -300,22 +299,26 @@ pub(crate) async fn switchboard(s: &Settings, r: &mut Report) -> BenchResult<()>
     let mcp = format!("{}/servers/e0/mcp", sb.url);
     let sse = format!("{}/servers/e0/sse", sb.url);
     let idle = s.max_level();
+    let mut open = Vec::new();
     r.memory(
         &format!("Switchboard, {idle} idle sessions open (one call each, connections kept)"),
-        idle_sessions(&sb, &mcp, idle, Opened::OneCall).await,
+        idle_sessions(&sb, (&mcp, idle, Opened::OneCall), &mut open).await,
     );
     r.memory(
-        &format!("Switchboard, {idle} idle sessions opened as clients do (offering requests, tools listed)"),
-        idle_sessions(&sb, &mcp, idle, Opened::AsClientsDo).await,
+        &format!("… and {idle} more, opened as clients do (offering requests, tools listed)"),
+        idle_sessions(&sb, (&mcp, idle, Opened::AsClientsDo), &mut open).await,
     );
     let aggregate = format!("{}/mcp", sb.url);
     r.memory(
         &format!(
-            "… the same on the aggregate endpoint (/mcp, {} servers' tools)",
+            "… and {idle} more so on the aggregate endpoint (/mcp, {} servers' tools)",
             s.servers
         ),
-        idle_sessions(&sb, &aggregate, idle, Opened::AsClientsDo).await,
+        idle_sessions(&sb, (&aggregate, idle, Opened::AsClientsDo), &mut open).await,
     );
+    for client in open {
+        client.close().await;
+    }
     let result = match connect_http(&mcp).await {
         Ok(client) => {
             let result = latency(Echoer::Rmcp(client.peer()), s).await;
