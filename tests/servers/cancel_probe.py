@@ -9,8 +9,11 @@ Tools:
   "COUNT steps"; prints "started steps COUNT (request ID)" to stderr.
   ask(question): asks the client for a `name` (elicitation) during the call, then answers
   "ACTION NAME"; prints "started ask (request ID)" to stderr.
+  roots_later(seconds): answers "later" at once; `seconds` after, outside any call, asks the
+  client for its roots and prints "roots later: URI URI…" to stderr.
 """
 
+import asyncio
 import sys
 
 import anyio
@@ -52,6 +55,27 @@ async def ask(question: str, ctx: Context) -> str:
     answer = await ctx.elicit(message=question, schema=Name)
     name = answer.data.name if answer.action == "accept" else "-"
     return f"{answer.action} {name}"
+
+
+# Tasks started by calls that outlive them (kept, so they are not collected while they run).
+later = set()
+
+
+@server.tool()
+async def roots_later(seconds: float, ctx: Context) -> str:
+    """Answer at once; a little later, outside any call, ask the client for its roots."""
+    session = ctx.session
+
+    async def ask_roots():
+        await anyio.sleep(seconds)
+        result = await session.list_roots()
+        uris = " ".join(str(root.uri) for root in result.roots)
+        print(f"roots later: {uris}", file=sys.stderr, flush=True)
+
+    task = asyncio.get_running_loop().create_task(ask_roots())
+    later.add(task)
+    task.add_done_callback(later.discard)
+    return "later"
 
 
 if __name__ == "__main__":

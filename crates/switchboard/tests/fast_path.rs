@@ -532,6 +532,52 @@ async fn what_the_server_asks_during_a_fast_call_is_asked_on_the_calls_stream() 
         .await;
 }
 
+/// What the server sends a session outside any request (its `GET` stream), as it comes.
+async fn standalone(session: &Session) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    let response = reqwest::Client::new()
+        .get(&session.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-session-id", &session.id)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    streamed(response)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_active_only_through_fast_calls_is_the_one_asked_outside_calls() {
+    let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
+    sb.wait_running("probe").await;
+    let roots = json!({ "roots": {} });
+    // Both sessions take roots requests; the other opens last, so without its calls counting
+    // the caller would not be the most recently active.
+    let caller = Session::open(sb.mcp_url("probe"), roots.clone()).await;
+    let mut asked = standalone(&caller).await;
+    let other = Session::open(sb.mcp_url("probe"), roots).await;
+    let mut not_asked = standalone(&other).await;
+    let body = session_call(5, "roots_later", json!({ "seconds": 0.3 }), None);
+    let (path, reply) = caller.send(&body).await;
+    assert_eq!(path, Path::Fast, "{reply}");
+    assert_eq!(reply["result"]["content"][0]["text"], "later", "{reply}");
+    // The call has been answered; its server asks "the client" for roots afterwards.
+    let request = next_message(&mut asked).await;
+    assert_eq!(request["method"], "roots/list", "{request}");
+    let roots = json!({
+        "jsonrpc": "2.0", "id": request["id"],
+        "result": { "roots": [{ "uri": "file:///caller" }] },
+    });
+    let answered = caller.post(&roots).send().await.expect("POST");
+    assert!(answered.status().is_success(), "{}", answered.status());
+    sb.wait_for_log("probe", "roots later: file:///caller")
+        .await;
+    assert!(
+        not_asked.try_recv().is_err(),
+        "the other session is asked nothing"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn what_the_server_asks_during_a_legacy_sse_fast_call_is_asked_on_the_sessions_stream() {
     let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));

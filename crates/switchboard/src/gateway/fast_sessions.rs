@@ -22,7 +22,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Origin;
-use crate::proxy::{FastAsks, FastCall, Opening};
+use crate::proxy::{FastAsks, FastCall, Opening, SessionLink};
 use crate::routing::Offers;
 
 /// Sessions remembered at most, beyond which those rmcp no longer has are dropped.
@@ -49,6 +49,8 @@ pub struct FastSession {
     offers: Offers,
     /// The server's requests asked of the client during fast calls, awaiting its answers.
     pub asks: Arc<FastAsks>,
+    /// The session's registry ids, recorded by its handler.
+    link: Arc<SessionLink>,
 }
 
 impl FastSessions {
@@ -126,6 +128,7 @@ impl FastSession {
             protocol: opening.protocol,
             offers: opening.offers,
             asks: Arc::default(),
+            link: opening.link,
         })
     }
 
@@ -133,7 +136,7 @@ impl FastSession {
     /// the client takes requests).
     pub fn asking(&self, call: FastCall) -> FastCall {
         match self.offers.any() {
-            true => call.asking(self.offers, &self.asks),
+            true => call.asking(self.offers, &self.asks, &self.link),
             false => call,
         }
     }
@@ -193,6 +196,7 @@ mod tests {
     fn opening() -> Opening {
         Opening {
             offers: Offers::default(),
+            link: Arc::default(),
             client: None,
             protocol: None,
         }

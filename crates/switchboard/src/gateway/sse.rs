@@ -34,7 +34,8 @@ use super::fast_sessions::FastSession;
 use super::AppState;
 use crate::activity::{client_label, Origin, Transport};
 use crate::proxy::{
-    cancelled_request, AggregateProxy, Caller, FastCall, Opening, Route, ServerProxy, View,
+    cancelled_request, AggregateProxy, Caller, FastCall, Opening, Route, ServerProxy, SessionLink,
+    View,
 };
 use crate::routing::Offers;
 
@@ -273,7 +274,7 @@ async fn deliver(
             return (StatusCode::ACCEPTED, "Accepted").into_response();
         }
     }
-    let message: ClientJsonRpcMessage = match serde_json::from_slice(body) {
+    let mut message: ClientJsonRpcMessage = match serde_json::from_slice(body) {
         Ok(m) => m,
         Err(e) => {
             return ApiError::bad_request(format!("body is not a JSON-RPC message: {e}"))
@@ -283,14 +284,18 @@ async fn deliver(
     if let JsonRpcMessage::Request(JsonRpcRequest {
         request: ClientRequest::InitializeRequest(initialize),
         ..
-    }) = &message
+    }) = &mut message
     {
         let info = &initialize.params.client_info;
+        let link = Arc::<SessionLink>::default();
         let _ = session.fast.set(FastSession::new(Opening {
             offers: Offers::of(&initialize.params.capabilities),
+            link: Arc::clone(&link),
             client: Some(client_label(&info.name, &info.version)),
             protocol: Some(Arc::from(initialize.params.protocol_version.as_str())),
         }));
+        // For the session's handler, which records its registry ids on it.
+        initialize.extensions.insert(link);
     }
     if session.inbound.send(message).await.is_err() {
         return ApiError::new(

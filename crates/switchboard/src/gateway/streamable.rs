@@ -255,10 +255,14 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let (request, opening) = match super::fast::opening(request).await {
+    let (mut request, opening) = match super::fast::opening(request).await {
         Ok(opening) => opening,
         Err(answer) => return answer,
     };
+    if let Some(opening) = &opening {
+        // For the session's handler (rmcp hands it the request's parts).
+        request.extensions_mut().insert(Arc::clone(&opening.link));
+    }
     let deleted = (request.method() == Method::DELETE).then(|| request.headers().clone());
     let mut response = match service.oneshot(request).await {
         Ok(response) => response.map(axum::body::Body::new),

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
+use super::link::SessionLink;
 use super::names::{qualified, split_qualified, template_matches, View, SEPARATOR};
 use super::search::{called_tool, exposed_tools, meta_tools, Local, ToolSearch};
 use crate::hub::Hub;
@@ -38,6 +39,8 @@ pub struct Aggregate {
     /// Server name -> (its slot, our session id in its registry).
     joined: Mutex<HashMap<String, (Weak<ServerSlot>, SessionId)>>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Where the gateway learns the session's registry ids, for its fast calls.
+    link: OnceLock<Arc<SessionLink>>,
 }
 
 impl Aggregate {
@@ -49,6 +52,7 @@ impl Aggregate {
             client: OnceLock::new(),
             joined: Mutex::new(HashMap::new()),
             listener: Mutex::new(None),
+            link: OnceLock::new(),
         }
     }
 
@@ -85,6 +89,9 @@ impl Aggregate {
         let id = slot.sessions().allocate();
         if let Some((peer, offers)) = self.client.get() {
             slot.sessions().register(id, peer.clone(), *offers, true);
+            if let Some(link) = self.link.get() {
+                link.record(slot, id);
+            }
         }
         joined.insert(slot.name().to_owned(), (Arc::downgrade(slot), id));
         id
@@ -243,6 +250,10 @@ impl Routing for Aggregate {
 
     fn list_changes(&self) -> ListChanges {
         self.changes()
+    }
+
+    fn link(&self, link: Arc<SessionLink>) {
+        let _ = self.link.set(link);
     }
 
     fn join(&self, peer: &Peer<RoleServer>, offers: Offers) {

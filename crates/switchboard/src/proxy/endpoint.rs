@@ -32,6 +32,7 @@ use rmcp::{RoleServer, ServerHandler};
 
 use super::changes::ListChanges;
 use super::forward::{forward, not_exposed, Expected};
+use super::link::SessionLink;
 use super::rounds::{forward_in_rounds, is_stateless_era, Round};
 use super::search::Local;
 use crate::routing::{Offers, SessionId};
@@ -177,6 +178,10 @@ pub(crate) trait Routing: Send + Sync + 'static {
     /// The list changes of the servers behind the endpoint, from now on.
     fn list_changes(&self) -> ListChanges;
 
+    /// The session's [`SessionLink`], given before [`open`](Self::open): every registry the
+    /// session joins from then on is recorded on it.
+    fn link(&self, link: Arc<SessionLink>);
+
     /// A 2026-era request comes without `initialize`: its client (the request's own peer and
     /// the capabilities in its `_meta`) joins here, so what the server sends during the call
     /// (progress, requests) can reach it. Called before each routed request; only the first
@@ -301,6 +306,9 @@ impl<R: Routing> ServerHandler for Endpoint<R> {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
         context.peer.set_peer_info(request.clone());
+        if let Some(link) = SessionLink::of(&context) {
+            self.routing.link(link);
+        }
         let mut result = self.routing.open(&request, &context.peer).await?;
         // rmcp negotiates the final version from the client's request and our supported list.
         result.protocol_version = request.protocol_version;

@@ -47,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::fast_asks::FastAsks;
 use super::forward::upstream_error;
+use super::link::SessionLink;
 use super::names::{split_qualified, View};
 use crate::activity::{capture, client_label, ActivityLog, Origin, Outcome, Recording};
 use crate::hub::Hub;
@@ -127,12 +128,21 @@ pub struct FastCall {
     /// The call's entry in the activity log, when it is on (written when the call ends, or
     /// as cancelled if the call is dropped first).
     recording: Option<Recording>,
-    /// For a session's client that takes requests: what it offers, and where the requests
-    /// asked of it wait for its answers (see [`FastCall::asking`]).
-    asks: Option<(Offers, Arc<FastAsks>)>,
+    /// For a session's client that takes requests (see [`FastCall::asking`]).
+    asking: Option<Asking>,
     /// Holds the server's process while the call lasts (an on-demand server is not stopped
     /// under it).
     _lease: Lease,
+}
+
+/// What a fast call needs to ask its caller what the server asks during it.
+struct Asking {
+    /// Which requests the caller takes.
+    offers: Offers,
+    /// Where the requests asked of it wait for its answers.
+    asks: Arc<FastAsks>,
+    /// The caller's session's registry ids, so the call is entered as its session's.
+    link: Arc<SessionLink>,
 }
 
 /// A fast call's answer for the caller, and how it ended.
@@ -260,7 +270,7 @@ impl FastCall {
             tool: tool.to_owned(),
             caller: stateless_caller,
             recording: None,
-            asks: None,
+            asking: None,
             _lease: lease,
         })
     }
@@ -268,17 +278,23 @@ impl FastCall {
     /// For a session whose client takes requests (`offers`, from its `initialize`):
     /// what the server asks of "the client" while this call runs may be asked of this caller
     /// (the server's requests are routed as on the full path), on the call's own stream, with
-    /// the answers taken from the session's POSTs by `asks`. Without it (a client that takes
-    /// none), nothing is routed to the call.
-    pub fn asking(mut self, offers: Offers, asks: &Arc<FastAsks>) -> Self {
-        self.asks = Some((offers, Arc::clone(asks)));
+    /// the answers taken from the session's POSTs by `asks`. The call is entered in the
+    /// server's registry under the session's own id (from `link`), so the session counts as
+    /// active, as a call on the full path makes it. Without it (a client that takes none),
+    /// nothing is routed to the call.
+    pub fn asking(mut self, offers: Offers, asks: &Arc<FastAsks>, link: &Arc<SessionLink>) -> Self {
+        self.asking = Some(Asking {
+            offers,
+            asks: Arc::clone(asks),
+            link: Arc::clone(link),
+        });
         self
     }
 
     /// Whether the server may send the caller messages before the answer (progress it asked
     /// for, or requests): then the transport must be ready to stream.
     pub fn may_stream(&self) -> bool {
-        self.progress.is_some() || self.asks.is_some()
+        self.progress.is_some() || self.asking.is_some()
     }
 
     /// Writes the call to `log` when it ends (if the log is on): `origin` is where it came
@@ -391,10 +407,14 @@ impl FastCall {
             false => (None, None),
         };
         // While it runs, the call is where the server's requests of a client it offers go.
-        let (asking, mut asked) = match &self.asks {
-            Some((offers, _)) => {
+        let (asking, mut asked) = match &self.asking {
+            Some(asking) => {
                 let sessions = self.slot.sessions();
-                let (flight, asked) = sessions.begin_asking(sessions.allocate(), *offers);
+                let session = asking
+                    .link
+                    .id_in(&self.slot)
+                    .unwrap_or_else(|| sessions.allocate());
+                let (flight, asked) = sessions.begin_asking(session, asking.offers);
                 (Some(flight), Some(asked))
             }
             None => (None, None),
@@ -453,8 +473,8 @@ impl FastCall {
         F: FnMut(Message) -> Fut,
         Fut: Future<Output = bool>,
     {
-        match &self.asks {
-            Some((_, asks)) => out(Message::Request(asks.request(ask))).await,
+        match &self.asking {
+            Some(asking) => out(Message::Request(asking.asks.request(ask))).await,
             None => true,
         }
     }
@@ -583,6 +603,9 @@ pub struct Opening {
     /// Which requests a server may send during a call its client takes (sampling,
     /// elicitation, roots).
     pub offers: Offers,
+    /// Made here, for the session's handler to record its registry ids on (the gateway puts
+    /// it on the `initialize` it passes on) and its fast calls to find them.
+    pub link: Arc<SessionLink>,
     /// `clientInfo` as `name version`.
     pub client: Option<Arc<str>>,
     pub protocol: Option<Arc<str>>,
@@ -609,6 +632,7 @@ pub fn read_initialize(body: &[u8]) -> Option<Opening> {
     let request: Initialize = serde_json::from_slice(body).ok()?;
     (request.method == "initialize").then(|| Opening {
         offers: Offers::of(&request.params.capabilities),
+        link: Arc::default(),
         client: request.params.client_info.and_then(label_of),
         protocol: request.params.protocol_version.map(|v| Arc::from(&*v)),
     })

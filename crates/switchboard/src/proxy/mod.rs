@@ -11,6 +11,7 @@ mod fast;
 mod fast_asks;
 mod forward;
 mod inputs;
+mod link;
 mod names;
 mod one_server;
 mod recorded;
@@ -25,6 +26,7 @@ pub use fast_asks::FastAsks;
 pub use forward::not_running;
 #[cfg(feature = "fuzzing")]
 pub use forward::reread;
+pub use link::SessionLink;
 pub use names::View;
 #[cfg(feature = "fuzzing")]
 pub use names::{qualified, split_qualified, template_matches};

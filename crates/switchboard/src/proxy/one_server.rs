@@ -3,7 +3,7 @@
 //! the tool filter is applied to `tools/list`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{
     ClientRequest, ErrorCode, ErrorData, Implementation, InitializeRequestParams, InitializeResult,
@@ -16,6 +16,7 @@ use rmcp::RoleServer;
 use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
 use super::forward::not_running;
+use super::link::SessionLink;
 use crate::events::EventBus;
 use crate::routing::{Offers, SessionId};
 use crate::slot::ServerSlot;
@@ -32,6 +33,8 @@ pub struct OneServer {
     /// Whether the session is in the server's registry (after `initialize`, or the first
     /// 2026-era request).
     joined: AtomicBool,
+    /// Where the gateway learns the session's registry id, for its fast calls.
+    link: OnceLock<Arc<SessionLink>>,
 }
 
 impl OneServer {
@@ -43,6 +46,7 @@ impl OneServer {
             session,
             max_sessions,
             joined: AtomicBool::new(false),
+            link: OnceLock::new(),
         }
     }
 
@@ -134,7 +138,14 @@ impl Routing for OneServer {
         if !self.joined.swap(true, Ordering::AcqRel) {
             let sessions = self.slot.sessions();
             sessions.register(self.session, peer.clone(), offers, false);
+            if let Some(link) = self.link.get() {
+                link.record(&self.slot, self.session);
+            }
         }
+    }
+
+    fn link(&self, link: Arc<SessionLink>) {
+        let _ = self.link.set(link);
     }
 
     fn list_changes(&self) -> ListChanges {
