@@ -551,31 +551,45 @@ async fn a_session_active_only_through_fast_calls_is_the_one_asked_outside_calls
     let sb = Switchboard::start(json!({ "probe": probe(json!({})) }));
     sb.wait_running("probe").await;
     let roots = json!({ "roots": {} });
-    // Both sessions take roots requests; the other opens last, so without its calls counting
-    // the caller would not be the most recently active.
-    let caller = Session::open(sb.mcp_url("probe"), roots.clone()).await;
-    let mut asked = standalone(&caller).await;
-    let other = Session::open(sb.mcp_url("probe"), roots).await;
-    let mut not_asked = standalone(&other).await;
-    let body = session_call(5, "roots_later", json!({ "seconds": 0.3 }), None);
-    let (path, reply) = caller.send(&body).await;
-    assert_eq!(path, Path::Fast, "{reply}");
-    assert_eq!(reply["result"]["content"][0]["text"], "later", "{reply}");
-    // The call has been answered; its server asks "the client" for roots afterwards.
-    let request = next_message(&mut asked).await;
-    assert_eq!(request["method"], "roots/list", "{request}");
-    let roots = json!({
-        "jsonrpc": "2.0", "id": request["id"],
-        "result": { "roots": [{ "uri": "file:///caller" }] },
-    });
-    let answered = caller.post(&roots).send().await.expect("POST");
-    assert!(answered.status().is_success(), "{}", answered.status());
-    sb.wait_for_log("probe", "roots later: file:///caller")
-        .await;
-    assert!(
-        not_asked.try_recv().is_err(),
-        "the other session is asked nothing"
-    );
+    for (url, tool, root) in [
+        (
+            sb.mcp_url("probe"),
+            "roots_later",
+            "file:///server-endpoint",
+        ),
+        (
+            format!("{}/mcp", sb.url),
+            "probe__roots_later",
+            "file:///aggregate",
+        ),
+    ] {
+        // Both sessions take roots requests; the other opens last, so without its calls
+        // counting the caller would not be the most recently active (on the aggregate, it
+        // would not even have joined the server's registry).
+        let caller = Session::open(url.clone(), roots.clone()).await;
+        let mut asked = standalone(&caller).await;
+        let other = Session::open(url.clone(), roots.clone()).await;
+        let mut not_asked = standalone(&other).await;
+        let body = session_call(5, tool, json!({ "seconds": 0.3 }), None);
+        let (path, reply) = caller.send(&body).await;
+        assert_eq!(path, Path::Fast, "{url}: {reply}");
+        assert_eq!(reply["result"]["content"][0]["text"], "later", "{reply}");
+        // The call has been answered; its server asks "the client" for roots afterwards.
+        let request = next_message(&mut asked).await;
+        assert_eq!(request["method"], "roots/list", "{url}: {request}");
+        let roots = json!({
+            "jsonrpc": "2.0", "id": request["id"],
+            "result": { "roots": [{ "uri": root }] },
+        });
+        let answered = caller.post(&roots).send().await.expect("POST");
+        assert!(answered.status().is_success(), "{}", answered.status());
+        sb.wait_for_log("probe", &format!("roots later: {root}"))
+            .await;
+        assert!(
+            not_asked.try_recv().is_err(),
+            "{url}: the other session is asked nothing"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

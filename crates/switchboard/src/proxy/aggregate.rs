@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::changes::{ListChanges, Scope};
 use super::endpoint::{FanOut, Listing, Route, Routing, Target};
-use super::link::SessionLink;
+use super::link::{Joins, SessionLink};
 use super::names::{qualified, split_qualified, template_matches, View, SEPARATOR};
 use super::search::{called_tool, exposed_tools, meta_tools, Local, ToolSearch};
 use crate::hub::Hub;
@@ -35,12 +35,80 @@ pub struct Aggregate {
     view: View,
     /// The search mode's indexes (see `search`), used when the view is in that mode.
     search: Arc<ToolSearch>,
-    client: OnceLock<(Peer<RoleServer>, Offers)>,
-    /// Server name -> (its slot, our session id in its registry).
-    joined: Mutex<HashMap<String, (Weak<ServerSlot>, SessionId)>>,
+    /// The session's place in the servers' registries (shared with its `SessionLink`).
+    membership: Arc<Membership>,
     listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Which servers' registries an aggregate session has joined: each on first use, by a call on
+/// the full path or (through the session's [`SessionLink`]) a fast one.
+struct Membership {
+    client: OnceLock<(Peer<RoleServer>, Offers)>,
+    /// Server name -> (its slot, our session id in its registry); `None` once the session has
+    /// ended (nothing joins after that).
+    joined: Mutex<Option<Joined>>,
     /// Where the gateway learns the session's registry ids, for its fast calls.
     link: OnceLock<Arc<SessionLink>>,
+}
+
+type Joined = HashMap<String, (Weak<ServerSlot>, SessionId)>;
+
+impl Membership {
+    fn new() -> Self {
+        Self {
+            client: OnceLock::new(),
+            joined: Mutex::new(Some(HashMap::new())),
+            link: OnceLock::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Joined>> {
+        self.joined.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Our session id in `slot`'s registry, joining it on first use (once the client is known;
+    /// before that, and after the session's end, an id that no registry holds).
+    fn session_in(&self, slot: &Arc<ServerSlot>) -> SessionId {
+        match self.lock().as_mut() {
+            Some(joined) => self.join_in(joined, slot),
+            None => slot.sessions().allocate(),
+        }
+    }
+
+    fn join_in(&self, joined: &mut Joined, slot: &Arc<ServerSlot>) -> SessionId {
+        if let Some((weak, id)) = joined.get(slot.name()) {
+            if weak.as_ptr() == Arc::as_ptr(slot) {
+                return *id;
+            }
+        }
+        let id = slot.sessions().allocate();
+        if let Some((peer, offers)) = self.client.get() {
+            slot.sessions().register(id, peer.clone(), *offers, true);
+            if let Some(link) = self.link.get() {
+                link.record(slot, id);
+            }
+        }
+        joined.insert(slot.name().to_owned(), (Arc::downgrade(slot), id));
+        id
+    }
+
+    /// The session ended: it leaves every registry it joined, and joins none again.
+    fn end(&self) {
+        let joined = self.lock().take();
+        for (weak, id) in joined.into_iter().flat_map(HashMap::into_values) {
+            if let Some(slot) = weak.upgrade() {
+                slot.sessions().unregister(id);
+            }
+        }
+    }
+}
+
+impl Joins for Membership {
+    fn join(&self, slot: &Arc<ServerSlot>) -> Option<SessionId> {
+        self.client.get()?;
+        let mut joined = self.lock();
+        Some(self.join_in(joined.as_mut()?, slot))
+    }
 }
 
 impl Aggregate {
@@ -49,10 +117,8 @@ impl Aggregate {
             hub,
             view,
             search,
-            client: OnceLock::new(),
-            joined: Mutex::new(HashMap::new()),
+            membership: Arc::new(Membership::new()),
             listener: Mutex::new(None),
-            link: OnceLock::new(),
         }
     }
 
@@ -70,31 +136,12 @@ impl Aggregate {
 
     /// The route to `slot` (joining its registry on first use), where the name is `name`.
     fn route_to(&self, slot: Arc<ServerSlot>, name: Option<&str>) -> Route {
-        let session = self.session_in(&slot);
+        let session = self.membership.session_in(&slot);
         Route {
             slot,
             session,
             name: name.map(str::to_owned),
         }
-    }
-
-    /// Our session id in `slot`'s registry, joining it on first use.
-    fn session_in(&self, slot: &Arc<ServerSlot>) -> SessionId {
-        let mut joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((weak, id)) = joined.get(slot.name()) {
-            if weak.as_ptr() == Arc::as_ptr(slot) {
-                return *id;
-            }
-        }
-        let id = slot.sessions().allocate();
-        if let Some((peer, offers)) = self.client.get() {
-            slot.sessions().register(id, peer.clone(), *offers, true);
-            if let Some(link) = self.link.get() {
-                link.record(slot, id);
-            }
-        }
-        joined.insert(slot.name().to_owned(), (Arc::downgrade(slot), id));
-        id
     }
 
     /// The server named in `server__name`, and the name there.
@@ -172,12 +219,7 @@ impl Drop for Aggregate {
         {
             task.abort();
         }
-        let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
-        for (weak, id) in joined.values() {
-            if let Some(slot) = weak.upgrade() {
-                slot.sessions().unregister(*id);
-            }
-        }
+        self.membership.end();
     }
 }
 
@@ -253,11 +295,13 @@ impl Routing for Aggregate {
     }
 
     fn link(&self, link: Arc<SessionLink>) {
-        let _ = self.link.set(link);
+        let joins: Arc<dyn Joins> = self.membership.clone();
+        link.joins(Arc::downgrade(&joins));
+        let _ = self.membership.link.set(link);
     }
 
     fn join(&self, peer: &Peer<RoleServer>, offers: Offers) {
-        let _ = self.client.set((peer.clone(), offers));
+        let _ = self.membership.client.set((peer.clone(), offers));
     }
 
     fn fan_out(&self, kind: FanOut) -> Vec<Route> {
@@ -272,9 +316,10 @@ impl Routing for Aggregate {
                 .map(|slot| self.route_to(slot, None))
                 .collect(),
             FanOut::Roots => {
-                let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner());
+                let joined = self.membership.lock();
                 joined
-                    .values()
+                    .iter()
+                    .flat_map(HashMap::values)
                     .filter_map(|(weak, session)| {
                         weak.upgrade().map(|slot| Route {
                             slot,

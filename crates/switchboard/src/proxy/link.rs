@@ -12,7 +12,7 @@
 //! the message, for legacy SSE); the handler's routing records an id whenever the session joins
 //! a server's registry; the gateway's record of the session keeps the link for its fast calls.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::service::RequestContext;
 use rmcp::RoleServer;
@@ -24,6 +24,16 @@ use crate::slot::ServerSlot;
 #[derive(Default)]
 pub struct SessionLink {
     joined: Mutex<Vec<(Weak<ServerSlot>, SessionId)>>,
+    /// For a routing that joins registries on first use (the aggregate's): how a fast call
+    /// joins one its session has not used yet, while the session lives.
+    joins: OnceLock<Weak<dyn Joins>>,
+}
+
+/// A session's routing that joins servers' registries on first use.
+pub(crate) trait Joins: Send + Sync {
+    /// The session's id in `slot`'s registry, joining it now if need be; `None` when the
+    /// session cannot join (its client is not known yet, or it has ended).
+    fn join(&self, slot: &Arc<ServerSlot>) -> Option<SessionId>;
 }
 
 impl SessionLink {
@@ -43,12 +53,20 @@ impl SessionLink {
         joined.push((Arc::downgrade(slot), id));
     }
 
-    /// The session's id in `slot`'s registry, if it has joined it.
+    /// How a fast call joins registries the session has not used yet (see [`Joins`]).
+    pub(crate) fn joins(&self, joins: Weak<dyn Joins>) {
+        let _ = self.joins.set(joins);
+    }
+
+    /// The session's id in `slot`'s registry: where it has joined it, or, for a routing that
+    /// joins on first use, after joining it now (as a call on the full path would).
     pub(crate) fn id_in(&self, slot: &Arc<ServerSlot>) -> Option<SessionId> {
-        self.lock()
+        let joined = self
+            .lock()
             .iter()
             .find(|(weak, _)| weak.as_ptr() == Arc::as_ptr(slot))
-            .map(|(_, id)| *id)
+            .map(|(_, id)| *id);
+        joined.or_else(|| self.joins.get()?.upgrade()?.join(slot))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Weak<ServerSlot>, SessionId)>> {
